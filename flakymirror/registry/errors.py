@@ -1,0 +1,95 @@
+"""OCI distribution error codes: each code maps to one status and one JSON body shape, here only.
+
+Handlers raise :class:`RegistryError`; the app turns it into a response with
+``{"errors":[{"code","message","detail"}]}`` and the status from :data:`STATUS`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+__all__ = ["CODES", "STATUS", "RegistryError", "error_body", "error_response"]
+
+#: code → (status, default message). Statuses follow distribution's errcode registry,
+#: which is what clients expect in practice.
+CODES: dict[str, tuple[int, str]] = {
+    "BLOB_UNKNOWN": (404, "blob unknown to registry"),
+    "BLOB_UPLOAD_INVALID": (400, "blob upload invalid"),
+    "BLOB_UPLOAD_UNKNOWN": (404, "blob upload unknown to registry"),
+    "DIGEST_INVALID": (400, "provided digest did not match uploaded content"),
+    "MANIFEST_BLOB_UNKNOWN": (400, "blob unknown to registry"),
+    "MANIFEST_INVALID": (400, "manifest invalid"),
+    "MANIFEST_UNKNOWN": (404, "manifest unknown"),
+    "NAME_INVALID": (400, "invalid repository name"),
+    "NAME_UNKNOWN": (404, "repository name not known to registry"),
+    "SIZE_INVALID": (400, "provided length did not match content length"),
+    "UNAUTHORIZED": (401, "authentication required"),
+    "DENIED": (403, "requested access to the resource is denied"),
+    "UNSUPPORTED": (405, "The operation is unsupported."),
+    "TOOMANYREQUESTS": (429, "too many requests"),
+    "TAG_INVALID": (400, "manifest tag did not match URI"),
+    "RANGE_INVALID": (416, "invalid content range"),
+    "PAGINATION_NUMBER_INVALID": (400, "invalid number of results requested"),
+    "METHOD_UNKNOWN": (404, "unknown method"),
+    "UNKNOWN": (500, "unknown error"),
+    "UNAVAILABLE": (503, "service unavailable"),
+}
+STATUS: dict[str, int] = {code: status for code, (status, _) in CODES.items()}
+
+
+def error_body(code: str, message: str | None = None, detail: Any = None) -> bytes:
+    """The OCI JSON error body for one error."""
+    if code not in CODES:
+        raise ValueError(f"unknown OCI error code {code!r}")
+    entry: dict[str, Any] = {"code": code, "message": message if message is not None else CODES[code][1]}
+    if detail is not None:
+        entry["detail"] = detail
+    return json.dumps({"errors": [entry]}).encode()
+
+
+@dataclass
+class RegistryError(Exception):
+    """An OCI protocol error; raise it from a handler to answer with the right status and body."""
+
+    code: str
+    message: str | None = None
+    detail: Any = None
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unknown OCI error code {self.code!r}")
+        if self.status is None:
+            self.status = STATUS[self.code]
+        if self.message is None:
+            self.message = CODES[self.code][1]
+        super().__init__(f"{self.code}: {self.message}")
+
+    def response(self) -> Response:
+        """The werkzeug response for this error."""
+        return error_response(self.code, self.message, self.detail, status=self.status, headers=self.headers)
+
+
+def error_response(
+    code: str,
+    message: str | None = None,
+    detail: Any = None,
+    *,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A response carrying the OCI JSON error body for ``code``."""
+    resp = Response(
+        error_body(code, message, detail),
+        status=status if status is not None else STATUS[code],
+        content_type="application/json; charset=utf-8",
+    )
+    resp.headers["Docker-Distribution-API-Version"] = "registry/2.0"
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
