@@ -11,7 +11,14 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["Digest", "DigestError", "DigestMismatch", "Hasher", "SUPPORTED_ALGORITHMS", "verify_stream"]
+__all__ = [
+    "Digest",
+    "DigestError",
+    "DigestMismatch",
+    "Hasher",
+    "SUPPORTED_ALGORITHMS",
+    "verify_stream",
+]
 
 # image-spec descriptor.md grammar
 _GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
