@@ -1,0 +1,361 @@
+"""Read and validate scenario files (TOML, via the standard library's ``tomllib``).
+
+Every problem becomes a :class:`~flakymirror.scenario.errors.ScenarioError` naming the file, the
+dotted key (``expect.sleeps.opener[2]``) and the line. Unknown keys are rejected with a
+"did you mean"; the mirror's plan and fault tables are handed to the mirror's own ``from_dict``
+and its ``ValueError`` is re-raised with the file and key path.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flakymirror.oci.reference import Reference, ReferenceError
+from flakymirror.scenario import mirror_values
+from flakymirror.scenario.errors import ScenarioError, format_key
+from flakymirror.scenario.fields import Invalid, Table, check_int, check_number, check_str, suggest
+from flakymirror.scenario.locate import line_of
+from flakymirror.scenario.model import (
+    ACTIONS,
+    CLOCKS,
+    ENDPOINT_KINDS,
+    HTTP_METHODS,
+    LIFECYCLE_DELAYS,
+    OUTCOMES,
+    PROFILES,
+    Action,
+    AuthSpec,
+    Elapsed,
+    Expectations,
+    ImageSpec,
+    MirrorSpec,
+    Scenario,
+    Sleeps,
+    label_pairs,
+)
+
+__all__ = ["load_file", "loads", "scenario_from_dict"]
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
+_TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def load_file(path: str | Path) -> Scenario:
+    """Load and validate one scenario file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ScenarioError(f"cannot read scenario file: {e.strerror or e}", path=str(path)) from e
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"not UTF-8 text: {e}", path=str(path)) from e
+    return loads(text, path=str(path))
+
+
+def loads(text: str, *, path: str = "<string>") -> Scenario:
+    """Parse and validate scenario TOML ``text``; ``path`` is used in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = _TOML_POS.search(str(e))
+        reason = _TOML_POS.sub("", str(e)).strip()
+        raise ScenarioError(
+            f"invalid TOML: {reason}", path=path, line=int(m.group(1)) if m else None
+        ) from e
+    return scenario_from_dict(data, path=path, text=text)
+
+
+def scenario_from_dict(data: Any, *, path: str | None = None, text: str | None = None) -> Scenario:
+    """Validate a parsed scenario (``tomllib`` dict form) and build the :class:`Scenario`."""
+    try:
+        return _scenario(Table(data), path)
+    except Invalid as e:
+        line = line_of(text, e.path) if text is not None else None
+        raise ScenarioError(e.message, path=path, key=format_key(e.path) or None, line=line) from (
+            e.__cause__
+        )
+
+
+# -- sections ----------------------------------------------------------------------------------
+
+
+def _scenario(t: Table, path: str | None) -> Scenario:
+    name = t.string("name")
+    if not _NAME_RE.match(name):
+        raise Invalid(
+            t.key("name"), f"must be lowercase letters, digits, '.', '_' or '-', got {name!r}"
+        )
+    description = t.string("description")
+    source = t.array("source", check_str, accept_single=True)
+    if not source or not all(s.strip() for s in source):
+        raise Invalid(t.key("source"), "must name at least one issue or URL")
+    clock = t.string("clock", "virtual", choices=CLOCKS)
+    images = _images(t)
+    mirror = _mirror(t.table("mirror"))
+    action = _action(t.table("action", required=True))
+    expect = _expect(t.table("expect", required=True))
+    t.done()
+    refs = {i.ref for i in images}
+    if action.app_image is not None and action.app_image not in refs:
+        raise Invalid(
+            ("action", "app_image"),
+            f"{action.app_image!r} is not one of the images" + suggest(action.app_image, refs),
+        )
+    return Scenario(
+        name=name,
+        description=description,
+        source=source,
+        images=images,
+        action=action,
+        expect=expect,
+        mirror=mirror,
+        clock=clock,
+        path=path,
+    )
+
+
+def _images(t: Table) -> tuple[ImageSpec, ...]:
+    raw = t.raw("images", [])
+    if not isinstance(raw, list):
+        raise Invalid(t.key("images"), "expected an array of tables ([[images]])")
+    specs = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        spec = _image(Table(item, t.key("images") + (i,)))
+        if spec.ref in seen:
+            raise Invalid(t.key("images") + (i, "ref"), f"{spec.ref!r} is pushed twice")
+        seen.add(spec.ref)
+        specs.append(spec)
+    return tuple(specs)
+
+
+def _image(t: Table) -> ImageSpec:
+    ref = t.string("ref")
+    _reference(ref, t.key("ref"), tag_required=True)
+    layer_sizes = t.array("layer_sizes", lambda v, p: check_int(v, p, 0), ())
+    layers = t.integer("layers", len(layer_sizes) if layer_sizes else 3)
+    if layer_sizes and layers != len(layer_sizes):
+        raise Invalid(
+            t.key("layers"), f"is {layers} but layer_sizes lists {len(layer_sizes)} sizes"
+        )
+    platforms = t.array("platforms", _platform, ())
+    if t.has("platforms") and not platforms:
+        raise Invalid(t.key("platforms"), "must list at least one platform (or leave it out)")
+    labels = t.table("labels")
+    label_map: dict[str, str] = {}
+    if labels is not None:
+        for key in labels.data:
+            label_map[key] = labels.string(key)
+        labels.done()
+    spec = ImageSpec(
+        ref=ref,
+        layers=layers,
+        seed=t.integer("seed", 0),
+        layer_size=t.integer("layer_size", 4096),
+        layer_sizes=layer_sizes,
+        platform=_platform(t.raw("platform", "linux/amd64"), t.key("platform")),
+        platforms=platforms,
+        flavor=t.string("flavor", "oci", choices=("oci", "docker")),
+        labels=label_pairs(label_map),
+    )
+    if t.has("platform") and platforms:
+        raise Invalid(t.key("platform"), "use either platform (one image) or platforms (an index)")
+    t.done()
+    return spec
+
+
+def _mirror(t: Table | None) -> MirrorSpec:
+    if t is None:
+        return MirrorSpec()
+    plan = None
+    if t.has("plan"):
+        plan = _mirror_value(mirror_values.plan_from_dict, t.raw("plan"), t.key("plan"))
+    faults_raw = t.raw("faults", [])
+    if not isinstance(faults_raw, list):
+        raise Invalid(t.key("faults"), "expected an array of tables ([[mirror.faults]])")
+    faults = tuple(
+        _mirror_value(mirror_values.fault_from_dict, item, t.key("faults") + (i,))
+        for i, item in enumerate(faults_raw)
+    )
+    auth = _auth(t.table("auth"))
+    t.done()
+    return MirrorSpec(plan=plan, faults=faults, auth=auth)
+
+
+def _mirror_value(build: Callable[[dict[str, Any]], Any], data: Any, path: tuple) -> Any:
+    if not isinstance(data, dict):
+        raise Invalid(path, f"expected a table, got {type(data).__name__}")
+    try:
+        return build(data)
+    except mirror_values.Unavailable as e:
+        raise Invalid(path, str(e)) from e
+    except (ValueError, TypeError, KeyError) as e:
+        inner, message = mirror_values.split_error(e, data)
+        raise Invalid(path + inner, message) from e
+
+
+def _auth(t: Table | None) -> AuthSpec | None:
+    if t is None:
+        return None
+    kind = t.string("kind", choices=("basic", "bearer"))
+    spec = AuthSpec(
+        kind=kind,
+        username=t.string("username", "user"),
+        password=t.string("password", "secret"),
+        token_ttl=t.number("token_ttl", 300.0) if kind == "bearer" else 300.0,
+        token_field=(
+            t.string("token_field", "token", choices=("token", "access_token", "both"))
+            if kind == "bearer"
+            else "token"
+        ),
+        client_credentials=t.boolean("client_credentials", True),
+    )
+    if kind == "bearer" and spec.token_ttl <= 0:
+        raise Invalid(t.key("token_ttl"), "must be > 0")
+    t.done()
+    return spec
+
+
+def _action(t: Table) -> Action:
+    kind = t.string("kind", choices=ACTIONS)
+    image = t.string("image")
+    _reference(image, t.key("image"), tag_required=False)
+    output = t.string("output", None)
+    app_image = t.string("app_image", None)
+    previous = t.string("previous_image", None)
+    for key, value in (("output", output), ("app_image", app_image), ("previous_image", previous)):
+        if value is not None:
+            _reference(value, t.key(key), tag_required=True)
+    if kind == "open":
+        for key in ("output", "app_image", "previous_image", "force"):
+            if t.has(key):
+                raise Invalid(t.key(key), "only applies to export and rebase actions")
+    if kind == "export" and output is None:
+        raise Invalid(t.key("output"), "is required for an export (where the app image is pushed)")
+    if kind == "rebase":
+        if app_image is None:
+            raise Invalid(t.key("app_image"), "is required for a rebase (the image to rebase)")
+        if previous is not None:
+            raise Invalid(t.key("previous_image"), "only applies to export actions")
+    if kind != "rebase" and t.has("force"):
+        raise Invalid(t.key("force"), "only applies to rebase actions")
+    platform = t.raw("platform", None)
+    action = Action(
+        kind=kind,
+        image=image,
+        profile=t.string("profile", "ggcr-v0.21.9", choices=PROFILES),
+        delays=t.array("delays", check_number, LIFECYCLE_DELAYS),
+        platform=_platform(platform, t.key("platform")) if platform is not None else None,
+        output=output,
+        app_image=app_image,
+        previous_image=previous,
+        force=t.boolean("force", False),
+        seed=t.integer("seed", 0),
+    )
+    t.done()
+    return action
+
+
+def _expect(t: Table) -> Expectations:
+    outcome = t.string("outcome", choices=OUTCOMES)
+    error = t.string("error", None)
+    contains = t.array("error_contains", check_str, (), accept_single=True)
+    exit_code = t.integer("exit_code", None)
+    if outcome == "success":
+        for key, value in (("error", error), ("error_contains", contains or None)):
+            if value is not None:
+                raise Invalid(t.key(key), 'contradicts outcome = "success"')
+    status = t.integer("status", None)
+    if status is not None and status != 0 and not 100 <= status <= 599:
+        raise Invalid(t.key("status"), f"must be an HTTP status (100-599) or 0, got {status}")
+    expect = Expectations(
+        outcome=outcome,
+        error=error,
+        error_contains=contains,
+        exit_code=exit_code,
+        status=status,
+        attempts=t.integer("attempts", None, minimum=1),
+        logs=t.array("logs", check_str, None),
+        sleeps=_sleeps(t.table("sleeps")),
+        requests=_requests(t.table("requests")),
+        elapsed=_elapsed(t.table("elapsed")),
+    )
+    t.done()
+    return expect
+
+
+def _sleeps(t: Table | None) -> Sleeps:
+    if t is None:
+        return Sleeps()
+    sleeps = Sleeps(
+        opener=t.array("opener", check_number, None),
+        transport=t.array("transport", check_number, None),
+        jitter=t.number("jitter", 0.0),
+        tolerance=t.number("tolerance", 1e-6),
+    )
+    t.done()
+    return sleeps
+
+
+def _requests(t: Table | None) -> tuple[tuple[str, int], ...]:
+    if t is None:
+        return ()
+    counts = []
+    for key in t.data:
+        method, _, kind = key.rpartition(" ")
+        if kind not in ENDPOINT_KINDS:
+            raise Invalid(
+                t.key(key),
+                f"unknown endpoint kind {kind!r} (known: {', '.join(ENDPOINT_KINDS)})"
+                + suggest(kind, ENDPOINT_KINDS),
+            )
+        if method and method not in HTTP_METHODS:
+            raise Invalid(
+                t.key(key), f"unknown method {method!r} (use one of {', '.join(HTTP_METHODS)})"
+            )
+        counts.append((key, t.integer(key)))
+    t.done()
+    return tuple(counts)
+
+
+def _elapsed(t: Table | None) -> Elapsed:
+    if t is None:
+        return Elapsed()
+    elapsed = Elapsed(
+        min=t.number("min", None), max=t.number("max", None), wall_max=t.number("wall_max", None)
+    )
+    if elapsed.min is not None and elapsed.max is not None and elapsed.min > elapsed.max:
+        raise Invalid(t.key("max"), f"is below min ({elapsed.max:g} < {elapsed.min:g})")
+    t.done()
+    return elapsed
+
+
+# -- values ------------------------------------------------------------------------------------
+
+
+def _reference(text: str, path: tuple, *, tag_required: bool) -> Reference:
+    try:
+        ref = Reference.parse(text)
+    except ReferenceError as e:
+        raise Invalid(path, str(e)) from e
+    if ref.registry is not None:
+        raise Invalid(
+            path, f"{text!r} names a registry; give 'repo:tag' (the runner adds the mirror's host)"
+        )
+    if tag_required and (ref.tag is None or ref.digest is not None):
+        raise Invalid(path, f"{text!r} must be 'repo:tag'")
+    if ref.tag is None and ref.digest is None:
+        raise Invalid(path, f"{text!r} needs a tag or a digest ('repo:tag' or 'repo@sha256:…')")
+    return ref
+
+
+def _platform(value: Any, path: tuple) -> str:
+    text = check_str(value, path)
+    if not _PLATFORM_RE.match(text):
+        raise Invalid(path, f"invalid platform {text!r}: expected 'os/arch' or 'os/arch/variant'")
+    return text
