@@ -3,8 +3,10 @@ deterministic synthetic images. Pure data: no network, no registry."""
 
 from . import mediatypes
 from ._validate import canonical_json
+from .blobs import Blob, BytesBlob, Layer, layer_media_type
 from .config import History, ImageConfig
 from .digest import SUPPORTED_ALGORITHMS, Digest, DigestError, DigestMismatch, Hasher, verify_stream
+from .image import Image, ImageIndex
 from .model import Descriptor, Index, Manifest, ManifestError, Platform, parse_manifest
 from .reference import (
     REPOSITORY_RE,
@@ -15,8 +17,26 @@ from .reference import (
     validate_repository,
     validate_tag,
 )
+from .synthetic import (
+    SYNTHETIC_CREATED,
+    SYNTHETIC_EPOCH,
+    build_image,
+    build_index,
+    image_from_directory,
+)
 
 __all__ = [
+    "SYNTHETIC_CREATED",
+    "SYNTHETIC_EPOCH",
+    "Blob",
+    "BytesBlob",
+    "Image",
+    "ImageIndex",
+    "Layer",
+    "build_image",
+    "build_index",
+    "image_from_directory",
+    "layer_media_type",
     "REPOSITORY_RE",
     "SUPPORTED_ALGORITHMS",
     "TAG_RE",

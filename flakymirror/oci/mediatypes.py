@@ -16,6 +16,8 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#: Uncompressed Docker layer (not in the schema 2 text, but written by Docker and ggcr).
+DOCKER_LAYER_UNCOMPRESSED = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 DOCKER_MANIFEST_V1 = "application/vnd.docker.distribution.manifest.v1+json"
 DOCKER_MANIFEST_V1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
@@ -35,6 +37,7 @@ LAYERS = frozenset(
         OCI_LAYER_NONDIST,
         OCI_LAYER_NONDIST_GZIP,
         DOCKER_LAYER,
+        DOCKER_LAYER_UNCOMPRESSED,
         DOCKER_FOREIGN_LAYER,
     }
 )
