@@ -9,7 +9,9 @@ from .digest import SUPPORTED_ALGORITHMS, Digest, DigestError, DigestMismatch, H
 from .image import Image, ImageIndex
 from .model import Descriptor, Index, Manifest, ManifestError, Platform, parse_manifest
 from .reference import (
+    REPOSITORY_PATTERN,
     REPOSITORY_RE,
+    TAG_PATTERN,
     TAG_RE,
     Reference,
     ReferenceError,
@@ -37,7 +39,9 @@ __all__ = [
     "build_index",
     "image_from_directory",
     "layer_media_type",
+    "REPOSITORY_PATTERN",
     "REPOSITORY_RE",
+    "TAG_PATTERN",
     "SUPPORTED_ALGORITHMS",
     "TAG_RE",
     "Descriptor",

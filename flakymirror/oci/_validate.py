@@ -14,7 +14,7 @@ MAX_SIZE = 2**63 - 1
 
 # RFC 6838 restricted-name, type "/" subtype (parameters are not allowed in a descriptor)
 _MEDIA_TYPE_RE = re.compile(
-    r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
+    r"\A[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\Z"
 )
 
 

@@ -21,9 +21,10 @@ __all__ = [
 ]
 
 # image-spec descriptor.md grammar
-_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+# (fullmatch everywhere: "$" would also match before a trailing newline)
+_GRAMMAR = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 SUPPORTED_ALGORITHMS: dict[str, int] = {"sha256": 64, "sha512": 128}
-_HEX = re.compile(r"^[a-f0-9]+$")
+_HEX = re.compile(r"[a-f0-9]+")
 
 
 class DigestError(ValueError):
@@ -51,7 +52,7 @@ class Digest:
         """Parse and validate ``text``; raise :class:`DigestError` quoting it when it is bad."""
         if not isinstance(text, str):
             raise DigestError(f"digest must be a string, got {type(text).__name__}: {text!r}")
-        if not _GRAMMAR.match(text):
+        if not _GRAMMAR.fullmatch(text):
             raise DigestError(f"invalid digest {text!r}: expected '<algorithm>:<hex>'")
         algorithm, _, encoded = text.partition(":")
         length = SUPPORTED_ALGORITHMS.get(algorithm)
@@ -60,7 +61,7 @@ class Digest:
                 f"invalid digest {text!r}: unsupported algorithm {algorithm!r} "
                 f"(supported: {', '.join(SUPPORTED_ALGORITHMS)})"
             )
-        if len(encoded) != length or not _HEX.match(encoded):
+        if len(encoded) != length or not _HEX.fullmatch(encoded):
             raise DigestError(
                 f"invalid digest {text!r}: {algorithm} needs {length} lowercase hex characters"
             )

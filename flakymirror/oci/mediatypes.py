@@ -71,3 +71,24 @@ def is_image_manifest(media_type: str) -> bool:
 def is_manifest(media_type: str) -> bool:
     """True for anything served under ``/manifests/``."""
     return media_type in MANIFESTS
+
+
+def is_layer(media_type: str) -> bool:
+    """True for a layer media type this module knows (OCI or Docker, any compression)."""
+    return media_type in LAYERS
+
+
+def is_config(media_type: str) -> bool:
+    """True for an OCI or Docker image config."""
+    return media_type in CONFIGS
+
+
+def layer_compression(media_type: str) -> str | None:
+    """``"gzip"``, ``"zstd"`` or ``"none"`` for a known layer media type, else ``None``."""
+    if media_type not in LAYERS:
+        return None
+    if media_type.endswith("+gzip") or media_type.endswith(".tar.gzip"):
+        return "gzip"
+    if media_type.endswith("+zstd"):
+        return "zstd"
+    return "none"

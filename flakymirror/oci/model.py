@@ -298,6 +298,8 @@ class Manifest:
         known = ("schemaVersion", "mediaType", "artifactType", "config", "layers", "subject",
                  "annotations")  # fmt: skip
         artifact_type = opt_str(d, "artifactType", "")
+        if body_type is None and media_type == mt.DOCKER_MANIFEST:
+            raise ManifestError("mediaType: required in a Docker schema 2 manifest")
         return cls(
             config=Descriptor.from_dict(d["config"], "config"),
             layers=_descriptors(d, "layers", ""),
@@ -379,6 +381,10 @@ class Index:
         known = ("schemaVersion", "mediaType", "artifactType", "manifests", "subject",
                  "annotations")  # fmt: skip
         artifact_type = opt_str(d, "artifactType", "")
+        if body_type is None and media_type == mt.DOCKER_MANIFEST_LIST:
+            raise ManifestError("mediaType: required in a Docker manifest list")
+        if "layers" in d and "manifests" not in d:
+            raise ManifestError("manifests: required (an index has no 'layers'; is it a manifest?)")
         return cls(
             manifests=_descriptors(d, "manifests", ""),
             media_type=body_type or media_type or mt.OCI_INDEX,

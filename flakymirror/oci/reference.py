@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from .digest import Digest, DigestError
 
 __all__ = [
+    "REPOSITORY_PATTERN",
     "REPOSITORY_RE",
+    "TAG_PATTERN",
     "TAG_RE",
     "HOST_RE",
     "MAX_NAME_LENGTH",
@@ -27,14 +29,19 @@ __all__ = [
 ]
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-#: Repository name grammar of the distribution spec (anchored).
-REPOSITORY_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-#: Tag grammar of the distribution spec (anchored): at most 128 characters.
-TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+#: Repository name grammar of the distribution spec, unanchored (to embed in a route).
+REPOSITORY_PATTERN = rf"{_COMPONENT}(?:/{_COMPONENT})*"
+#: Tag grammar of the distribution spec, unanchored: at most 128 characters.
+TAG_PATTERN = r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}"
+# \A...\Z, not ^...$: "$" also matches before a trailing newline.
+#: Anchored repository regex: ``REPOSITORY_RE.match(name)`` validates the whole name.
+REPOSITORY_RE = re.compile(rf"\A{REPOSITORY_PATTERN}\Z")
+#: Anchored tag regex.
+TAG_RE = re.compile(rf"\A{TAG_PATTERN}\Z")
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 #: Registry host: DNS name or IPv4 address or bracketed IPv6 address, optional ``:port``.
 HOST_RE = re.compile(
-    rf"^(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::([0-9]+))?$"
+    rf"\A(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::([0-9]+))?\Z"
 )
 #: Many clients cap ``host[:port]/<name>`` at 255 characters.
 MAX_NAME_LENGTH = 255
@@ -59,7 +66,7 @@ def validate_repository(name: str) -> str:
         )
     if not REPOSITORY_RE.match(name):
         for i, component in enumerate(name.split("/")):
-            if not re.fullmatch(_COMPONENT, component):
+            if not re.fullmatch(_COMPONENT, component):  # names the first bad component
                 raise ReferenceError(
                     f"invalid repository name {name!r}: component {i} {component!r} must be "
                     "lowercase letters and digits separated by '.', '_', '__' or '-'"
