@@ -17,7 +17,15 @@ from typing import Any
 from flakymirror.oci.reference import Reference, ReferenceError
 from flakymirror.scenario import mirror_values
 from flakymirror.scenario.errors import ScenarioError, format_key
-from flakymirror.scenario.fields import Invalid, Table, check_int, check_number, check_str, suggest
+from flakymirror.scenario.fields import (
+    Invalid,
+    Table,
+    check_int,
+    check_number,
+    check_str,
+    describe,
+    suggest,
+)
 from flakymirror.scenario.locate import line_of
 from flakymirror.scenario.model import (
     ACTIONS,
@@ -172,9 +180,9 @@ def _image(t: Table) -> ImageSpec:
 def _mirror(t: Table | None) -> MirrorSpec:
     if t is None:
         return MirrorSpec()
-    plan = None
+    plans: tuple[Any, ...] = ()
     if t.has("plan"):
-        plan = _mirror_value(mirror_values.plan_from_dict, t.raw("plan"), t.key("plan"))
+        plans = _mirror_value(mirror_values.plans_from_dict, t.raw("plan"), t.key("plan"))
     faults_raw = t.raw("faults", [])
     if not isinstance(faults_raw, list):
         raise Invalid(t.key("faults"), "expected an array of tables ([[mirror.faults]])")
@@ -184,19 +192,19 @@ def _mirror(t: Table | None) -> MirrorSpec:
     )
     auth = _auth(t.table("auth"))
     t.done()
-    return MirrorSpec(plan=plan, faults=faults, auth=auth)
+    return MirrorSpec(plans=plans, faults=faults, auth=auth)
 
 
-def _mirror_value(build: Callable[[dict[str, Any]], Any], data: Any, path: tuple) -> Any:
-    if not isinstance(data, dict):
-        raise Invalid(path, f"expected a table, got {type(data).__name__}")
+def _mirror_value(build: Callable[[Any], Any], data: Any, path: tuple) -> Any:
+    if not isinstance(data, dict | list):
+        raise Invalid(path, f"expected a table, got {describe(data)}")
     try:
         return build(data)
     except mirror_values.Unavailable as e:
         raise Invalid(path, str(e)) from e
-    except (ValueError, TypeError, KeyError) as e:
-        inner, message = mirror_values.split_error(e, data)
-        raise Invalid(path + inner, message) from e
+    except (ValueError, TypeError) as e:
+        inner, reason = mirror_values.split_error(e)
+        raise Invalid(path + inner, reason) from e
 
 
 def _auth(t: Table | None) -> AuthSpec | None:

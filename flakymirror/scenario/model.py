@@ -135,17 +135,23 @@ class AuthSpec:
 
 @dataclass(frozen=True)
 class MirrorSpec:
-    """The mirror's behaviour: a sync plan and fault rules (the mirror's own values) and auth."""
+    """The mirror's behaviour: sync plans and fault rules (the mirror's own values) and auth.
 
-    plan: Any = None
+    ``plans`` holds the mirror's ``SyncPlan`` values (first match wins); ``faults`` its
+    ``FaultRule`` values, in order.
+    """
+
+    plans: tuple[Any, ...] = ()
     faults: tuple[Any, ...] = ()
     auth: AuthSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``[mirror]`` table."""
         d: dict[str, Any] = {}
-        if self.plan is not None:
-            d["plan"] = self.plan.to_dict()
+        if len(self.plans) == 1:
+            d["plan"] = self.plans[0].to_dict()
+        elif self.plans:
+            d["plan"] = [plan.to_dict() for plan in self.plans]
         if self.faults:
             d["faults"] = [rule.to_dict() for rule in self.faults]
         if self.auth is not None:

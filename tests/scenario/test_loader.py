@@ -316,3 +316,91 @@ def test_key_lines_cover_tables_arrays_and_inline_tables():
     assert lines[("expect", "sleeps", "opener", 2)] == 18
     assert line_of(text, ("mirror", "faults", 0, "match", "repo")) == 9
     assert line_of(text, ("nowhere",)) is None
+
+
+WITH_MIRROR = MINIMAL.replace(
+    "[action]",
+    """[mirror]
+plan = { schedule = { kind = "interval", every = 0.1 }, mode = "empty" }
+
+[[mirror.faults]]
+name = "two 503s"
+match = { kind = "manifest", times = 2 }
+action = { kind = "status", status = 503 }
+
+[[mirror.faults]]
+match = { kind = "blob" }
+[mirror.faults.action]
+kind = "sequence"
+steps = [
+  { kind = "status", status = 503 },
+  { times = 2, action = { kind = "truncate", after = 10 } },
+]
+
+[action]""",
+)
+
+
+def test_mirror_tables_become_the_mirrors_values():
+    from flakymirror.mirror.faults import FaultRule
+    from flakymirror.mirror.plans import SyncPlan
+
+    s = loads(WITH_MIRROR, path="m.toml")
+    (plan,) = s.mirror.plans
+    assert isinstance(plan, SyncPlan) and plan.mode == "empty"
+    assert plan.schedule.to_dict() == {"kind": "interval", "every": 0.1}
+    first, second = s.mirror.faults
+    assert isinstance(first, FaultRule) and first.name == "two 503s"
+    assert first.match.times == 2
+    assert len(second.action.steps) == 3
+    assert scenario_from_dict(s.to_dict()) == s
+
+
+MIRROR_CASES = [
+    pytest.param('kind = "interval"', 'kind = "intervall"', "mirror.plan.schedule.kind",
+                 "(did you mean 'interval'?)", "plan =", id="bad-plan-kind"),
+    pytest.param('mode = "empty"', 'mode = "empty", colour = "red"', "mirror.plan.colour",
+                 "unknown key 'colour'", "plan =", id="unknown-plan-key"),
+    pytest.param('kind = "status", status = 503 }', 'kind = "status", status = "x" }',
+                 "mirror.faults[0].action.status", "expected an integer, got 'x'",
+                 'status = "x"', id="bad-fault-value"),
+    pytest.param("times = 2", "time = 2", "mirror.faults[0].match.time",
+                 "(did you mean 'times'?)", "time = 2", id="unknown-match-key"),
+    pytest.param("after = 10", "afterr = 10", "mirror.faults[1].action.steps[1].action.afterr",
+                 "unknown key 'afterr'", "afterr", id="nested-sequence-key"),
+    pytest.param('kind = "blob" }', 'kind = "blobs" }', "mirror.faults[1].match.kind[0]",
+                 "(did you mean 'blob'?)", '"blobs"', id="bad-endpoint-kind"),
+    pytest.param("plan = {", "plan = 3\nx = {", "mirror.plan", "expected a table", "plan = 3",
+                 id="plan-not-a-table"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "key", "fragment", "line_marker"), MIRROR_CASES)
+def test_mirror_errors_are_mapped_to_file_key_and_line(
+    write_scenario, old, new, key, fragment, line_marker
+):
+    assert old in WITH_MIRROR
+    text = WITH_MIRROR.replace(old, new, 1)
+    path = write_scenario(text, name="broken-mirror")
+    with pytest.raises(ScenarioError) as info:
+        load_file(path)
+    err = info.value
+    assert (err.path, err.key) == (str(path), key)
+    assert fragment in err.reason
+    assert err.line == _line(text, line_marker)
+
+
+def test_plan_may_be_a_list_of_plans():
+    text = WITH_MIRROR.replace(
+        'plan = { schedule = { kind = "interval", every = 0.1 }, mode = "empty" }',
+        '[[mirror.plan]]\nrepo = "cnb/*"\nmode = "missing"\n[[mirror.plan]]\nmode = "empty"\n'
+        '[mirror.plan.schedule]\nkind = "at-once"\nafter = 2\n',
+    )
+    s = loads(text)
+    assert [p.mode for p in s.mirror.plans] == ["missing", "empty"]
+    assert scenario_from_dict(s.to_dict()) == s
+    bad = text.replace("after = 2", "after = -1")
+    with pytest.raises(ScenarioError) as info:
+        loads(bad, path="p.toml")
+    assert info.value.key == "mirror.plan[1].schedule.after"
+    assert info.value.line == _line(bad, "after = -1")
