@@ -195,6 +195,8 @@ class Descriptor:
         """Validate and build from a JSON object; errors name the field under ``path``."""
         check_object(d, path)
         p = f"{path}." if path else ""
+        media_type = check_media_type(req_str(d, "mediaType", path), f"{p}mediaType")
+        digest = req_digest(d, "digest", path)
         size = d.get("size")
         if "size" not in d:
             raise ManifestError(f"{p}size: required")
@@ -209,8 +211,8 @@ class Descriptor:
             check_media_type(artifact_type, f"{p}artifactType")
         known = ("mediaType", "digest", "size", "urls", "annotations", "platform", "artifactType")
         return cls(
-            media_type=check_media_type(req_str(d, "mediaType", path), f"{p}mediaType"),
-            digest=req_digest(d, "digest", path),
+            media_type=media_type,
+            digest=digest,
             size=size,
             annotations=opt_str_map(d, "annotations", path),
             platform=platform,
