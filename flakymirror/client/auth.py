@@ -1,0 +1,188 @@
+"""Credentials (a small keychain) and ``WWW-Authenticate`` challenge parsing.
+
+Credentials are values: :class:`Anonymous`, :class:`BasicCredentials` (exchanged for a Bearer
+token, or sent as Basic auth when the registry asks for Basic) and :class:`StaticToken` (sent as
+``Authorization: Bearer <token>`` without visiting the token service, like ggcr's
+``RegistryToken``). A :class:`Keychain` maps registry hosts to credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Anonymous",
+    "BasicCredentials",
+    "Challenge",
+    "Credentials",
+    "Keychain",
+    "StaticToken",
+    "parse_challenges",
+    "resolve_credentials",
+]
+
+
+@dataclass(frozen=True)
+class Anonymous:
+    """No credentials."""
+
+    def authorization(self) -> str | None:
+        """The ``Authorization`` header sent to a registry that asked for Basic auth."""
+        return None
+
+
+@dataclass(frozen=True)
+class BasicCredentials:
+    """A user name and password (the password is left out of ``repr``)."""
+
+    username: str
+    password: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.username, str) or not isinstance(self.password, str):
+            raise TypeError("BasicCredentials needs a string username and password")
+
+    def authorization(self) -> str | None:
+        """``Basic base64(user:password)``; None when either part is empty, as in ggcr."""
+        if not self.username or not self.password:
+            return None
+        raw = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+@dataclass(frozen=True)
+class StaticToken:
+    """A registry token sent as-is (the token is left out of ``repr``)."""
+
+    token: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.token, str) or not self.token:
+            raise ValueError("StaticToken needs a non-empty token string")
+
+    def authorization(self) -> str | None:
+        """``Bearer <token>``."""
+        return f"Bearer {self.token}"
+
+
+Credentials = Anonymous | BasicCredentials | StaticToken
+
+
+@dataclass(frozen=True)
+class Keychain:
+    """Credentials per registry host (``"127.0.0.1:5000"``); ``default`` for the others."""
+
+    entries: Mapping[str, Credentials] = field(default_factory=dict)
+    default: Credentials = field(default_factory=Anonymous)
+
+    def resolve(self, registry: str) -> Credentials:
+        """The credentials for ``registry``."""
+        return self.entries.get(registry, self.default)
+
+
+def resolve_credentials(
+    keychain: Keychain | Credentials | Mapping[str, Credentials] | None, registry: str
+) -> Credentials:
+    """Credentials for ``registry`` from a keychain, a mapping, single credentials or None."""
+    if keychain is None:
+        return Anonymous()
+    if isinstance(keychain, Anonymous | BasicCredentials | StaticToken):
+        return keychain
+    if isinstance(keychain, Keychain):
+        return keychain.resolve(registry)
+    if isinstance(keychain, Mapping):
+        return Keychain(dict(keychain)).resolve(registry)
+    raise TypeError(
+        f"keychain must be a Keychain, a mapping, Anonymous/BasicCredentials/StaticToken or None, "
+        f"got {type(keychain).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One ``WWW-Authenticate`` challenge: scheme (lower case) and parameters."""
+
+    scheme: str
+    parameters: Mapping[str, str] = field(default_factory=dict)
+
+
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def _token(text: str, i: int) -> tuple[str, int]:
+    j = i
+    while j < len(text) and text[j] in _TOKEN_CHARS:
+        j += 1
+    return text[i:j], j
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t":
+        i += 1
+    return i
+
+
+def _quoted(text: str, i: int) -> tuple[str, int]:
+    # text[i] == '"'; backslash escapes the next character
+    out: list[str] = []
+    i += 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+            continue
+        if ch == '"':
+            return "".join(out), i + 1
+        out.append(ch)
+        i += 1
+    return "".join(out), i
+
+
+def parse_challenges(values: list[str] | str) -> list[Challenge]:
+    """Parse ``WWW-Authenticate`` header values the way docker's ``authchallenge`` does:
+    ``Bearer realm="https://auth/token",service="reg",scope="repository:a:pull"``.
+
+    Malformed trailing parts are dropped rather than raising: a registry's odd header must not
+    crash the client (ggcr then treats the challenge as Basic)."""
+    if isinstance(values, str):
+        values = [values]
+    out: list[Challenge] = []
+    for header in values:
+        i = 0
+        while i < len(header):
+            i = _skip_space(header, i)
+            scheme, i = _token(header, i)
+            if not scheme:
+                break
+            params: dict[str, str] = {}
+            while True:
+                i = _skip_space(header, i)
+                start = i
+                key, i = _token(header, i)
+                i = _skip_space(header, i)
+                if not key or i >= len(header) or header[i] != "=":
+                    i = start  # the next challenge's scheme, or garbage
+                    break
+                i = _skip_space(header, i + 1)
+                if i < len(header) and header[i] == '"':
+                    value, i = _quoted(header, i)
+                else:
+                    value, i = _token(header, i)
+                params[key.lower()] = value
+                i = _skip_space(header, i)
+                if i < len(header) and header[i] == ",":
+                    i += 1
+                    continue
+                break
+            out.append(Challenge(scheme.lower(), params))
+            i = _skip_space(header, i)
+            if i < len(header) and header[i] == ",":
+                i += 1
+            elif i < len(header) and header[i] not in _TOKEN_CHARS:
+                break
+    return out

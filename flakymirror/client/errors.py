@@ -1,0 +1,421 @@
+"""Errors of the reference client, shaped like the Go errors lifecycle prints.
+
+* :class:`TransportError` is go-containerregistry's ``transport.Error``: status code, parsed
+  OCI diagnostics, the request, and ``str()`` in ggcr's exact forms.
+* :class:`NetworkError` is Go's ``*url.Error`` around a connection failure
+  (``Get "<url>": EOF``); :class:`GoEOF` is a bare ``io.EOF`` and :class:`UnexpectedEOF` a bare
+  ``io.ErrUnexpectedEOF`` (what Go's JSON decoder returns for an empty or cut body).
+* :class:`RepoStoreError` is imgutil's ``connect to repo store "<ref>": <err>`` wrapper; the
+  wrapped error is its ``__cause__`` so :func:`find_transport_error` reaches it, like Go's
+  ``errors.As``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus, urlsplit, urlunsplit
+
+__all__ = [
+    "ClientError",
+    "Diagnostic",
+    "GoEOF",
+    "ImageError",
+    "NetworkError",
+    "RemoteImageError",
+    "RepoStoreError",
+    "RequestInfo",
+    "TEMPORARY_ERROR_CODES",
+    "TEMPORARY_STATUS_CODES",
+    "TEMPORARY_STATUS_CODES_V0_21_5",
+    "TransportError",
+    "UnexpectedEOF",
+    "error_chain",
+    "find_transport_error",
+    "go_decode_json",
+    "go_format",
+    "go_quote",
+    "go_status_text",
+    "redact_url",
+]
+
+#: Body bytes ggcr's ``CheckError`` reads from an error response.
+ERROR_BODY_LIMIT = 64 * 1024
+
+#: ``temporaryStatusCodes`` of ggcr v0.21.9 (and every release since v0.21.6).
+TEMPORARY_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+#: ``temporaryStatusCodes`` of ggcr v0.21.5: no 429.
+TEMPORARY_STATUS_CODES_V0_21_5 = frozenset({408, 500, 502, 503, 504})
+#: ``temporaryErrorCodes``: diagnostics that make an error temporary when *all* of them are.
+TEMPORARY_ERROR_CODES = frozenset(
+    {"BLOB_UPLOAD_INVALID", "TOOMANYREQUESTS", "UNKNOWN", "UNAVAILABLE"}
+)
+
+# Go's net/http StatusText table (status.go); codes it does not know print as "".
+_GO_STATUS_TEXT: dict[int, str] = {
+    100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
+    200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information",
+    204: "No Content", 205: "Reset Content", 206: "Partial Content", 207: "Multi-Status",
+    208: "Already Reported", 226: "IM Used",
+    300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other",
+    304: "Not Modified", 305: "Use Proxy", 307: "Temporary Redirect", 308: "Permanent Redirect",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 409: "Conflict", 410: "Gone",
+    411: "Length Required", 412: "Precondition Failed", 413: "Request Entity Too Large",
+    414: "Request URI Too Long", 415: "Unsupported Media Type",
+    416: "Requested Range Not Satisfiable", 417: "Expectation Failed", 418: "I'm a teapot",
+    421: "Misdirected Request", 422: "Unprocessable Entity", 423: "Locked",
+    424: "Failed Dependency", 425: "Too Early", 426: "Upgrade Required",
+    428: "Precondition Required", 429: "Too Many Requests",
+    431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+    506: "Variant Also Negotiates", 507: "Insufficient Storage", 508: "Loop Detected",
+    510: "Not Extended", 511: "Network Authentication Required",
+}  # fmt: skip
+
+# Query keys ggcr's redact.URL leaves alone; every other value prints as REDACTED.
+_QUERY_ALLOWLIST = frozenset({"scope", "service", "mount", "from", "digest", "n", "last"})
+
+
+def go_status_text(status: int) -> str:
+    """``http.StatusText(status)`` as Go prints it (``""`` for 499, 522 and other unknowns)."""
+    return _GO_STATUS_TEXT.get(status, "")
+
+
+def redact_url(url: str) -> str:
+    """ggcr's ``redact.URL``: query values outside the protocol's allowlist become ``REDACTED``
+    and the query is re-encoded with sorted keys, as Go's ``url.Values.Encode`` does."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    ordered = sorted(
+        ((k, v if k in _QUERY_ALLOWLIST else "REDACTED") for k, v in pairs), key=lambda kv: kv[0]
+    )
+    query = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in ordered)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def _go_float(value: float) -> str:
+    """Go's ``%v`` of a float64: shortest digits, exponent form below 1e-4 or from 1e21."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "0"
+    dec = Decimal(repr(value))
+    exponent = dec.adjusted()
+    if -4 <= exponent < 21:
+        text = format(dec, "f")
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text
+    digits = dec.as_tuple().digits
+    mantissa = str(digits[0]) + (
+        "." + "".join(map(str, digits[1:])).rstrip("0") if len(digits) > 1 else ""
+    )
+    mantissa = mantissa.rstrip(".")
+    sign = "-" if value < 0 else ""
+    return f"{sign}{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+
+
+def go_format(value: Any) -> str:
+    """Go's ``fmt`` ``%v`` of a value decoded from JSON into ``any`` (maps sorted by key)."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _go_float(float(value))
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        inner = " ".join(f"{k}:{go_format(v)}" for k, v in sorted(value.items()))
+        return f"map[{inner}]"
+    if isinstance(value, list | tuple):
+        return "[" + " ".join(go_format(v) for v in value) + "]"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One entry of an OCI error body (ggcr ``transport.Diagnostic``)."""
+
+    code: str
+    message: str = ""
+    detail: Any = None
+
+    def __str__(self) -> str:
+        text = f"{self.code}: {self.message}"
+        if self.detail is not None:
+            text = f"{text}; {go_format(self.detail)}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """The request an error answers (method and full URL)."""
+
+    method: str
+    url: str
+
+
+def _go_get(obj: Mapping[str, Any], name: str) -> Any:
+    """Go's encoding/json field lookup: exact key first, then a case-insensitive match."""
+    if name in obj:
+        return obj[name]
+    lowered = name.lower()
+    for key, value in obj.items():
+        if isinstance(key, str) and key.lower() == lowered:
+            return value
+    return None
+
+
+def parse_diagnostics(body: bytes) -> list[Diagnostic]:
+    """Diagnostics from an error body, decoded with Go's ``json.Unmarshal`` leniency: a body
+    that is not JSON gives none; a field of the wrong type is skipped, not fatal."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return []
+    if not isinstance(doc, dict):
+        return []
+    entries = _go_get(doc, "errors")
+    if not isinstance(entries, list):
+        return []
+    out: list[Diagnostic] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            out.append(Diagnostic(""))  # Go keeps a zero Diagnostic for null / bad entries
+            continue
+        code = _go_get(entry, "code")
+        message = _go_get(entry, "message")
+        out.append(
+            Diagnostic(
+                code if isinstance(code, str) else "",
+                message if isinstance(message, str) else "",
+                _go_get(entry, "detail"),
+            )
+        )
+    return out
+
+
+class ClientError(Exception):
+    """Base class of every error the reference client raises."""
+
+
+class TransportError(ClientError):
+    """go-containerregistry's ``transport.Error``: an HTTP status the caller did not expect.
+
+    ``errors`` are the parsed OCI diagnostics, ``request`` the method and URL (printed redacted),
+    ``raw_body`` the first 64 KiB of the body. ``temporary()`` follows ggcr: forced by the retry
+    layer, or no diagnostics and a temporary status, or every diagnostic code temporary.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        errors: list[Diagnostic] | None = None,
+        request: RequestInfo | None = None,
+        raw_body: bytes = b"",
+        *,
+        temporary_status_codes: frozenset[int] = TEMPORARY_STATUS_CODES,
+        forced_temporary: bool = False,
+    ) -> None:
+        self.status_code = int(status_code)
+        self.errors: list[Diagnostic] = list(errors or [])
+        self.request = request
+        self.raw_body = bytes(raw_body)
+        self.temporary_status_codes = frozenset(temporary_status_codes)
+        self.forced_temporary = forced_temporary
+        super().__init__(self._message())
+
+    @classmethod
+    def from_body(
+        cls,
+        status_code: int,
+        body: bytes,
+        request: RequestInfo | None = None,
+        **kwargs: Any,
+    ) -> TransportError:
+        """ggcr's ``makeError``: parse diagnostics from ``body`` and keep it raw."""
+        body = body[:ERROR_BODY_LIMIT]
+        return cls(status_code, parse_diagnostics(body), request, body, **kwargs)
+
+    @property
+    def status_text(self) -> str:
+        """Go's status text for the code."""
+        return go_status_text(self.status_code)
+
+    def _response_err(self) -> str:
+        if not self.errors:
+            if not self.raw_body:
+                if self.request is not None and self.request.method == "HEAD":
+                    return (
+                        f"unexpected status code {self.status_code} {self.status_text} "
+                        "(HEAD responses have no body, use GET for details)"
+                    )
+                return f"unexpected status code {self.status_code} {self.status_text}"
+            body = self.raw_body.decode("utf-8", errors="replace")
+            return f"unexpected status code {self.status_code} {self.status_text}: {body}"
+        if len(self.errors) == 1:
+            return str(self.errors[0])
+        return "multiple errors returned: " + "; ".join(str(d) for d in self.errors)
+
+    def _message(self) -> str:
+        prefix = ""
+        if self.request is not None:
+            prefix = f"{self.request.method} {redact_url(self.request.url)}: "
+        return prefix + self._response_err()
+
+    def temporary(self) -> bool:
+        """ggcr ``Error.Temporary()``."""
+        if self.forced_temporary:
+            return True
+        if not self.errors:
+            return self.status_code in self.temporary_status_codes
+        return all(d.code in TEMPORARY_ERROR_CODES for d in self.errors)
+
+    def __repr__(self) -> str:
+        return f"TransportError({self.status_code}, {self.errors!r}, {self.request!r})"
+
+
+class NetworkError(ClientError):
+    """Go's ``*url.Error`` around a failure below HTTP: ``Get "<url>": EOF``.
+
+    ``kind`` is one of ``eof`` (connection closed before a response), ``reset`` (ECONNRESET),
+    ``broken-pipe``, ``refused``, ``timeout``, ``tls`` or ``other``. ggcr's retry predicate
+    retries ``eof``, ``reset``, ``broken-pipe`` and ``timeout`` (see :meth:`retryable`).
+    """
+
+    def __init__(self, method: str, url: str, reason: str, kind: str = "other") -> None:
+        self.method = method
+        self.url = url
+        self.reason = reason
+        self.kind = kind
+        op = method[:1].upper() + method[1:].lower()
+        super().__init__(f'{op} "{redact_url(url)}": {reason}')
+
+    def retryable(self) -> bool:
+        """ggcr's ``defaultRetryPredicate`` for this failure."""
+        return self.kind in ("eof", "reset", "broken-pipe", "timeout")
+
+
+class GoEOF(ClientError):
+    """A bare Go ``io.EOF`` (``str()`` is ``EOF``): what Go's JSON decoder returns for an empty
+    body. imgutil retries exactly this error (``err == io.EOF``) up to 3 times."""
+
+    def __init__(self, message: str = "EOF") -> None:
+        super().__init__(message)
+
+
+class UnexpectedEOF(ClientError):
+    """A bare Go ``io.ErrUnexpectedEOF`` (``unexpected EOF``): a body cut short."""
+
+    def __init__(self, message: str = "unexpected EOF") -> None:
+        super().__init__(message)
+
+
+class RemoteImageError(ClientError):
+    """A remote image could not be read (digest or size mismatch, bad JSON, ...)."""
+
+
+class RepoStoreError(RemoteImageError):
+    """imgutil's ``connect to repo store "<ref>": <err>``; the wrapped error is ``__cause__``."""
+
+    def __init__(self, reference: str, cause: BaseException) -> None:
+        self.reference = reference
+        super().__init__(f'connect to repo store "{reference}": {cause}')
+        self.__cause__ = cause
+
+
+class ImageError(RemoteImageError):
+    """An error of the image itself, such as ``image has no layers`` (plain ``errors.New`` in Go:
+    no transport error in its chain, so lifecycle treats it as retryable)."""
+
+
+def error_chain(err: BaseException | None) -> Iterator[BaseException]:
+    """``err``, then what it wraps: ``__cause__``, ``__context__`` (unless suppressed) and the
+    members of exception groups, depth first, each once."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [err] if err is not None else []
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        nested: list[BaseException] = []
+        if current.__cause__ is not None:
+            nested.append(current.__cause__)
+        elif current.__context__ is not None and not current.__suppress_context__:
+            nested.append(current.__context__)
+        if isinstance(current, BaseExceptionGroup):
+            nested.extend(current.exceptions)
+        stack.extend(reversed(nested))
+
+
+def find_transport_error(err: BaseException | None) -> TransportError | None:
+    """The first :class:`TransportError` in ``err``'s chain (Go's ``errors.As``), or None."""
+    for item in error_chain(err):
+        if isinstance(item, TransportError):
+            return item
+    return None
+
+
+def go_quote(text: str) -> str:
+    """Go's ``%q`` of a string (``strconv.Quote``) for the printable text references hold."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif not ch.isprintable():
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def go_decode_json(data: bytes, go_type: str = "v1.Manifest") -> dict[str, Any]:
+    """Decode one JSON object like Go's ``json.NewDecoder(r).Decode(&v)`` (what ggcr's
+    ``ParseManifest``/``ParseIndexManifest``/``ParseConfigFile`` use), with Go's errors:
+    an empty body is a bare ``io.EOF`` (:class:`GoEOF`), a cut one ``unexpected EOF``
+    (:class:`UnexpectedEOF`); trailing bytes after the first value are ignored."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+    stripped = text.lstrip(" \t\r\n")
+    if not stripped:
+        raise GoEOF()
+    try:
+        value, _end = json.JSONDecoder().raw_decode(stripped)
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(stripped.rstrip(" \t\r\n")):
+            raise UnexpectedEOF() from None
+        ch = stripped[exc.pos]
+        where = "looking for beginning of value" if exc.pos == 0 else "in JSON value"
+        raise RemoteImageError(f"invalid character {ch!r} {where}") from None
+    if not isinstance(value, dict):
+        kind = {list: "array", str: "string", bool: "bool", type(None): "null"}.get(
+            type(value), "number"
+        )
+        if value is None:
+            return {}  # Go: null into a struct is a no-op
+        raise RemoteImageError(f"json: cannot unmarshal {kind} into Go value of type {go_type}")
+    return value

@@ -1,0 +1,132 @@
+"""lifecycle's retrying opener (``phase/retry.go``, PR #1675) and Go duration formatting.
+
+:func:`open_remote_image` calls ``new_image()`` for a **fresh** image on every attempt and
+sniffs it with ``top_layer()``; a transport error with status 400, 401, 403, 405 or 429 anywhere
+in the exception chain stops at once; any other failure logs a warning and sleeps the next delay
+(100ms, 200ms, 500ms, 1s, 2s); the last failure is raised unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+from flakymirror.client.errors import find_transport_error
+
+__all__ = [
+    "LIFECYCLE_DELAYS",
+    "NON_RETRYABLE_STATUSES",
+    "go_duration",
+    "is_retryable",
+    "open_remote_image",
+]
+
+#: ``topLayerDelays``: 5 retries, so 6 attempts in all, 3.8 s of sleeps at most.
+LIFECYCLE_DELAYS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0)
+#: Statuses ``isRetryable`` refuses (numeric check only; diagnostics are not looked at).
+NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 405, 429})
+
+
+def _frac(v: int, prec: int) -> tuple[str, int]:
+    """Go ``fmtFrac``: the fraction v/10**prec without trailing zeros, and the integer part."""
+    digits = []
+    printed = False
+    for _ in range(prec):
+        digit = v % 10
+        printed = printed or digit != 0
+        if printed:
+            digits.append(str(digit))
+        v //= 10
+    text = "." + "".join(reversed(digits)) if printed else ""
+    return text, v
+
+
+def go_duration(seconds: float | int) -> str:
+    """Go's ``time.Duration.String()`` of ``seconds``: ``100ms``, ``1s``, ``1.5s``,
+    ``2m0s``, ``250µs``, ``0s``, ``1h2m3.5s`` (rounded to whole nanoseconds)."""
+    ns = round(seconds * 1_000_000_000)
+    neg = ns < 0
+    u = -ns if neg else ns
+    if u < 1_000_000_000:
+        if u == 0:
+            return "0s"
+        if u < 1_000:
+            text = f"{u}ns"
+        elif u < 1_000_000:
+            frac, whole = _frac(u, 3)
+            text = f"{whole}{frac}µs"
+        else:
+            frac, whole = _frac(u, 6)
+            text = f"{whole}{frac}ms"
+    else:
+        frac, whole_seconds = _frac(u, 9)
+        text = f"{whole_seconds % 60}{frac}s"
+        minutes = whole_seconds // 60
+        if minutes:
+            text = f"{minutes % 60}m{text}"
+            hours = minutes // 60
+            if hours:
+                text = f"{hours}h{text}"
+    return "-" + text if neg else text
+
+
+def is_retryable(err: BaseException) -> bool:
+    """lifecycle ``isRetryable``: False only when a :class:`TransportError` in the chain has
+    status 400, 401, 403, 405 or 429; every other error (plain ones included) is retryable."""
+    terr = find_transport_error(err)
+    if terr is None:
+        return True
+    return terr.status_code not in NON_RETRYABLE_STATUSES
+
+
+class _HasTopLayer(Protocol):
+    def top_layer(self) -> str: ...
+
+
+I = TypeVar("I", bound=_HasTopLayer)  # noqa: E741 - mirrors imgutil.Image
+
+
+def open_remote_image(
+    new_image: Callable[[], I],
+    *,
+    logger: logging.Logger | logging.LoggerAdapter | None = None,
+    delays: Sequence[float] = LIFECYCLE_DELAYS,
+    sleep: Callable[[float], None] | None = None,
+) -> I:
+    """lifecycle ``OpenRemoteImage``: ``len(delays) + 1`` attempts of ``new_image()`` followed
+    by ``.top_layer()`` on the result.
+
+    A non-retryable error (:func:`is_retryable`) is raised at once, with no sleep and no log.
+    Otherwise a WARNING ``Failed to open remote image (attempt 1/6): <err>, retrying in 100ms``
+    is logged and ``sleep(delay)`` called; the last attempt's error is raised unchanged. A success
+    after failures logs INFO ``Successfully opened remote image after N retries``.
+    """
+    log = logger if logger is not None else logging.getLogger("flakymirror.client")
+    sleep_fn = sleep if sleep is not None else time.sleep
+    delays = tuple(delays)
+    last_err: BaseException | None = None
+    for attempt in range(len(delays) + 1):
+        try:
+            img = new_image()
+            img.top_layer()
+        except Exception as err:  # noqa: BLE001 - lifecycle treats every error alike
+            last_err = err
+            if not is_retryable(err):
+                raise
+            if attempt < len(delays):
+                log.warning(
+                    "Failed to open remote image (attempt %d/%d): %s, retrying in %s",
+                    attempt + 1,
+                    len(delays) + 1,
+                    err,
+                    go_duration(delays[attempt]),
+                )
+                sleep_fn(delays[attempt])
+            continue
+        if attempt > 0:
+            log.info("Successfully opened remote image after %d retries", attempt)
+        return img
+    assert last_err is not None
+    raise last_err

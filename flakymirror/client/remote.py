@@ -1,0 +1,500 @@
+"""Opening a base image the way lifecycle does: imgutil's ``remote.NewImage(ref,
+FromBaseImage(ref))`` on top of go-containerregistry's ``remote.Image``.
+
+One :func:`new_remote_image` call is one open: a fresh :class:`Transport` (ping, token), the
+manifest GET with ggcr's ``Accept`` list, the platform child of an index, the config GET checked
+against digest and size. Like imgutil it turns a 404/401 carrying OCI JSON errors, or ``no child
+with platform``, into an **empty image** (no layers), retries a bare ``io.EOF`` up to 3 times
+(sleeping 100 ms × i), and wraps every other failure as ``connect to repo store "<ref>": <err>``.
+Nothing is cached between opens: the result memoises what it fetched, so calling
+:meth:`RemoteImage.top_layer` again never re-fetches (which is why lifecycle opens anew).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flakymirror.client.auth import Credentials, Keychain
+from flakymirror.client.errors import (
+    ClientError,
+    GoEOF,
+    ImageError,
+    RemoteImageError,
+    RepoStoreError,
+    TransportError,
+    go_decode_json,
+    go_quote,
+)
+from flakymirror.client.retry import RetryProfile
+from flakymirror.client.transport import RequestRecord, Transport
+from flakymirror.oci import mediatypes as mt
+from flakymirror.oci.config import ImageConfig
+from flakymirror.oci.digest import Digest, DigestError
+from flakymirror.oci.model import Descriptor, Manifest, Platform
+from flakymirror.oci.reference import Reference
+
+__all__ = [
+    "DEFAULT_PLATFORM",
+    "IMGUTIL_EOF_RETRIES",
+    "RemoteImage",
+    "new_remote_image",
+    "parse_reference",
+]
+
+#: imgutil's default platform (``linux/<GOARCH>``; lifecycle runs on amd64 here).
+DEFAULT_PLATFORM = Platform("linux", "amd64")
+#: imgutil's ``maxRetries``: 1 try + 2 retries on an exact ``io.EOF``.
+IMGUTIL_EOF_RETRIES = 2
+_SCHEMA1 = (mt.DOCKER_MANIFEST_V1, mt.DOCKER_MANIFEST_V1_SIGNED)
+
+
+def parse_reference(ref: str | Reference) -> Reference:
+    """A :class:`Reference` with ggcr's defaults: Docker Hub when no registry is named
+    (``library/`` for one-component names)."""
+    r = ref if isinstance(ref, Reference) else Reference.parse(ref)
+    if r.registry is None:
+        repo = r.repository if "/" in r.repository else f"library/{r.repository}"
+        r = Reference("index.docker.io", repo, r.tag, r.digest)
+    return r
+
+
+def _ggcr_ref(r: Reference) -> str:
+    """How ggcr prints a reference: ``host/repo:tag`` (``latest`` filled in) or ``host/repo@d``."""
+    if r.digest is not None:
+        return f"{r.name}@{r.digest}"
+    return f"{r.name}:{r.tag or 'latest'}"
+
+
+def _go_platform(p: Platform) -> str:
+    """``%+v`` of ggcr's ``v1.Platform`` as imgutil passes it (architecture, os, os.version)."""
+    return (
+        f"{{Architecture:{p.architecture} OS:{p.os} OSVersion:{p.os_version or ''} "
+        "OSFeatures:[] Variant: Features:[]}"
+    )
+
+
+def _go_hash(value: Any, where: str) -> Digest:
+    if not isinstance(value, str):
+        raise RemoteImageError(
+            f"json: cannot unmarshal {type(value).__name__} into {where} of type v1.Hash"
+        )
+    try:
+        return Digest.parse(value)
+    except DigestError:
+        raise RemoteImageError(f"cannot parse hash: {go_quote(value)}") from None
+
+
+def _go_int(value: Any, where: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RemoteImageError(
+            f"json: cannot unmarshal {type(value).__name__} into {where} of type int64"
+        )
+    return value
+
+
+def _child_matches(child: Mapping[str, Any], wanted: Platform) -> bool:
+    """ggcr ``matchesPlatform``; a child without a platform counts as linux/amd64."""
+    plat = child.get("platform")
+    if not isinstance(plat, Mapping):
+        os_, arch, variant, os_version = "linux", "amd64", "", ""
+    else:
+        os_, arch = plat.get("os", ""), plat.get("architecture", "")
+        variant, os_version = plat.get("variant", ""), plat.get("os.version", "")
+    if arch != wanted.architecture or os_ != wanted.os:
+        return False
+    if wanted.os_version and os_version != wanted.os_version:
+        return False
+    return not (wanted.variant and variant != wanted.variant)
+
+
+@dataclass
+class _Pulled:
+    """What ggcr's ``remote.Image`` returned: the image manifest (after index resolution)."""
+
+    manifest_bytes: bytes
+    media_type: str
+    digest: Digest
+    index_bytes: bytes | None = None
+    index_media_type: str | None = None
+    index_digest: Digest | None = None
+
+
+def _fetch_manifest(
+    transport: Transport,
+    r: Reference,
+    identifier: str,
+    accept: str,
+    printable: str,
+    expected: Digest | None,
+) -> tuple[bytes, str, Digest]:
+    """ggcr ``fetcher.fetchManifest``: GET, digest of the body, by-digest check."""
+    resp = transport.request(
+        "GET",
+        f"/v2/{r.repository}/manifests/{identifier}",
+        scope=f"repository:{r.repository}:pull",
+        headers={"Accept": accept},
+    )
+    body = transport.read_body(resp)
+    media_type = resp.headers.get("Content-Type", "")
+    digest = Digest.of(body)
+    header = resp.headers.get("Docker-Content-Digest", "")
+    if media_type == mt.DOCKER_MANIFEST_V1_SIGNED and Digest.is_valid(header):
+        digest = Digest.parse(header)
+    if expected is not None and digest != expected:
+        raise RemoteImageError(
+            f"manifest digest: {go_quote(str(digest))} does not match requested digest: "
+            f"{go_quote(str(expected))} for {go_quote(printable)}"
+        )
+    return body, media_type, digest
+
+
+def _pull(transport: Transport, r: Reference, platform: Platform) -> _Pulled:
+    """ggcr ``remote.Image(ref, WithPlatform(p))``: ping, manifest, platform child."""
+    transport.ping(f"repository:{r.repository}:pull")
+    printable = _ggcr_ref(r)
+    body, media_type, digest = _fetch_manifest(
+        transport, r, r.identifier, mt.GGCR_MANIFEST_ACCEPT, printable, r.digest
+    )
+    pulled = top = _Pulled(body, media_type, digest)
+    depth = 0
+    while pulled.media_type in mt.INDEXES:
+        depth += 1
+        if depth > 8:
+            raise RemoteImageError(f"index nesting deeper than 8 levels in {printable}")
+        index = go_decode_json(pulled.manifest_bytes, "v1.IndexManifest")
+        children = index.get("manifests") or []
+        if not isinstance(children, list):
+            raise RemoteImageError(
+                "json: cannot unmarshal manifests into Go struct field IndexManifest.manifests"
+            )
+        child = next(
+            (c for c in children if isinstance(c, Mapping) and _child_matches(c, platform)), None
+        )
+        if child is None:
+            raise RemoteImageError(
+                f"no child with platform {_go_platform(platform)} in index {printable}"
+            )
+        child_digest = _go_hash(child.get("digest"), "Descriptor.digest")
+        child_type = child.get("mediaType") if isinstance(child.get("mediaType"), str) else ""
+        printable = f"{r.name}@{child_digest}"
+        child_body, _, child_dgst = _fetch_manifest(
+            transport, r, str(child_digest), child_type, printable, child_digest
+        )
+        pulled = _Pulled(child_body, child_type, child_dgst)
+    if top is not pulled and top.media_type in mt.INDEXES:
+        pulled.index_bytes, pulled.index_media_type = top.manifest_bytes, top.media_type
+        pulled.index_digest = top.digest
+    if pulled.media_type in _SCHEMA1:
+        raise RemoteImageError(
+            f"unsupported schema 1 manifest ({pulled.media_type}) for {printable}"
+        )
+    return pulled
+
+
+def _fetch_config(transport: Transport, r: Reference, manifest: Mapping[str, Any]) -> bytes:
+    """ggcr ``RawConfigFile``: GET the config blob, check Content-Length, size and digest."""
+    desc = manifest.get("config")
+    desc = desc if isinstance(desc, Mapping) else {}
+    digest = _go_hash(desc.get("digest", ""), "Manifest.config.digest")
+    size = _go_int(desc.get("size"), "Manifest.config.size")
+    url = transport.url(f"/v2/{r.repository}/blobs/{digest}")
+    resp = transport.request("GET", url, scope=f"repository:{r.repository}:pull", stream=True)
+    try:
+        length = resp.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) != size:
+            raise RemoteImageError(
+                f"GET {url}: Content-Length header {int(length)} does not match expected size {size}"
+            )
+        body = transport.read_body(resp)
+    finally:
+        resp.close()
+    got = body[:size]
+    if len(got) != size:
+        raise RemoteImageError(f"error verifying size; got {len(got)}, want {size}")
+    actual = Digest.of(got, digest.algorithm)
+    if actual != digest:
+        raise RemoteImageError(
+            f"error verifying {digest.algorithm} checksum after reading {len(got)} bytes; "
+            f"got {go_quote(actual.hex)}, want {go_quote(digest.hex)}"
+        )
+    return got
+
+
+@dataclass
+class RemoteImage:
+    """An opened base image (imgutil ``remote.Image`` semantics, memoised like ggcr).
+
+    ``empty`` is True when imgutil substituted an empty image (404/401 with OCI errors, or no
+    child for the platform); ``empty_reason`` is the error it swallowed. ``requests`` lists every
+    HTTP exchange of this open, including imgutil's EOF retries.
+    """
+
+    reference: str
+    ref: Reference
+    platform: Platform
+    transport: Transport | None
+    manifest_bytes: bytes
+    media_type: str
+    digest: Digest
+    config_bytes: bytes
+    manifest_dict: Mapping[str, Any]
+    config_dict: Mapping[str, Any]
+    empty: bool = False
+    empty_reason: BaseException | None = None
+    index_bytes: bytes | None = None
+    index_media_type: str | None = None
+    index_digest: Digest | None = None
+    requests: list[RequestRecord] = field(default_factory=list)
+    _manifest: Manifest | None = field(default=None, repr=False)
+    _config: ImageConfig | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        state = "empty" if self.empty else f"digest={self.digest}"
+        return f"RemoteImage({self.reference!r}, {state}, platform={self.platform})"
+
+    @property
+    def found(self) -> bool:
+        """True when the registry served the image (not the empty substitute)."""
+        return not self.empty
+
+    @property
+    def layer_digests(self) -> tuple[Digest, ...]:
+        """The compressed layer digests of the manifest, in order (ggcr ``FSLayers``)."""
+        layers = self.manifest_dict.get("layers") or []
+        if not isinstance(layers, list):
+            raise RemoteImageError(
+                "json: cannot unmarshal layers into Go struct field Manifest.layers"
+            )
+        return tuple(
+            _go_hash(d.get("digest", "") if isinstance(d, Mapping) else "", "Descriptor.digest")
+            for d in layers
+        )
+
+    @property
+    def diff_ids(self) -> tuple[Digest, ...]:
+        """``rootfs.diff_ids`` of the config."""
+        rootfs = self.config_dict.get("rootfs")
+        ids = rootfs.get("diff_ids") if isinstance(rootfs, Mapping) else None
+        if not isinstance(ids, list):
+            return ()
+        return tuple(_go_hash(d, "RootFS.diff_ids") for d in ids)
+
+    def top_layer(self) -> str:
+        """The diffID of the last layer (imgutil ``TopLayer``); no HTTP request.
+
+        Raises :class:`ImageError` ``image has no layers`` or
+        ``mismatched fs layers (N) and diff ids (M)`` (ggcr ``BlobToDiffID``)."""
+        blobs = self.layer_digests
+        if not blobs:
+            raise ImageError("image has no layers")
+        diff_ids = self.diff_ids
+        if len(blobs) != len(diff_ids):
+            raise ImageError(f"mismatched fs layers ({len(blobs)}) and diff ids ({len(diff_ids)})")
+        last = blobs[-1]
+        return str(diff_ids[blobs.index(last)])  # first match, as BlobToDiffID loops
+
+    @property
+    def manifest(self) -> Manifest:
+        """The image manifest as an :class:`flakymirror.oci.Manifest` (parsed on first use)."""
+        if self._manifest is None:
+            self._manifest = Manifest.parse(self.manifest_bytes, self.media_type or None)
+        return self._manifest
+
+    @property
+    def config(self) -> ImageConfig:
+        """The image config as an :class:`flakymirror.oci.ImageConfig` (parsed on first use)."""
+        if self._config is None:
+            self._config = ImageConfig.parse(self.config_bytes)
+        return self._config
+
+    @property
+    def layers(self) -> tuple[Descriptor, ...]:
+        """The manifest's layer descriptors."""
+        return self.manifest.layers
+
+    @property
+    def identifier(self) -> str:
+        """``registry/repo@sha256:…`` of the image manifest (imgutil ``Identifier``)."""
+        return f"{self.ref.name}@{self.digest}"
+
+    def exists(self) -> bool:
+        """imgutil ``Found()``: a fresh transport HEADs the manifest; any error means False."""
+        try:
+            self.head()
+        except ClientError:
+            return False
+        return True
+
+    def head(self) -> tuple[str, Digest, int]:
+        """ggcr ``remote.Head``: (media type, digest, size) from a HEAD of the manifest, which
+        must carry ``Content-Type``, ``Content-Length`` and ``Docker-Content-Digest``."""
+        old = self.transport
+        if old is None:
+            raise RemoteImageError("image was opened without a transport")
+        t = Transport(
+            self.ref.registry or "",
+            insecure=old.insecure,
+            keychain=old.credentials,
+            profile=old.profile,
+            sleep=old.sleep,
+            record=self.requests,
+        )
+        with t:
+            path = f"/v2/{self.ref.repository}/manifests/{self.ref.identifier}"
+            resp = t.request(
+                "HEAD", path, scope=f"repository:{self.ref.repository}:pull",
+                headers={"Accept": mt.GGCR_MANIFEST_ACCEPT},
+            )  # fmt: skip
+            url = t.url(path)
+            ctype = resp.headers.get("Content-Type")
+            if not ctype:
+                raise RemoteImageError(f"HEAD {url}: response did not include Content-Type header")
+            length = resp.headers.get("Content-Length")
+            if length is None or not length.isdigit():
+                raise RemoteImageError(f"GET {url}: response did not include Content-Length header")
+            dh = resp.headers.get("Docker-Content-Digest")
+            if not dh:
+                raise RemoteImageError(
+                    f"HEAD {url}: response did not include Docker-Content-Digest header"
+                )
+            return ctype, _go_hash(dh, "Docker-Content-Digest"), int(length)
+
+
+def _empty_image(
+    reference: str, r: Reference, platform: Platform, reason: BaseException, transport: Transport
+) -> RemoteImage:
+    """imgutil ``emptyImage(platform)``: a config with no layers and empty diff_ids."""
+    config_dict: dict[str, Any] = {
+        "architecture": platform.architecture,
+        "os": platform.os,
+        "rootfs": {"type": "layers", "diff_ids": []},
+        "history": [],
+    }
+    if platform.os_version:
+        config_dict["os.version"] = platform.os_version
+    config = ImageConfig(platform.os, platform.architecture, os_version=platform.os_version)
+    config_bytes = config.to_bytes()
+    manifest = Manifest(
+        config=Descriptor(mt.DOCKER_CONFIG, Digest.of(config_bytes), len(config_bytes)),
+        layers=(),
+        media_type=mt.DOCKER_MANIFEST,
+    )
+    manifest_bytes = manifest.to_bytes()
+    return RemoteImage(
+        reference=reference,
+        ref=r,
+        platform=platform,
+        transport=transport,
+        manifest_bytes=manifest_bytes,
+        media_type=mt.DOCKER_MANIFEST,
+        digest=Digest.of(manifest_bytes),
+        config_bytes=config_bytes,
+        manifest_dict={"schemaVersion": 2, "mediaType": mt.DOCKER_MANIFEST, "layers": []},
+        config_dict=config_dict,
+        empty=True,
+        empty_reason=reason,
+        _manifest=manifest,
+        _config=config,
+    )
+
+
+def new_remote_image(
+    ref: str | Reference,
+    *,
+    insecure: bool = False,
+    keychain: Keychain | Credentials | Mapping[str, Credentials] | None = None,
+    platform: str | Platform | None = None,
+    profile: str | RetryProfile = "ggcr-v0.21.9",
+    sleep: Callable[[float], None] | None = None,
+    seed: int = 0,
+    record: list[RequestRecord] | None = None,
+    timeout: float | tuple[float, float] | None = 30.0,
+    verify: bool | str = True,
+) -> RemoteImage:
+    """Open ``ref`` as lifecycle opens a base image (see the module docstring).
+
+    ``insecure=True`` means plain HTTP. ``platform`` defaults to ``linux/amd64``. ``profile``
+    selects ggcr's transport retries; ``sleep`` receives every sleep (ggcr backoff and imgutil's
+    100 ms × i); ``seed`` seeds the jitter. ``record`` (a list) also receives every request.
+    Raises :class:`RepoStoreError` (``connect to repo store "<ref>": …``, the cause chained) for
+    pull failures, or the bare error for config failures."""
+    reference = str(ref)
+    r = parse_reference(ref)
+    plat = Platform.parse(platform) if platform is not None else DEFAULT_PLATFORM
+    sleep_fn = sleep if sleep is not None else time.sleep
+    log: list[RequestRecord] = []
+
+    def note(item: RequestRecord) -> None:
+        log.append(item)
+        if record is not None:
+            record.append(item)
+
+    def make_transport() -> Transport:
+        return Transport(
+            r.registry or "",
+            insecure=insecure,
+            keychain=keychain,
+            profile=profile,
+            sleep=sleep_fn,
+            seed=seed,
+            timeout=timeout,
+            verify=verify,
+            record=note,
+        )
+
+    pulled: _Pulled | None = None
+    transport = make_transport()
+    for attempt in range(IMGUTIL_EOF_RETRIES + 1):
+        if attempt:
+            sleep_fn(0.1 * attempt)
+            transport.close()
+            transport = make_transport()  # a new remote.Image call: new transport, new ping
+        try:
+            pulled = _pull(transport, r, plat)
+        except ClientError as err:
+            if type(err) is GoEOF and attempt != IMGUTIL_EOF_RETRIES:
+                continue
+            if isinstance(err, TransportError) and err.errors and err.status_code in (404, 401):
+                image = _empty_image(reference, r, plat, err, transport)
+                image.requests = log
+                return image
+            if "no child with platform" in str(err):
+                image = _empty_image(reference, r, plat, err, transport)
+                image.requests = log
+                return image
+            transport.close()
+            wrapped = RepoStoreError(reference, err)
+            wrapped.requests = log  # type: ignore[attr-defined]
+            raise wrapped from err
+        break
+    assert pulled is not None
+    try:
+        manifest_dict = go_decode_json(pulled.manifest_bytes, "v1.Manifest")
+        config_bytes = _fetch_config(transport, r, manifest_dict)
+        config_dict = go_decode_json(config_bytes, "v1.ConfigFile")
+    except ClientError as err:
+        transport.close()
+        err.requests = log  # type: ignore[attr-defined]
+        raise
+    image = RemoteImage(
+        reference=reference,
+        ref=r,
+        platform=plat,
+        transport=transport,
+        manifest_bytes=pulled.manifest_bytes,
+        media_type=pulled.media_type,
+        digest=pulled.digest,
+        config_bytes=config_bytes,
+        manifest_dict=manifest_dict,
+        config_dict=config_dict,
+        index_bytes=pulled.index_bytes,
+        index_media_type=pulled.index_media_type,
+        index_digest=pulled.index_digest,
+    )
+    image.requests = log
+    return image

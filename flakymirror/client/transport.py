@@ -1,0 +1,479 @@
+"""An HTTP transport that behaves like go-containerregistry's on the wire (built on requests).
+
+One :class:`Transport` talks to one registry, like the transport ggcr builds for every
+``remote.*`` call: it pings ``GET /v2/``, follows the ``WWW-Authenticate`` challenge (Bearer:
+token GET to the realm with ``service`` and ``scope``; Basic: credentials on every request), wraps
+every request in the ggcr retry layer of its :class:`~flakymirror.client.retry.RetryProfile`, and
+turns unexpected statuses into :class:`~flakymirror.client.errors.TransportError` exactly as
+ggcr's ``CheckError`` does. It caches nothing but the challenge and tokens; a new open builds a
+new Transport (a new session, new connections), so nothing is remembered between opens.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+import urllib3.exceptions
+from requests.structures import CaseInsensitiveDict
+
+from flakymirror.client.auth import (
+    Challenge,
+    Credentials,
+    Keychain,
+    StaticToken,
+    parse_challenges,
+    resolve_credentials,
+)
+from flakymirror.client.errors import (
+    ERROR_BODY_LIMIT,
+    ClientError,
+    NetworkError,
+    RequestInfo,
+    TransportError,
+    UnexpectedEOF,
+    go_format,
+)
+from flakymirror.client.retry import RetryProfile, ggcr_retry_predicate, resolve_profile, retry_call
+
+__all__ = ["RequestRecord", "Transport", "network_error"]
+
+T = TypeVar("T")
+USER_AGENT = "flakymirror-client (go-containerregistry behaviour)"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One HTTP exchange a transport made: method, URL, status (None when no response came)."""
+
+    method: str
+    url: str
+    status: int | None
+    error: str | None = None
+
+
+def _causes(exc: BaseException) -> Iterable[BaseException]:
+    """``exc`` and everything urllib3/requests nest inside it (args, reason, causes)."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        cur = stack.pop()
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        yield cur
+        for nxt in (getattr(cur, "reason", None), cur.__cause__, cur.__context__, *cur.args):
+            if isinstance(nxt, BaseException):
+                stack.append(nxt)
+
+
+def network_error(method: str, url: str, exc: BaseException) -> NetworkError:
+    """Translate a requests/urllib3 failure into Go's ``*url.Error`` text and a kind."""
+    host = requests.utils.urlparse(url).netloc
+    chain = list(_causes(exc))
+    if any(isinstance(c, requests.exceptions.ConnectTimeout) for c in chain):
+        return NetworkError(method, url, f"dial tcp {host}: i/o timeout", "timeout")
+    for c in chain:
+        if isinstance(c, ConnectionRefusedError | urllib3.exceptions.NewConnectionError) and (
+            "refused" in str(c).lower() or isinstance(c, ConnectionRefusedError)
+        ):
+            return NetworkError(
+                method, url, f"dial tcp {host}: connect: connection refused", "refused"
+            )
+    for c in chain:
+        if isinstance(c, ConnectionResetError):
+            return NetworkError(method, url, "read: connection reset by peer", "reset")
+        if isinstance(c, BrokenPipeError):
+            return NetworkError(method, url, "write: broken pipe", "broken-pipe")
+        if isinstance(c, http.client.RemoteDisconnected):
+            return NetworkError(method, url, "EOF", "eof")
+        if isinstance(c, http.client.IncompleteRead | urllib3.exceptions.IncompleteRead):
+            return NetworkError(method, url, "unexpected EOF", "eof")
+    for c in chain:
+        if isinstance(c, requests.exceptions.ReadTimeout | socket.timeout | TimeoutError):
+            return NetworkError(
+                method, url, "net/http: timeout awaiting response headers", "timeout"
+            )
+        if isinstance(c, requests.exceptions.SSLError):
+            text = str(c)
+            if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+                return NetworkError(
+                    method, url, "http: server gave HTTP response to HTTPS client", "tls"
+                )
+            if "CERTIFICATE_VERIFY_FAILED" in text:
+                return NetworkError(
+                    method,
+                    url,
+                    "tls: failed to verify certificate: x509: certificate signed by unknown authority",
+                    "tls",
+                )
+            return NetworkError(method, url, f"tls: {text}", "tls")
+    for c in chain:
+        if isinstance(c, http.client.BadStatusLine):
+            return NetworkError(method, url, f"malformed HTTP response {str(c)!r}", "other")
+    return NetworkError(method, url, str(exc), "other")
+
+
+def _read_body(resp: requests.Response, limit: int | None = None) -> bytes:
+    """Read (up to ``limit`` bytes of) a streamed body; a cut body raises :class:`UnexpectedEOF`
+    (Go's ``io.ErrUnexpectedEOF``), like ``io.ReadAll`` on a short response."""
+    pending = getattr(resp, "_fm_body_error", None)
+    if pending is not None:
+        raise pending
+    if resp._content_consumed and isinstance(resp._content, bytes):  # already read (or emptied)
+        return resp._content if limit is None else resp._content[:limit]
+    try:
+        if limit is None:
+            return resp.content
+        out = bytearray()
+        for chunk in resp.iter_content(8192):
+            out += chunk
+            if len(out) >= limit:
+                break
+        return bytes(out[:limit])
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise UnexpectedEOF() from exc
+
+
+class Transport:
+    """ggcr-like transport to one registry (``host:port``).
+
+    ``insecure=True`` means plain HTTP (ggcr would also try HTTPS first for such registries; this
+    client does not). ``keychain`` is a :class:`~flakymirror.client.auth.Keychain`, a mapping of
+    hosts to credentials, single credentials, or None. ``profile`` names a retry profile
+    (``ggcr-v0.21.9`` by default) or is a :class:`RetryProfile`. ``sleep`` receives every backoff
+    sleep (default :func:`time.sleep`); ``seed`` seeds the jitter: the k-th backoff sleep of a
+    transport uses the k-th draw of ``random.Random(seed)``. ``record`` is an optional list (or
+    callable) that receives a :class:`RequestRecord` per HTTP exchange (also in ``.requests``).
+    """
+
+    def __init__(
+        self,
+        registry: str,
+        *,
+        insecure: bool = False,
+        keychain: Keychain | Credentials | Mapping[str, Credentials] | None = None,
+        profile: str | RetryProfile | None = "ggcr-v0.21.9",
+        sleep: Callable[[float], None] | None = None,
+        seed: int = 0,
+        timeout: float | tuple[float, float] | None = 30.0,
+        verify: bool | str = True,
+        record: list[RequestRecord] | Callable[[RequestRecord], None] | None = None,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        if not isinstance(registry, str) or not registry or "/" in registry:
+            raise ValueError(
+                f"registry must be a host[:port] such as '127.0.0.1:5000', got {registry!r}"
+            )
+        self.registry = registry
+        self.insecure = insecure
+        self.scheme = "http" if insecure else "https"
+        self.base_url = f"{self.scheme}://{registry}"
+        self.credentials = resolve_credentials(keychain, registry)
+        self.profile = resolve_profile(profile)
+        self.sleep = sleep if sleep is not None else time.sleep
+        self.rng = random.Random(seed)
+        self.timeout = timeout
+        self.requests: list[RequestRecord] = []
+        self._record = record
+        self.session = requests.Session()
+        self.session.trust_env = False  # no proxies or .netrc from the environment
+        self.session.verify = verify
+        self.session.headers = CaseInsensitiveDict(
+            {"User-Agent": user_agent, "Accept-Encoding": "gzip"}
+        )
+        self.challenge: Challenge | None = None
+        self._tokens: dict[tuple[str, ...], str] = {}
+        self._lock = threading.RLock()
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def url(self, url_or_path: str) -> str:
+        """An absolute URL for a path on this registry (absolute URLs pass through)."""
+        if url_or_path.startswith(("http://", "https://")):
+            return url_or_path
+        if not url_or_path.startswith("/"):
+            url_or_path = "/" + url_or_path
+        return self.base_url + url_or_path
+
+    def _note(self, record: RequestRecord) -> None:
+        self.requests.append(record)
+        if callable(self._record):
+            self._record(record)
+        elif self._record is not None:
+            self._record.append(record)
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+    # -- the retry layer -----------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        data: Any = None,
+        *,
+        retry: bool = True,
+        allow_redirects: bool = True,
+    ) -> requests.Response:
+        """One request through ggcr's retry transport: statuses of the profile and temporary
+        network failures are retried with backoff; the last response (or error) is final."""
+        replayable = data is None or isinstance(data, bytes | bytearray | str)
+        retry = retry and replayable and self.profile.steps > 1
+
+        def attempt() -> requests.Response:
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    headers=dict(headers),
+                    data=data,
+                    stream=True,
+                    timeout=self.timeout,
+                    allow_redirects=allow_redirects,
+                )
+            except requests.exceptions.RequestException as exc:
+                err = network_error(method, url, exc)
+                self._note(RequestRecord(method, url, None, str(err)))
+                raise err from None
+            for hop in resp.history:
+                self._note(RequestRecord(hop.request.method or method, hop.url, hop.status_code))
+            self._note(RequestRecord(method, resp.url or url, resp.status_code))
+            if retry and self.profile.retries_status(resp.status_code):
+                # ggcr's retryError: read the body (v0.21.5 did not put it back)
+                try:
+                    body = _read_body(resp)
+                except UnexpectedEOF as exc:
+                    resp._fm_body_error = exc  # type: ignore[attr-defined]
+                    raise _RetryableStatus(resp, exc) from None
+                if not self.profile.restore_body:
+                    resp._content = b""
+                    resp._content_consumed = True
+                raise _RetryableStatus(resp, None, body)
+            return resp
+
+        def should_retry(_result: Any, error: BaseException | None) -> bool:
+            if not retry or error is None:
+                return False
+            if isinstance(error, _RetryableStatus):
+                return True
+            if isinstance(error, NetworkError):
+                return self.profile.retry_network and error.retryable()
+            return self.profile.retry_network and ggcr_retry_predicate(error)
+
+        try:
+            return retry_call(attempt, should_retry, self.profile, sleep=self._sleep, rng=self.rng)
+        except _RetryableStatus as final:
+            return final.response
+
+    def retry_operation(self, fn: Callable[[], T]) -> T:
+        """Retry a whole operation like ggcr's uploads and manifest PUTs: with the profile's
+        backoff while the error is temporary (ggcr's ``defaultRetryPredicate``)."""
+        return retry_call(
+            fn,
+            lambda _r, e: e is not None and ggcr_retry_predicate(e),
+            self.profile,
+            sleep=self._sleep,
+            rng=self.rng,
+        )
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    def check_error(self, resp: requests.Response, ok: Iterable[int] = (200,)) -> None:
+        """ggcr's ``CheckError``: raise :class:`TransportError` (body read up to 64 KiB) unless
+        ``resp.status_code`` is in ``ok``."""
+        if resp.status_code in tuple(ok):
+            return
+        try:
+            body = _read_body(resp, ERROR_BODY_LIMIT)
+        finally:
+            resp.close()
+        request = RequestInfo(resp.request.method or "GET", resp.request.url or resp.url)
+        raise TransportError.from_body(
+            resp.status_code,
+            body,
+            request,
+            temporary_status_codes=frozenset(self.profile.temporary_status_codes),
+        )
+
+    # -- auth ------------------------------------------------------------------------------------
+
+    def ping(self, scope: str | None = None) -> Challenge:
+        """``GET /v2/``: learn the auth challenge (200 → anonymous). With ``scope`` and a Bearer
+        challenge, fetch the token right away, as ggcr does when it builds a transport."""
+        url = self.url("/v2/")
+        resp = self._send("GET", url, {})
+        try:
+            if resp.status_code == 200:
+                challenge = Challenge("anonymous")
+            elif resp.status_code == 401:
+                values = (
+                    resp.raw.headers.getlist("WWW-Authenticate") if resp.raw is not None else []
+                )
+                parsed = parse_challenges(values)
+                picked = next((c for c in parsed if c.scheme in ("basic", "bearer")), None)
+                challenge = picked or (parsed[0] if parsed else Challenge(""))
+            else:
+                self.check_error(resp, (200, 401))
+                raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            resp.close()
+        if challenge.scheme == "bearer" and "realm" not in challenge.parameters:
+            raise ClientError(
+                f"malformed www-authenticate, missing realm: {go_format(dict(challenge.parameters))}"
+            )
+        with self._lock:
+            self.challenge = challenge
+            self._tokens.clear()
+        if scope is not None and challenge.scheme == "bearer":
+            self._token_for((scope,))
+        return challenge
+
+    def _bearer_scopes(self, scope: str) -> tuple[str, ...]:
+        assert self.challenge is not None
+        extra = self.challenge.parameters.get("scope")
+        return (scope,) if not extra or extra == scope else (scope, extra)
+
+    def _token_for(self, scopes: tuple[str, ...], *, refresh: bool = False) -> str:
+        """A Bearer token for ``scopes`` (ggcr ``bearerTransport.refresh``)."""
+        with self._lock:
+            if not refresh and scopes in self._tokens:
+                return self._tokens[scopes]
+        if isinstance(self.credentials, StaticToken):
+            token = self.credentials.token
+        else:
+            token = self._fetch_token(scopes)
+        with self._lock:
+            self._tokens[scopes] = token
+        return token
+
+    def _fetch_token(self, scopes: tuple[str, ...]) -> str:
+        assert self.challenge is not None
+        realm = self.challenge.parameters["realm"]
+        service = self.challenge.parameters.get("service", self.registry)
+        params = [("scope", s) for s in scopes] + [("service", service)]
+        headers: dict[str, str] = {}
+        auth = self.credentials.authorization()
+        if auth is not None:
+            headers["Authorization"] = auth
+        prepared = requests.Request("GET", realm, params=params).prepare()
+        resp = self._send("GET", prepared.url or realm, headers)
+        self.check_error(resp, (200,))
+        content = _read_body(resp)
+        resp.close()
+        try:
+            doc = json.loads(content)
+        except ValueError as exc:
+            raise ClientError(f"token response from {realm} is not JSON: {exc}") from exc
+        token = ""
+        if isinstance(doc, dict):
+            access = doc.get("access_token")
+            plain = doc.get("token")
+            token = (
+                access
+                if isinstance(access, str) and access
+                else plain
+                if isinstance(plain, str)
+                else ""
+            )
+        if not token:
+            raise ClientError(f"no token in bearer response:\n{content.decode('utf-8', 'replace')}")
+        return token
+
+    def _authorization(self, scope: str) -> str | None:
+        if self.challenge is None or self.challenge.scheme == "anonymous":
+            return None
+        if self.challenge.scheme == "bearer":
+            return "Bearer " + self._token_for(self._bearer_scopes(scope))
+        return self.credentials.authorization()  # Basic (or unknown) challenge: ggcr basicTransport
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url_or_path: str,
+        *,
+        scope: str,
+        headers: Mapping[str, str] | None = None,
+        data: Any = None,
+        stream: bool = False,
+        ok: Iterable[int] = (200,),
+        retry: bool = True,
+        allow_redirects: bool = True,
+    ) -> requests.Response:
+        """Send a request for ``scope`` (``repository:foo/bar:pull``) and return the response.
+
+        Pings first if this transport has not. Adds the auth the challenge calls for; under a
+        Bearer challenge a 401 fetches a new token (adding a scope the 401 names) and resends
+        once. A status outside ``ok`` raises :class:`TransportError`. ``stream=False`` reads the
+        body (a cut body raises :class:`UnexpectedEOF`); ``retry=False`` bypasses the retry layer
+        (ggcr's ``retry.Never`` for uploads)."""
+        if self.challenge is None:
+            self.ping(scope)
+        url = self.url(url_or_path)
+        base_headers = dict(headers or {})
+
+        def send(auth_header: str | None) -> requests.Response:
+            hdrs = dict(base_headers)
+            if auth_header is not None:
+                hdrs["Authorization"] = auth_header
+            return self._send(method, url, hdrs, data, retry=retry, allow_redirects=allow_redirects)
+
+        resp = send(self._authorization(scope))
+        if (
+            resp.status_code == 401
+            and self.challenge is not None
+            and self.challenge.scheme == "bearer"
+        ):
+            scopes = self._bearer_scopes(scope)
+            values = resp.raw.headers.getlist("WWW-Authenticate") if resp.raw is not None else []
+            for ch in parse_challenges(values):
+                extra = ch.parameters.get("scope")
+                if ch.scheme == "bearer" and extra and extra not in scopes:
+                    scopes = (*scopes, extra)
+            resp.close()
+            resp = send("Bearer " + self._token_for(scopes, refresh=True))
+        self.check_error(resp, ok)
+        if not stream:
+            try:
+                _read_body(resp)
+            finally:
+                resp.close()
+        return resp
+
+    def read_body(self, resp: requests.Response, limit: int | None = None) -> bytes:
+        """The body of a response from :meth:`request` (a cut body raises UnexpectedEOF)."""
+        return _read_body(resp, limit)
+
+
+class _RetryableStatus(Exception):
+    """Internal: a response whose status the profile retries (ggcr's forced-temporary error)."""
+
+    def __init__(
+        self, response: requests.Response, error: BaseException | None, body: bytes = b""
+    ) -> None:
+        super().__init__(f"retryable status {response.status_code}")
+        self.response = response
+        self.error = error
+        self.body = body
