@@ -1,0 +1,358 @@
+"""Fault actions: what a rule does to a matching request. Pure values; their effects live in
+:mod:`flakymirror.mirror.effects` (one function per action kind).
+
+Actions that *answer* before the registry: ``status``, ``reset``, ``close``, ``garbage``.
+Before the registry without answering: ``delay``. Actions that *transform* the registry's
+response: ``headers``, ``drip``, ``truncate``, ``corrupt``, ``wrong-digest``, ``stall``.
+``pass`` does nothing (a "behave normally" step in a sequence).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+from flakymirror.mirror._forms import Form, FormError, integer, join, number
+from flakymirror.oci.digest import Digest, DigestError
+
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "Close",
+    "Corrupt",
+    "Delay",
+    "Drip",
+    "Garbage",
+    "Headers",
+    "Pass",
+    "Reset",
+    "Stall",
+    "Status",
+    "Truncate",
+    "WrongDigest",
+    "action_from_dict",
+    "hap429",
+    "html_403",
+    "pull_rate_limit",
+]
+
+BODY_SHAPES = ("oci", "text", "html", "empty")
+
+
+class _Base:
+    kind: ClassVar[str]
+    #: "answer" (replaces the response), "before" (runs before the registry), "after"
+    stage: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is None or value == f.default or (value == {} and f.name == "headers"):
+                continue
+            d[f.name] = list(value) if isinstance(value, tuple) else value
+        return d
+
+
+@dataclass(frozen=True)
+class Status(_Base):
+    """Answer with ``status`` and a body in one of four shapes.
+
+    * ``body="oci"``: ``{"errors":[{"code","message","detail"}]}`` (``code`` defaults from the
+      status and endpoint, e.g. 429 → TOOMANYREQUESTS, 404 on a blob → BLOB_UNKNOWN);
+    * ``"text"``: ``text`` as ``text/plain`` (LF line endings kept as given);
+    * ``"html"``: an HTML error page (``text`` replaces the default page);
+    * ``"empty"``: no body.
+
+    ``headers`` are added as given. ``retry_after`` adds ``Retry-After`` in seconds, or as an
+    HTTP-date on the mirror clock when ``retry_after_format="http-date"``.
+    ``www_authenticate``: ``None`` (no challenge), ``"bearer"``/``"basic"`` (a challenge built for
+    this mirror and the request's repository), or any literal header value.
+    """
+
+    status: int = 503
+    body: str = "oci"
+    code: str | None = None
+    message: str | None = None
+    detail: Any = None
+    text: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    retry_after: float | None = None
+    retry_after_format: str = "seconds"
+    www_authenticate: str | None = None
+    kind: ClassVar[str] = "status"
+    stage: ClassVar[str] = "answer"
+
+    def __post_init__(self) -> None:
+        status = integer(self.status, "status", minimum=100)
+        if status > 599:
+            raise FormError("status", f"must be an HTTP status (100-599), got {status}")
+        object.__setattr__(self, "status", status)
+        if self.body not in BODY_SHAPES:
+            raise FormError("body", f"{self.body!r} is not one of {', '.join(BODY_SHAPES)}")
+        for name in ("code", "message", "text", "www_authenticate"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise FormError(name, f"expected a string, got {value!r}")
+        if not isinstance(self.headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
+        ):
+            raise FormError("headers", f"expected a table of strings, got {self.headers!r}")
+        if self.retry_after is not None:
+            object.__setattr__(
+                self, "retry_after", number(self.retry_after, "retry_after", minimum=0)
+            )
+        if self.retry_after_format not in ("seconds", "http-date"):
+            raise FormError(
+                "retry_after_format",
+                f"{self.retry_after_format!r} is not one of 'seconds', 'http-date'",
+            )
+
+    def __hash__(self) -> int:
+        return hash((self.status, self.body, self.code, self.text, tuple(self.headers.items())))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "status": self.status, **_Base.to_dict(self)}
+
+
+@dataclass(frozen=True)
+class Reset(_Base):
+    """Connection reset by peer (TCP RST), no response."""
+
+    kind: ClassVar[str] = "reset"
+    stage: ClassVar[str] = "answer"
+
+
+@dataclass(frozen=True)
+class Close(_Base):
+    """Close the connection without sending anything (an empty response)."""
+
+    kind: ClassVar[str] = "close"
+    stage: ClassVar[str] = "answer"
+
+
+@dataclass(frozen=True)
+class Garbage(_Base):
+    """Send ``size`` random bytes (from ``seed``) instead of a response, then close."""
+
+    size: int = 64
+    seed: int = 0
+    kind: ClassVar[str] = "garbage"
+    stage: ClassVar[str] = "answer"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", integer(self.size, "size", minimum=1))
+        object.__setattr__(self, "seed", integer(self.seed, "seed"))
+
+
+@dataclass(frozen=True)
+class Delay(_Base):
+    """Wait ``seconds`` before the response headers (under a virtual clock: advance it)."""
+
+    seconds: float = 1.0
+    kind: ClassVar[str] = "delay"
+    stage: ClassVar[str] = "before"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seconds", number(self.seconds, "seconds", minimum=0))
+
+
+@dataclass(frozen=True)
+class Headers(_Base):
+    """Set (``set``) or remove (``remove``, case-insensitive names) response headers."""
+
+    set: dict[str, str] = field(default_factory=dict)
+    remove: tuple[str, ...] = ()
+    kind: ClassVar[str] = "headers"
+    stage: ClassVar[str] = "after"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.set, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.set.items()
+        ):
+            raise FormError("set", f"expected a table of strings, got {self.set!r}")
+        remove = (self.remove,) if isinstance(self.remove, str) else tuple(self.remove)
+        if not all(isinstance(r, str) for r in remove):
+            raise FormError("remove", f"expected a list of header names, got {self.remove!r}")
+        object.__setattr__(self, "remove", remove)
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.set.items()), self.remove))
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind}
+        if self.set:
+            d["set"] = dict(self.set)
+        if self.remove:
+            d["remove"] = list(self.remove)
+        return d
+
+
+@dataclass(frozen=True)
+class Drip(_Base):
+    """Send the body in ``chunks`` pieces spread over ``seconds`` (WireMock's dribble)."""
+
+    chunks: int = 4
+    seconds: float = 1.0
+    kind: ClassVar[str] = "drip"
+    stage: ClassVar[str] = "after"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "chunks", integer(self.chunks, "chunks", minimum=1))
+        object.__setattr__(self, "seconds", number(self.seconds, "seconds", minimum=0))
+
+
+@dataclass(frozen=True)
+class Truncate(_Base):
+    """Send the headers (with the full ``Content-Length``), ``after`` body bytes, then close
+    (``reset=True``: reset instead of a clean close)."""
+
+    after: int = 0
+    reset: bool = False
+    kind: ClassVar[str] = "truncate"
+    stage: ClassVar[str] = "after"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "after", integer(self.after, "after", minimum=0))
+        if not isinstance(self.reset, bool):
+            raise FormError("reset", f"expected true or false, got {self.reset!r}")
+
+
+@dataclass(frozen=True)
+class Corrupt(_Base):
+    """XOR ``count`` body bytes from ``offset`` (negative: from the end; None: the middle)
+    with ``xor``; headers (length, digest) are left as they were."""
+
+    offset: int | None = None
+    count: int = 1
+    xor: int = 1
+    kind: ClassVar[str] = "corrupt"
+    stage: ClassVar[str] = "after"
+
+    def __post_init__(self) -> None:
+        if self.offset is not None:
+            object.__setattr__(self, "offset", integer(self.offset, "offset"))
+        object.__setattr__(self, "count", integer(self.count, "count", minimum=1))
+        xor = integer(self.xor, "xor", minimum=1)
+        if xor > 255:
+            raise FormError("xor", f"must be a byte value 1-255, got {xor}")
+        object.__setattr__(self, "xor", xor)
+
+
+@dataclass(frozen=True)
+class WrongDigest(_Base):
+    """Replace ``Docker-Content-Digest`` by ``digest`` (default: the digest of other bytes)."""
+
+    digest: str | None = None
+    kind: ClassVar[str] = "wrong-digest"
+    stage: ClassVar[str] = "after"
+
+    def __post_init__(self) -> None:
+        if self.digest is not None:
+            try:
+                Digest.parse(self.digest)
+            except DigestError as exc:
+                raise FormError("digest", str(exc)) from exc
+
+    def value(self) -> str:
+        return self.digest or str(Digest.of(b"flakymirror: not the digest of these bytes"))
+
+
+@dataclass(frozen=True)
+class Stall(_Base):
+    """Send the headers and ``after`` body bytes, then stall for ``seconds`` (``None``: until the
+    server stops or the mirror is reset); then ``"resume"`` the body or ``"close"``."""
+
+    after: int = 0
+    seconds: float | None = None
+    then: str = "resume"
+    kind: ClassVar[str] = "stall"
+    stage: ClassVar[str] = "after"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "after", integer(self.after, "after", minimum=0))
+        if self.seconds is not None:
+            object.__setattr__(self, "seconds", number(self.seconds, "seconds", minimum=0))
+        if self.then not in ("resume", "close"):
+            raise FormError("then", f"{self.then!r} is not one of 'resume', 'close'")
+
+
+@dataclass(frozen=True)
+class Pass(_Base):
+    """Behave normally (a step of a sequence)."""
+
+    kind: ClassVar[str] = "pass"
+    stage: ClassVar[str] = "before"
+
+
+Action = (
+    Status
+    | Reset
+    | Close
+    | Garbage
+    | Delay
+    | Headers
+    | Drip
+    | Truncate
+    | Corrupt
+    | WrongDigest
+    | Stall
+    | Pass
+)
+ACTIONS: dict[str, type] = {
+    c.kind: c
+    for c in (
+        Status, Reset, Close, Garbage, Delay, Headers, Drip, Truncate, Corrupt, WrongDigest,
+        Stall, Pass,
+    )
+}  # fmt: skip
+
+
+def action_from_dict(data: Any, path: str = "") -> Action:
+    """Read one action's dict form (``{"kind": "status", "status": 503}``)."""
+    probe = Form(data, path, allowed=set(data) if isinstance(data, dict) else ())
+    kind = probe.str("kind", choices=None)
+    if kind is None:
+        raise FormError(join(path, "kind"), "missing required key")
+    if kind not in ACTIONS:
+        raise FormError(
+            join(path, "kind"), f"unknown fault action {kind!r} (known: {', '.join(ACTIONS)})"
+        )
+    cls = ACTIONS[kind]
+    Form(data, path, allowed={"kind", *(f.name for f in fields(cls))})
+    kwargs = {k: v for k, v in data.items() if k != "kind"}
+    if cls is Headers and "remove" in kwargs and isinstance(kwargs["remove"], list):
+        kwargs["remove"] = tuple(kwargs["remove"])
+    try:
+        return cls(**kwargs)
+    except FormError as exc:
+        raise FormError(join(path, exc.path), exc.reason) from exc
+
+
+# -- presets from real incidents ------------------------------------------------------------
+def hap429(retry_after: float = 60) -> Status:
+    """Docker Hub's anti-abuse answer: ``429``, ``text/plain``, ``Too Many Requests (HAP429).``
+    with an LF ending and ``Retry-After`` (mirror-failures A.1 #16)."""
+    return Status(429, body="text", text="Too Many Requests (HAP429).\n", retry_after=retry_after)
+
+
+def pull_rate_limit(limit: int = 100, window: int = 21600, source: str = "127.0.0.1") -> Status:
+    """Docker Hub's pull rate limit: ``429 TOOMANYREQUESTS`` with the ratelimit headers (#15)."""
+    return Status(
+        429,
+        code="TOOMANYREQUESTS",
+        message=(
+            "You have reached your pull rate limit. You may increase the limit by "
+            "authenticating and upgrading: https://www.docker.com/increase-rate-limit"
+        ),
+        headers={
+            "ratelimit-limit": f"{limit};w={window}",
+            "ratelimit-remaining": f"0;w={window}",
+            "docker-ratelimit-source": source,
+        },
+    )
+
+
+def html_403() -> Status:
+    """A front end's HTML 403 page (registry.k8s.io #277)."""
+    return Status(403, body="html")

@@ -1,0 +1,251 @@
+"""The mirror's one clock: everything that depends on time reads it, clients sleep through it.
+
+* :class:`RealClock` — wall time; ``sleep`` really sleeps.
+* :class:`VirtualClock` — time stands still until someone sleeps or advances it. A client's
+  ``clock.sleep(d)`` returns at once, moves time forward by ``d`` and is recorded in
+  ``clock.sleeps``, so a 3.8 s backoff replays in microseconds and the mirror's sync progresses
+  exactly as the client sleeps. The time source is freezegun's ``FrozenDateTimeFactory``;
+  :meth:`VirtualClock.patch` freezes ``time``/``datetime`` globally at the virtual time and swaps
+  ``time.sleep`` for :meth:`VirtualClock.sleep`, for clients you cannot change.
+
+Server-side waits (fault delays, drips, stalls with a duration) go through :meth:`pause`: a real
+clock waits (and wakes early when the server stops), a virtual clock just advances.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol, runtime_checkable
+from unittest import mock
+
+from freezegun import freeze_time
+from freezegun.api import FrozenDateTimeFactory
+
+from flakymirror.mirror._forms import Form, FormError
+
+__all__ = ["Clock", "RealClock", "VirtualClock", "clock_from_dict", "elapsed"]
+
+_UTC = _dt.UTC
+DEFAULT_VIRTUAL_START = "2026-01-01T00:00:00+00:00"
+
+
+class _Real:
+    # Kept as attributes of a class: freezegun re-points module-level names that are the real
+    # time functions, not attributes nested in a class, so these stay real under patch().
+    now = staticmethod(time.time)
+    wait = staticmethod(time.sleep)
+
+
+def elapsed(now: float, since: float) -> float:
+    """``now - since`` rounded to the microsecond, so virtual-time sums compare exactly."""
+    return round(now - since, 6)
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """What the mirror needs from a clock."""
+
+    virtual: bool
+
+    def now(self) -> float:
+        """Seconds since the epoch on this clock."""
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep for clients (recorded by a virtual clock)."""
+
+    def pause(self, seconds: float, interrupt: threading.Event | None = None) -> bool:
+        """Server-side wait; False when ``interrupt`` was set before the time was up."""
+
+    def reset(self) -> None:
+        """Back to the clock's initial state."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict form."""
+
+
+class RealClock:
+    """Wall-clock time."""
+
+    virtual = False
+
+    def now(self) -> float:
+        return _Real.now()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"sleep length must be non-negative, got {seconds!r}")
+        _Real.wait(seconds)
+
+    def pause(self, seconds: float, interrupt: threading.Event | None = None) -> bool:
+        if seconds <= 0:
+            return not (interrupt is not None and interrupt.is_set())
+        if interrupt is None:
+            _Real.wait(seconds)
+            return True
+        return not interrupt.wait(seconds)
+
+    def reset(self) -> None:
+        """Nothing to reset: wall time goes on."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "real"}
+
+    def __repr__(self) -> str:
+        return "RealClock()"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RealClock)
+
+    def __hash__(self) -> int:
+        return hash(RealClock)
+
+
+def _parse_start(start: float | str | _dt.datetime | None) -> _dt.datetime:
+    if start is None:
+        start = DEFAULT_VIRTUAL_START
+    if isinstance(start, _dt.datetime):
+        moment = start
+    elif isinstance(start, int | float) and not isinstance(start, bool):
+        moment = _dt.datetime.fromtimestamp(float(start), _UTC)
+    elif isinstance(start, str):
+        try:
+            moment = _dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"start: not an ISO 8601 time: {start!r}") from exc
+    else:
+        raise ValueError(f"start: expected epoch seconds or an ISO 8601 string, got {start!r}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_UTC)
+    # freezegun's factories hold naive UTC datetimes
+    return moment.astimezone(_UTC).replace(tzinfo=None)
+
+
+class VirtualClock:
+    """Time that moves only when slept through or advanced. Thread-safe.
+
+    ``VirtualClock(start="2026-01-01T00:00:00Z")`` (epoch seconds or a datetime work too).
+    ``sleep(d)`` advances and records ``d``; ``advance(d)`` advances without recording;
+    ``sleeps`` is the list of recorded client sleeps; ``slept`` their sum.
+    """
+
+    virtual = True
+
+    def __init__(self, start: float | str | _dt.datetime | None = None) -> None:
+        self._start = _parse_start(start)
+        self._lock = threading.Lock()
+        self._factory = FrozenDateTimeFactory(self._start)
+        self._sleeps: list[float] = []
+
+    # -- reading -------------------------------------------------------------------------
+    def now(self) -> float:
+        with self._lock:
+            moment = self._factory()
+        return moment.replace(tzinfo=_UTC).timestamp()
+
+    def datetime(self) -> _dt.datetime:
+        """The current virtual time as an aware UTC datetime."""
+        with self._lock:
+            return self._factory().replace(tzinfo=_UTC)
+
+    @property
+    def sleeps(self) -> list[float]:
+        """The client sleeps recorded so far (a copy)."""
+        with self._lock:
+            return list(self._sleeps)
+
+    @property
+    def slept(self) -> float:
+        """Total of the recorded sleeps, rounded to the microsecond."""
+        with self._lock:
+            return round(sum(self._sleeps), 6)
+
+    @property
+    def start(self) -> float:
+        """Epoch seconds of the initial virtual time."""
+        return self._start.replace(tzinfo=_UTC).timestamp()
+
+    # -- moving ---------------------------------------------------------------------------
+    def sleep(self, seconds: float) -> None:
+        """A client's sleep: returns at once, advances time by ``seconds``, records it."""
+        seconds = _duration(seconds)
+        with self._lock:
+            self._sleeps.append(seconds)
+            self._factory.tick(_dt.timedelta(seconds=seconds))
+
+    def advance(self, seconds: float) -> float:
+        """Move time forward by ``seconds`` without recording a sleep; return the new now."""
+        seconds = _duration(seconds)
+        with self._lock:
+            moment = self._factory.tick(_dt.timedelta(seconds=seconds))
+        return moment.replace(tzinfo=_UTC).timestamp()
+
+    def pause(self, seconds: float, interrupt: threading.Event | None = None) -> bool:
+        """Server-side wait under virtual time: advance, never block."""
+        if interrupt is not None and interrupt.is_set():
+            return False
+        if seconds > 0:
+            self.advance(seconds)
+        return True
+
+    def reset(self) -> None:
+        """Back to the start time; recorded sleeps cleared."""
+        with self._lock:
+            self._factory.move_to(self._start)
+            self._sleeps.clear()
+
+    # -- global patching --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def patch(self, *, ignore: tuple[str, ...] = ()) -> Iterator[VirtualClock]:
+        """Freeze ``time``/``datetime`` globally at this clock's time and route ``time.sleep``
+        to :meth:`sleep`, for clients that cannot be handed a sleep function.
+
+        Only ``time.sleep`` looked up at call time is replaced (``from time import sleep``
+        done before the patch keeps the real one). Nesting is allowed.
+        """
+        with self._lock:
+            freezer = freeze_time(self._factory(), ignore=list(ignore))
+            factory = freezer.start()
+            # Share freezegun's factory: the globally frozen time *is* this clock from now on.
+            factory.move_to(self._factory())
+            self._factory = factory
+        try:
+            with mock.patch("time.sleep", self.sleep):
+                yield self
+        finally:
+            with self._lock:
+                freezer.stop()
+                self._factory = FrozenDateTimeFactory(self._factory())
+
+    # -- forms ------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "virtual", "start": self._start.replace(tzinfo=_UTC).isoformat()}
+
+    def __repr__(self) -> str:
+        return f"VirtualClock(now={self.datetime().isoformat()!r}, sleeps={len(self.sleeps)})"
+
+
+def _duration(seconds: float) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError(f"a duration in seconds must be a number, got {seconds!r}")
+    if seconds < 0:
+        raise ValueError(f"sleep length must be non-negative, got {seconds!r}")
+    return float(seconds)
+
+
+def clock_from_dict(data: Any, path: str = "clock") -> RealClock | VirtualClock:
+    """``{"kind": "real"}`` or ``{"kind": "virtual", "start": "2026-01-01T00:00:00Z"}``."""
+    form = Form(data, path, allowed={"kind", "start"})
+    kind = form.str("kind", "real", choices=("real", "virtual"))
+    if kind == "real":
+        if form.has("start"):
+            raise FormError(form.at("start"), "only a virtual clock takes a start time")
+        return RealClock()
+    start = form.raw("start")
+    try:
+        return VirtualClock(start)
+    except ValueError as exc:
+        raise FormError(form.at("start"), str(exc).removeprefix("start: ")) from exc

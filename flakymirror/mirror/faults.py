@@ -1,0 +1,249 @@
+"""Fault rules (matcher + action), sequences, the "fail N times, then" shortcut, and the
+thread-safe runtime that decides which rules fire for a request.
+
+>>> rule = fail(2, Status(503), kind="manifest").then(hap429())
+>>> [type(a).__name__ for a in rule.action.steps[2]]
+['Status']
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from flakymirror.mirror._forms import Form, FormError, integer, join
+from flakymirror.mirror.actions import Action, Pass, _Base, action_from_dict
+from flakymirror.mirror.match import Endpoint, Match
+
+__all__ = ["FaultRule", "Faults", "Sequence", "fail", "rule_from_dict", "rules_from_dict"]
+
+Step = tuple[Action, ...]
+
+
+def _as_step(value: Any, path: str) -> Step:
+    if isinstance(value, _Base) and not isinstance(value, Sequence):
+        return (value,)  # type: ignore[return-value]
+    if (
+        isinstance(value, tuple | list)
+        and value
+        and all(isinstance(a, _Base) and not isinstance(a, Sequence) for a in value)
+    ):
+        return tuple(value)
+    raise FormError(path, f"expected an action or a non-empty list of actions, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Sequence(_Base):
+    """Responses in order, one step per matching request (WireMock's scenario idiom).
+
+    Each step is one action or several applied together (e.g. a delay and a status). After the
+    last step: ``then="pass"`` behaves normally, ``"repeat-last"`` keeps the last step,
+    ``"cycle"`` starts over.
+    """
+
+    steps: tuple[Step, ...] = ()
+    then: str = "pass"
+    kind: ClassVar[str] = "sequence"
+    stage: ClassVar[str] = "sequence"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.steps, tuple | list) or not self.steps:
+            raise FormError("steps", "expected a non-empty list of steps")
+        steps = tuple(_as_step(s, f"steps[{i}]") for i, s in enumerate(self.steps))
+        object.__setattr__(self, "steps", steps)
+        if self.then not in ("pass", "repeat-last", "cycle"):
+            raise FormError("then", f"{self.then!r} is not one of 'pass', 'repeat-last', 'cycle'")
+
+    def step(self, i: int) -> Step:
+        """The actions for the ``i``-th (0-based) application."""
+        if i < len(self.steps):
+            return self.steps[i]
+        if self.then == "repeat-last":
+            return self.steps[-1]
+        if self.then == "cycle":
+            return self.steps[i % len(self.steps)]
+        return (Pass(),)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: list[Any] = []
+        for step in self.steps:
+            form = _step_dict(step)
+            if out and isinstance(out[-1], dict) and out[-1].get("action") == form:
+                out[-1]["times"] += 1
+            else:
+                out.append({"times": 1, "action": form})
+        steps = [s["action"] if s["times"] == 1 else s for s in out]
+        return {"kind": self.kind, "steps": steps, "then": self.then}
+
+
+def _step_dict(step: Step) -> Any:
+    return step[0].to_dict() if len(step) == 1 else [a.to_dict() for a in step]
+
+
+def _step_from_dict(data: Any, path: str) -> list[Step]:
+    if isinstance(data, dict) and "times" in data:
+        form = Form(data, path, allowed={"times", "action"})
+        times = form.int("times", minimum=1)
+        return [_step_from_dict(form.required("action"), form.at("action"))[0]] * times
+    if isinstance(data, list):
+        if not data:
+            raise FormError(path, "expected at least one action")
+        return [tuple(action_from_dict(a, f"{path}[{i}]") for i, a in enumerate(data))]
+    return [(action_from_dict(data, path),)]
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    """A matcher and what to do: one action, several applied together, or a :class:`Sequence`."""
+
+    match: Match = field(default_factory=Match)
+    action: Any = field(default_factory=Pass)
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.match, Match):
+            raise FormError("match", f"expected a Match, got {self.match!r}")
+        if not isinstance(self.action, Sequence):
+            object.__setattr__(self, "action", _as_step(self.action, "action"))
+
+    def actions(self, applied: int) -> Step:
+        """The actions for the ``applied``-th (0-based) time this rule fires."""
+        if isinstance(self.action, Sequence):
+            return self.action.step(applied)
+        return self.action
+
+    def then(self, action: Any, times: int = 1) -> FaultRule:
+        """This rule's steps followed by ``action`` ``times`` times, then normal behaviour."""
+        steps = self.action.steps if isinstance(self.action, Sequence) else (self.action,)
+        new = Sequence((*steps, *([_as_step(action, "action")] * times)), then="pass")
+        return FaultRule(self.match, new, self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        if self.name is not None:
+            d["name"] = self.name
+        d["match"] = self.match.to_dict()
+        if isinstance(self.action, Sequence):
+            d["action"] = self.action.to_dict()
+        else:
+            d["action"] = _step_dict(self.action)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "") -> FaultRule:
+        """Read ``{"match": {...}, "action": {...} | [...], "name": ...}``."""
+        form = Form(data, path, allowed={"match", "action", "name"})
+        match = Match.from_dict(form.raw("match", {}), form.at("match"))
+        raw = form.required("action")
+        apath = form.at("action")
+        if isinstance(raw, dict) and raw.get("kind") == "sequence":
+            sform = Form(raw, apath, allowed={"kind", "steps", "then"})
+            steps: list[Step] = []
+            for i, step in enumerate(sform.list("steps")):
+                steps.extend(_step_from_dict(step, f"{sform.at('steps')}[{i}]"))
+            try:
+                action: Any = Sequence(tuple(steps), then=sform.str("then", "pass"))
+            except FormError as exc:
+                raise FormError(join(apath, exc.path), exc.reason) from exc
+        else:
+            action = _step_from_dict(raw, apath)[0]
+        return cls(match, action, form.str("name"))
+
+
+def fail(times: int, action: Any, *, match: Match | None = None, **match_kw: Any) -> FaultRule:
+    """``action`` for the first ``times`` matching requests, then normal behaviour.
+
+    ``fail(2, Status(503), kind="manifest")``; chain ``.then(other)`` for longer sequences.
+    """
+    times = integer(times, "times", minimum=1)
+    if match is None:
+        match = Match(**match_kw)
+    elif match_kw:
+        raise TypeError("give either match= or matcher keywords, not both")
+    return FaultRule(match, Sequence((_as_step(action, "action"),) * times, then="pass"))
+
+
+def rule_from_dict(data: Any, path: str = "") -> FaultRule:
+    """Alias of :meth:`FaultRule.from_dict`."""
+    return FaultRule.from_dict(data, path)
+
+
+def rules_from_dict(data: Any, path: str = "") -> tuple[FaultRule, ...]:
+    """One rule (a table) or a list of rules."""
+    if isinstance(data, list):
+        return tuple(FaultRule.from_dict(d, f"{path}[{i}]") for i, d in enumerate(data))
+    return (FaultRule.from_dict(data, path),)
+
+
+@dataclass
+class _State:
+    seen: int = 0
+    applied: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass(frozen=True)
+class Fired:
+    """A rule that fired for a request: its index, the rule and the actions to run."""
+
+    index: int
+    rule: FaultRule
+    actions: Step
+
+    def label(self) -> str:
+        names = "+".join(a.kind for a in self.actions)
+        return f"{self.rule.name or f'#{self.index}'}:{names}"
+
+
+class Faults:
+    """The mirror's active rules with their counters; thread-safe."""
+
+    def __init__(self, rules: Iterable[FaultRule] = ()) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[tuple[FaultRule, _State]] = []
+        for rule in rules:
+            self.add(rule)
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        if not isinstance(rule, FaultRule):
+            raise TypeError(f"expected a FaultRule, got {rule!r}")
+        with self._lock:
+            self._rules.append((rule, _State(rng=random.Random(rule.match.seed))))
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    @property
+    def rules(self) -> list[FaultRule]:
+        with self._lock:
+            return [r for r, _ in self._rules]
+
+    def counters(self) -> list[dict[str, int]]:
+        """Per rule: how many requests it saw (``seen``) and how often it fired (``applied``)."""
+        with self._lock:
+            return [{"seen": s.seen, "applied": s.applied} for _, s in self._rules]
+
+    def fire(self, method: str, endpoint: Endpoint, t: float) -> list[Fired]:
+        """Decide, in rule order, which rules fire for this request (``t``: mirror seconds)."""
+        fired: list[Fired] = []
+        with self._lock:
+            for i, (rule, state) in enumerate(self._rules):
+                m = rule.match
+                if not m.static_match(method, endpoint) or not m.in_window(t):
+                    continue
+                state.seen += 1
+                if m.nth is not None and state.seen not in m.nth:
+                    continue
+                if m.times is not None and state.applied >= m.times:
+                    continue
+                if m.probability is not None and state.rng.random() >= m.probability:
+                    continue
+                actions = rule.actions(state.applied)
+                state.applied += 1
+                fired.append(Fired(i, rule, actions))
+        return fired

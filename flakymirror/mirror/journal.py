@@ -1,0 +1,175 @@
+"""The request journal: every request the mirror answered (or refused to), in arrival order.
+
+Entries are opened when a request arrives and closed when its response has been sent (or the
+connection dropped), so ``bytes_sent`` counts the body bytes that actually went out. Memory is
+bounded: past ``maxlen`` entries the oldest go and ``dropped`` counts them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Journal", "JournalEntry"]
+
+
+@dataclass
+class JournalEntry:
+    """One request/response. ``t`` is seconds after the mirror epoch on the mirror clock,
+    ``clock_time`` that clock's epoch seconds, ``wall_time`` real epoch seconds."""
+
+    seq: int
+    t: float
+    clock_time: float
+    wall_time: float
+    method: str
+    path: str
+    kind: str
+    repo: str | None = None
+    reference: str | None = None
+    query: str = ""
+    ns: str | None = None
+    status: int | None = None
+    bytes_sent: int = 0
+    faults: list[str] = field(default_factory=list)
+    sync: str | None = None
+    outcome: str = "open"  # "ok" | "closed" (connection dropped by a fault) | "error" | "open"
+    done: bool = False
+
+    @property
+    def fault(self) -> str | None:
+        """The faults applied, joined with ``,`` (None when none)."""
+        return ",".join(self.faults) or None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["fault"] = self.fault
+        return d
+
+    def line(self) -> str:
+        """One readable timeline line."""
+        target = self.repo or ""
+        if self.reference:
+            sep = "@" if ":" in self.reference else ":"
+            target = f"{target}{sep}{_short(self.reference)}"
+        status = str(self.status) if self.status is not None else "---"
+        if self.outcome == "closed":
+            status += "!"
+        extras = []
+        if self.sync:
+            extras.append(f"sync={self.sync}")
+        if self.faults:
+            extras.append(f"fault={self.fault}")
+        if not self.done:
+            extras.append("(in flight)")
+        return (
+            f"{self.t:9.3f}s  {self.method:<6} {self.kind:<9} {target:<40} {status:>4} "
+            f"{self.bytes_sent:>9}B  {' '.join(extras)}"
+        ).rstrip()
+
+
+def _short(reference: str) -> str:
+    algorithm, sep, hexpart = reference.partition(":")
+    return f"{algorithm}:{hexpart[:12]}" if sep and len(hexpart) > 12 else reference
+
+
+class Journal:
+    """Bounded, thread-safe request log with queries."""
+
+    def __init__(self, maxlen: int = 10000) -> None:
+        if maxlen < 1:
+            raise ValueError(f"journal size must be >= 1, got {maxlen}")
+        self.maxlen = maxlen
+        self._lock = threading.Lock()
+        self._entries: deque[JournalEntry] = deque(maxlen=maxlen)
+        self._seq = 0
+        self.dropped = 0
+
+    def open(self, **fields: Any) -> JournalEntry:
+        """Start an entry (the mirror calls this when a request arrives)."""
+        with self._lock:
+            self._seq += 1
+            entry = JournalEntry(seq=self._seq, **fields)
+            if len(self._entries) == self.maxlen:
+                self.dropped += 1
+            self._entries.append(entry)
+        return entry
+
+    def close(self, entry: JournalEntry, outcome: str = "ok") -> None:
+        """Finish an entry (idempotent)."""
+        with self._lock:
+            if not entry.done:
+                entry.outcome = outcome
+                entry.done = True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._seq = 0
+            self.dropped = 0
+
+    @property
+    def entries(self) -> list[JournalEntry]:
+        """A snapshot of the entries, oldest first."""
+        with self._lock:
+            return list(self._entries)
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def filter(
+        self,
+        kind: str | None = None,
+        repo: str | None = None,
+        method: str | None = None,
+        status: int | None = None,
+        reference: str | None = None,
+        fault: bool | None = None,
+    ) -> list[JournalEntry]:
+        """Entries matching every given criterion (``fault=True``: only faulted ones)."""
+        out = []
+        for e in self.entries:
+            if kind is not None and e.kind != kind:
+                continue
+            if repo is not None and e.repo != repo:
+                continue
+            if method is not None and e.method != method.upper():
+                continue
+            if status is not None and e.status != status:
+                continue
+            if reference is not None and e.reference != reference:
+                continue
+            if fault is not None and bool(e.faults) != fault:
+                continue
+            out.append(e)
+        return out
+
+    def count(self, **criteria: Any) -> int:
+        """``len(filter(**criteria))``."""
+        return len(self.filter(**criteria))
+
+    def timeline(self, **criteria: Any) -> str:
+        """A readable, one-line-per-request timeline."""
+        entries = self.filter(**criteria) if criteria else self.entries
+        head = f"{'t':>10}  {'method':<6} {'kind':<9} {'target':<40} {'st':>4} {'bytes':>10}"
+        lines = [head, *(e.line() for e in entries)]
+        if self.dropped:
+            lines.insert(1, f"({self.dropped} older entries dropped)")
+        return "\n".join(lines)
+
+    def to_list(self, **criteria: Any) -> list[dict[str, Any]]:
+        """The entries as dicts."""
+        entries = self.filter(**criteria) if criteria else self.entries
+        return [e.to_dict() for e in entries]
+
+    def to_json(self, **criteria: Any) -> str:
+        """``{"dropped": n, "entries": [...]}`` as JSON text."""
+        return json.dumps({"dropped": self.dropped, "entries": self.to_list(**criteria)})

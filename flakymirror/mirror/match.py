@@ -1,0 +1,190 @@
+"""Which requests a fault rule is for: endpoint classification and the :class:`Match` value."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flakymirror.mirror._forms import Form, FormError, glob_match, integer, number
+
+__all__ = ["KINDS", "Endpoint", "Match", "classify"]
+
+#: Endpoint kinds a rule can name.
+KINDS = (
+    "ping",
+    "token",
+    "manifest",
+    "blob",
+    "upload",
+    "tags",
+    "catalog",
+    "referrers",
+    "other",
+)
+METHODS = ("GET", "HEAD", "PUT", "POST", "PATCH", "DELETE")
+
+_NAME = (
+    r"(?P<repo>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+)
+_ROUTES = (
+    ("catalog", re.compile(r"^/v2/_catalog/?$")),
+    ("upload", re.compile(rf"^/v2/{_NAME}/blobs/uploads(?:/(?P<ref>[^/]*))?/?$")),
+    ("blob", re.compile(rf"^/v2/{_NAME}/blobs/(?P<ref>[^/]+)$")),
+    ("manifest", re.compile(rf"^/v2/{_NAME}/manifests/(?P<ref>[^/]+)$")),
+    ("tags", re.compile(rf"^/v2/{_NAME}/tags/list/?$")),
+    ("referrers", re.compile(rf"^/v2/{_NAME}/referrers/(?P<ref>[^/]+)$")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """What a request path addresses: kind, repository and reference (tag or digest)."""
+
+    kind: str
+    repo: str | None = None
+    reference: str | None = None
+
+
+def classify(path: str, token_path: str = "/token") -> Endpoint:
+    """Classify a request path (``/v2/lib/app/manifests/latest`` → manifest lib/app latest)."""
+    if path in ("/v2", "/v2/"):
+        return Endpoint("ping")
+    if path.rstrip("/") == token_path.rstrip("/"):
+        return Endpoint("token")
+    for kind, pattern in _ROUTES:
+        m = pattern.match(path)
+        if m:
+            groups = m.groupdict()
+            return Endpoint(kind, groups.get("repo"), groups.get("ref") or None)
+    return Endpoint("other")
+
+
+def _as_tuple(value: Any, path: str, item: Any) -> tuple[Any, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, list | tuple) or not value:
+        raise FormError(path, f"expected a value or a non-empty list, got {value!r}")
+    return tuple(item(v, f"{path}[{i}]") for i, v in enumerate(value))
+
+
+def _method(v: Any, path: str) -> str:
+    if not isinstance(v, str) or v.upper() not in METHODS:
+        raise FormError(path, f"{v!r} is not one of {', '.join(METHODS)}")
+    return v.upper()
+
+
+def _kind(v: Any, path: str) -> str:
+    if v not in KINDS:
+        raise FormError(path, f"unknown endpoint kind {v!r} (known: {', '.join(KINDS)})")
+    return v
+
+
+def _nth(v: Any, path: str) -> int:
+    return integer(v, path, minimum=1)
+
+
+def _glob(v: Any, path: str) -> str:
+    if not isinstance(v, str) or not v:
+        raise FormError(path, f"expected a non-empty glob string, got {v!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class Match:
+    """A request matcher; every field left ``None`` matches anything.
+
+    * ``method``, ``kind``: one value or a tuple of them.
+    * ``repo``, ``reference``: shell globs (``"lib/*"``, ``"sha256:*"``, ``"latest"``).
+    * ``nth``: the 1-based occurrence(s) among requests matching the fields above
+      (``nth=2`` → only the second one).
+    * ``times``: apply at most this many times, then stop matching.
+    * ``window``: ``(start, end)`` seconds after the mirror's epoch on its clock (``end`` may be
+      ``None``: open-ended).
+    * ``probability`` with ``seed``: each candidate request is drawn from a ``random.Random(seed)``
+      owned by the rule, so the same seed and the same request order give the same run.
+    """
+
+    method: tuple[str, ...] | str | None = None
+    kind: tuple[str, ...] | str | None = None
+    repo: str | None = None
+    reference: str | None = None
+    nth: tuple[int, ...] | int | None = None
+    times: int | None = None
+    window: tuple[float, float | None] | None = None
+    probability: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "method", _as_tuple(self.method, "method", _method))
+        set_(self, "kind", _as_tuple(self.kind, "kind", _kind))
+        if self.repo is not None:
+            _glob(self.repo, "repo")
+        if self.reference is not None:
+            _glob(self.reference, "reference")
+        set_(self, "nth", _as_tuple(self.nth, "nth", _nth))
+        if self.times is not None:
+            set_(self, "times", integer(self.times, "times", minimum=0))
+        if self.window is not None:
+            w = self.window
+            if isinstance(w, str | bytes) or not isinstance(w, list | tuple) or len(w) != 2:
+                raise FormError("window", f"expected [start, end] in seconds, got {w!r}")
+            start = number(w[0], "window[0]", minimum=0)
+            end = None if w[1] is None else number(w[1], "window[1]", minimum=0)
+            if end is not None and end < start:
+                raise FormError("window", f"end {end:g} is before start {start:g}")
+            set_(self, "window", (start, end))
+        if self.probability is not None:
+            p = number(self.probability, "probability", minimum=0)
+            if p > 1:
+                raise FormError("probability", f"must be between 0 and 1, got {p:g}")
+            set_(self, "probability", p)
+        set_(self, "seed", integer(self.seed, "seed"))
+
+    def static_match(self, method: str, endpoint: Endpoint) -> bool:
+        """The stateless part: method, kind, repo and reference."""
+        if self.method is not None and method not in self.method:
+            return False
+        if self.kind is not None and endpoint.kind not in self.kind:
+            return False
+        if self.repo is not None and not glob_match(self.repo, endpoint.repo):
+            return False
+        return not (
+            self.reference is not None and not glob_match(self.reference, endpoint.reference)
+        )
+
+    def in_window(self, t: float) -> bool:
+        """Whether ``t`` (seconds after the mirror epoch) lies in the window."""
+        if self.window is None:
+            return True
+        start, end = self.window
+        return t + 1e-7 >= start and (end is None or t < end - 1e-7)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        for name in ("method", "kind", "nth"):
+            value = getattr(self, name)
+            if value is not None:
+                d[name] = value[0] if len(value) == 1 else list(value)
+        for name in ("repo", "reference", "times", "probability"):
+            if getattr(self, name) is not None:
+                d[name] = getattr(self, name)
+        if self.window is not None:
+            d["window"] = list(self.window)
+        if self.probability is not None or self.seed:
+            d["seed"] = self.seed
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "") -> Match:
+        """Read the dict form; errors name the key path."""
+        names = ("method", "kind", "repo", "reference", "nth", "times", "window")
+        form = Form(data, path, allowed={*names, "probability", "seed"})
+        kw = {k: data[k] for k in (*names, "probability", "seed") if form.has(k)}
+        try:
+            return cls(**kw)
+        except FormError as exc:
+            raise FormError(form.at(exc.path), exc.reason) from exc

@@ -1,0 +1,93 @@
+"""Where the mirror's content comes from: one small protocol, two adapters.
+
+* :class:`InProcessUpstream` reads a :class:`~flakymirror.registry.Registry`'s (or a bare
+  :class:`~flakymirror.registry.store.Store`'s) content directly — no HTTP, nothing copied.
+* :class:`~flakymirror.mirror.http_upstream.HttpUpstream` is a true pull-through cache of a
+  registry URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol, runtime_checkable
+
+from flakymirror.registry.store import Store, StoredManifest
+
+__all__ = ["InProcessUpstream", "Upstream"]
+
+
+@runtime_checkable
+class Upstream(Protocol):
+    """What the mirror reads from upstream. Absent content is ``None``/``KeyError``, never an
+    exception of another kind; an unreachable upstream behaves as far as possible like a cache
+    that has only what it already fetched."""
+
+    def get_manifest(self, repo: str, reference: str) -> StoredManifest | None:
+        """A manifest by tag or digest string."""
+
+    def blob_size(self, repo: str, digest: str) -> int | None:
+        """Size of a blob, or None when upstream does not have it."""
+
+    def open_blob(
+        self, repo: str, digest: str, start: int = 0, end: int | None = None
+    ) -> Iterator[bytes]:
+        """Bytes ``[start, end)`` of a verified blob; ``KeyError`` when absent."""
+
+    def tags(self, repo: str) -> list[str]:
+        """Upstream tags of ``repo`` (sorted)."""
+
+    def repositories(self) -> list[str]:
+        """Upstream repositories."""
+
+    def referrers(self, repo: str, digest: str) -> list[StoredManifest]:
+        """Manifests whose subject is ``digest``."""
+
+    def clear_cache(self) -> None:
+        """Forget cached content (no-op for an in-process upstream)."""
+
+    def close(self) -> None:
+        """Release resources."""
+
+    def describe(self) -> str:
+        """A short human description for state reports."""
+
+
+class InProcessUpstream:
+    """Reads a registry's store directly; ``source`` is a ``Registry`` or a ``Store``."""
+
+    def __init__(self, source: Any) -> None:
+        store = getattr(source, "store", source)
+        if not isinstance(store, Store):
+            raise TypeError(f"expected a Registry or a Store, got {source!r}")
+        self.source = source
+        self.store: Store = store
+
+    def get_manifest(self, repo: str, reference: str) -> StoredManifest | None:
+        return self.store.get_manifest(repo, reference)
+
+    def blob_size(self, repo: str, digest: str) -> int | None:
+        return self.store.blob_size(repo, digest)
+
+    def open_blob(
+        self, repo: str, digest: str, start: int = 0, end: int | None = None
+    ) -> Iterator[bytes]:
+        return self.store.open_blob(repo, digest, start, end)
+
+    def tags(self, repo: str) -> list[str]:
+        return self.store.tags(repo)
+
+    def repositories(self) -> list[str]:
+        return self.store.repositories()
+
+    def referrers(self, repo: str, digest: str) -> list[StoredManifest]:
+        return self.store.referrers(repo, digest)
+
+    def clear_cache(self) -> None:
+        """Nothing is cached: the content is read in place."""
+
+    def close(self) -> None:
+        """The source belongs to whoever made it."""
+
+    def describe(self) -> str:
+        url = getattr(self.source, "url", None)
+        return f"in-process registry {url}" if url else "in-process store"
