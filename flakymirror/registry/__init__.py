@@ -1,0 +1,132 @@
+"""A healthy OCI distribution registry: content store, WSGI app, auth, and a fast server.
+
+``Registry()`` wires them together::
+
+    with Registry() as reg:
+        digest = reg.push(build_image(layers=2), "demo/app:1")
+        requests.get(f"{reg.url}/v2/demo/app/manifests/1")
+"""
+
+from __future__ import annotations
+
+from ssl import SSLContext
+from typing import Any
+
+from ..oci.reference import Reference
+from .app import MANIFEST_LIMIT, RegistryApp
+from .auth import AnonymousAuth, BasicAuth, BearerAuth, Identity, Policy, Scope
+from .errors import CODES, STATUS, RegistryError, error_body, error_response
+from .server import CloseConnection, LogEntry, Server
+from .store import Store, StoredManifest
+
+__all__ = [
+    "AnonymousAuth",
+    "BasicAuth",
+    "BearerAuth",
+    "CloseConnection",
+    "CODES",
+    "Identity",
+    "LogEntry",
+    "MANIFEST_LIMIT",
+    "Policy",
+    "Registry",
+    "RegistryApp",
+    "RegistryError",
+    "Scope",
+    "Server",
+    "STATUS",
+    "Store",
+    "StoredManifest",
+    "error_body",
+    "error_response",
+]
+
+
+class Registry:
+    """A registry on a real socket: :class:`Server` + :class:`RegistryApp` + :class:`Store`.
+
+    Use it as a context manager (or call :meth:`start`/:meth:`stop`). ``.url`` is
+    ``http://127.0.0.1:PORT``, ``.host`` is ``127.0.0.1:PORT`` (for image references).
+    """
+
+    def __init__(
+        self,
+        auth: Any = None,
+        strict_accept: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: SSLContext | None = None,
+        *,
+        store: Store | None = None,
+        spool_dir: str | None = None,
+    ) -> None:
+        self.store = store if store is not None else Store(spool_dir)
+        self._own_store = store is None
+        self.app = RegistryApp(self.store, auth=auth, strict_accept=strict_accept)
+        self.server = Server(self.app, host=host, port=port, ssl_context=ssl_context)
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (``https`` with an ``ssl_context``)."""
+        return self.server.url
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``, the registry part of image references."""
+        return self.server.host
+
+    @property
+    def auth(self) -> Any:
+        """The app's auth object."""
+        return self.app.auth
+
+    def url_for(self, path: str) -> str:
+        """Absolute URL of ``path`` on this registry."""
+        return self.server.url_for(path)
+
+    def push(self, image: Any, reference: str) -> Any:
+        """Seed an image or index as ``"repo:tag"`` (or ``"repo"``) without HTTP; return its digest."""
+        repo, tag = _split(reference)
+        return self.store.push_image(image, repo, tag)
+
+    def start(self) -> Registry:
+        """Start serving."""
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (milliseconds); the store stays until :meth:`close`."""
+        if self.server.is_running():
+            self.server.stop()
+
+    def close(self) -> None:
+        """Stop and drop the store's temporary files (if the registry created the store)."""
+        self.stop()
+        if self._own_store:
+            self.store.close()
+
+    def check(self) -> None:
+        """Re-raise the first exception a request handler raised."""
+        self.server.check()
+
+    def is_running(self) -> bool:
+        return self.server.is_running()
+
+    def __enter__(self) -> Registry:
+        if not self.server.is_running():
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Registry {self.url}>"
+
+
+def _split(reference: str) -> tuple[str, str | None]:
+    """``"repo:tag"`` → ``("repo", "tag")``; a registry host in front is accepted and ignored."""
+    if "@" in reference:
+        raise ValueError(f"push needs 'repo:tag' or 'repo', not a digest reference: {reference!r}")
+    ref = Reference.parse(reference)
+    return ref.repository, ref.tag

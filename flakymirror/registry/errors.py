@@ -12,7 +12,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-__all__ = ["CODES", "STATUS", "RegistryError", "error_body", "error_response"]
+__all__ = ["CODES", "STATUS", "RegistryError", "error_body", "error_entry", "error_response"]
 
 #: code → (status, default message). Statuses follow distribution's errcode registry,
 #: which is what clients expect in practice.
@@ -41,14 +41,30 @@ CODES: dict[str, tuple[int, str]] = {
 STATUS: dict[str, int] = {code: status for code, (status, _) in CODES.items()}
 
 
-def error_body(code: str, message: str | None = None, detail: Any = None) -> bytes:
-    """The OCI JSON error body for one error."""
+def error_entry(code: str, message: str | None = None, detail: Any = None) -> dict[str, Any]:
+    """One ``{"code","message"[,"detail"]}`` entry of an OCI error body."""
     if code not in CODES:
         raise ValueError(f"unknown OCI error code {code!r}")
-    entry: dict[str, Any] = {"code": code, "message": message if message is not None else CODES[code][1]}
+    entry: dict[str, Any] = {
+        "code": code,
+        "message": message if message is not None else CODES[code][1],
+    }
     if detail is not None:
         entry["detail"] = detail
-    return json.dumps({"errors": [entry]}).encode()
+    return entry
+
+
+def error_body(
+    code: str,
+    message: str | None = None,
+    detail: Any = None,
+    more: list[dict[str, Any]] | None = None,
+) -> bytes:
+    """The OCI JSON error body for one error (plus ``more`` entries, e.g. one per missing blob)."""
+    entries = [error_entry(code, message, detail)]
+    for extra in more or ():
+        entries.append(error_entry(extra["code"], extra.get("message"), extra.get("detail")))
+    return json.dumps({"errors": entries}).encode()
 
 
 @dataclass
@@ -60,6 +76,8 @@ class RegistryError(Exception):
     detail: Any = None
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: Further error entries (``{"code", "message", "detail"}`` dicts) in the same body.
+    more: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
@@ -72,7 +90,14 @@ class RegistryError(Exception):
 
     def response(self) -> Response:
         """The werkzeug response for this error."""
-        return error_response(self.code, self.message, self.detail, status=self.status, headers=self.headers)
+        return error_response(
+            self.code,
+            self.message,
+            self.detail,
+            status=self.status,
+            headers=self.headers,
+            more=self.more,
+        )
 
 
 def error_response(
@@ -82,10 +107,11 @@ def error_response(
     *,
     status: int | None = None,
     headers: dict[str, str] | None = None,
+    more: list[dict[str, Any]] | None = None,
 ) -> Response:
     """A response carrying the OCI JSON error body for ``code``."""
     resp = Response(
-        error_body(code, message, detail),
+        error_body(code, message, detail, more),
         status=status if status is not None else STATUS[code],
         content_type="application/json; charset=utf-8",
     )

@@ -1,0 +1,383 @@
+"""Who may do what: anonymous, HTTP Basic, and a Bearer token service on the same server.
+
+Every request names the access it needs as :class:`Scope` values (``repository:foo:pull``).
+An auth object answers with an :class:`Identity` or raises the OCI error: ``401 UNAUTHORIZED``
+with a ``WWW-Authenticate`` challenge when (re)authenticating can help, ``403 DENIED`` when the
+caller is known and the policy refuses. Grants (who gets which actions on which repositories)
+are data: ``{"alice": {"*": "pull,push"}, "": {"public/*": "pull"}}`` where ``""`` is the
+anonymous caller, ``"*"`` any authenticated user, and keys of the inner mapping are
+``fnmatch`` patterns over repository names (``"registry:catalog"`` for the catalog).
+Without ``grants``, authenticated users may do everything and anonymous callers nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+
+from werkzeug.wrappers import Request, Response
+
+from .base import json_response
+from .errors import RegistryError
+
+__all__ = ["Scope", "Identity", "Policy", "AnonymousAuth", "BasicAuth", "BearerAuth", "ANONYMOUS"]
+
+ALL_ACTIONS = frozenset({"pull", "push", "delete", "*"})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One resource scope: ``repository:foo/bar:pull,push`` or ``registry:catalog:*``."""
+
+    type: str
+    name: str
+    actions: tuple[str, ...]
+
+    @classmethod
+    def repository(cls, name: str, *actions: str) -> Scope:
+        return cls("repository", name, tuple(actions))
+
+    @classmethod
+    def parse(cls, text: str) -> Scope:
+        """Split the type at the first ``:`` and the actions at the last (names may hold a port)."""
+        rtype, sep1, rest = text.partition(":")
+        name, sep2, actions = rest.rpartition(":")
+        if not (sep1 and sep2 and rtype and name):
+            raise ValueError(f"invalid scope {text!r}: expected '<type>:<name>:<actions>'")
+        rtype = rtype.split("(", 1)[0]  # repository(plugin) == repository
+        return cls(rtype, name, tuple(a for a in actions.split(",") if a))
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.name}:{','.join(self.actions)}"
+
+
+class Policy:
+    """Which actions a user gets on a resource (see the module docstring for ``grants``)."""
+
+    def __init__(
+        self, grants: Mapping[str, Mapping[str, str | Iterable[str]]] | None = None
+    ) -> None:
+        self.grants = (
+            None
+            if grants is None
+            else {
+                user: {pattern: _actions(acts) for pattern, acts in rules.items()}
+                for user, rules in grants.items()
+            }
+        )
+
+    def allowed(self, user: str | None, scope: Scope) -> frozenset[str]:
+        """Actions of ``scope`` the policy grants ``user`` (None = anonymous)."""
+        if self.grants is None:
+            granted = ALL_ACTIONS if user is not None else frozenset()
+        else:
+            keys = [""] if user is None else ["*", user]
+            granted = frozenset()
+            target = scope.name if scope.type == "repository" else f"{scope.type}:{scope.name}"
+            for key in keys:
+                for pattern, acts in self.grants.get(key, {}).items():
+                    if fnmatchcase(target, pattern) and (
+                        scope.type == "repository" or ":" in pattern
+                    ):
+                        granted |= acts
+        if "*" in granted:
+            return frozenset(scope.actions) | {"*"}
+        return frozenset(a for a in scope.actions if a in granted)
+
+
+def _actions(value: str | Iterable[str]) -> frozenset[str]:
+    items = value.split(",") if isinstance(value, str) else value
+    return frozenset(a.strip() for a in items if a.strip())
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The caller of one request; :meth:`allows` answers for other scopes (e.g. a mount source)."""
+
+    user: str | None
+    check: Callable[[Scope], bool]
+
+    def allows(self, scope: Scope) -> bool:
+        return self.check(scope)
+
+
+ANONYMOUS = Identity(None, lambda scope: True)
+
+
+def _detail(needed: Iterable[Scope]) -> list[dict[str, str]]:
+    return [{"Type": s.type, "Name": s.name, "Action": a} for s in needed for a in s.actions]
+
+
+class AnonymousAuth:
+    """No authentication: everyone may do everything."""
+
+    token_path: str | None = None
+
+    def authenticate(self, request: Request, needed: list[Scope]) -> Identity:
+        return ANONYMOUS
+
+    def token_endpoint(self, request: Request) -> Response:  # pragma: no cover - never routed
+        raise RegistryError("UNSUPPORTED", "this registry has no token service")
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = (
+            base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+        )
+    except (binascii.Error, UnicodeDecodeError):
+        return ("", "\0invalid")
+    return (user, password) if sep else ("", "\0invalid")
+
+
+class BasicAuth:
+    """HTTP Basic on every request, as distribution's htpasswd controller."""
+
+    token_path: str | None = None
+
+    def __init__(
+        self,
+        users: Mapping[str, str],
+        grants: Mapping[str, Mapping[str, str | Iterable[str]]] | None = None,
+        realm: str = "flakymirror",
+    ) -> None:
+        self.users = dict(users)
+        self.policy = Policy(grants)
+        self.realm = realm
+
+    def _challenge(self, message: str, needed: list[Scope]) -> RegistryError:
+        return RegistryError(
+            "UNAUTHORIZED",
+            message,
+            _detail(needed) or None,
+            headers={"WWW-Authenticate": f'Basic realm="{self.realm}"'},
+        )
+
+    def authenticate(self, request: Request, needed: list[Scope]) -> Identity:
+        creds = _basic_credentials(request)
+        if creds is None:
+            if all(set(s.actions) <= self.policy.allowed(None, s) for s in needed) and needed:
+                return Identity(None, lambda s: set(s.actions) <= self.policy.allowed(None, s))
+            raise self._challenge("authentication required", needed)
+        user, password = creds
+        if user not in self.users or not secrets.compare_digest(self.users[user], password):
+            raise self._challenge("invalid username or password", needed)
+        for scope in needed:
+            if not set(scope.actions) <= self.policy.allowed(user, scope):
+                raise RegistryError(
+                    "DENIED",
+                    f"user {user!r} may not {','.join(scope.actions)} {scope.name}",
+                    _detail([scope]),
+                )
+        return Identity(user, lambda s: set(s.actions) <= self.policy.allowed(user, s))
+
+    def token_endpoint(self, request: Request) -> Response:  # pragma: no cover - never routed
+        raise RegistryError("UNSUPPORTED", "this registry has no token service")
+
+
+@dataclass
+class _Token:
+    user: str | None
+    access: dict[tuple[str, str], frozenset[str]]
+    expires_at: float
+
+
+def _rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class BearerAuth:
+    """Docker token auth with the token service on the same server (``/token``).
+
+    Tokens are opaque random strings kept in a table with their grants and expiry, read
+    against ``clock()`` (epoch seconds; inject a virtual clock to drive expiry). A token that
+    lacks access answers ``401`` + ``error="insufficient_scope"`` when the token's user could
+    get it (so clients fetch a new token), ``403 DENIED`` when the policy refuses the user.
+    """
+
+    token_path = "/token"
+
+    def __init__(
+        self,
+        users: Mapping[str, str] | None = None,
+        token_ttl: float = 300,
+        grants: Mapping[str, Mapping[str, str | Iterable[str]]] | None = None,
+        clock: Callable[[], float] = time.time,
+        token_field: str = "token",
+        service: str = "flakymirror",
+        realm: str | None = None,
+    ) -> None:
+        if token_field not in ("token", "access_token", "both"):
+            raise ValueError(
+                f"token_field must be 'token', 'access_token' or 'both', got {token_field!r}"
+            )
+        self.users = dict(users or {})
+        self.token_ttl = token_ttl
+        self.policy = Policy(grants)
+        self.clock = clock
+        self.token_field = token_field
+        self.service = service
+        self.realm = realm
+        self._tokens: dict[str, _Token] = {}
+        self._refresh: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+        #: How many tokens the token endpoint issued (tests count token fetches).
+        self.issued = 0
+
+    # -- the registry side -----------------------------------------------------------------
+    def challenge(self, request: Request, needed: list[Scope], error: str | None = None) -> str:
+        """The ``WWW-Authenticate`` value for ``needed``."""
+        realm = self.realm or request.host_url.rstrip("/") + self.token_path
+        parts = [f'Bearer realm="{realm}"', f'service="{self.service}"']
+        if needed:
+            parts.append(f'scope="{" ".join(str(s) for s in needed)}"')
+        if error:
+            parts.append(f'error="{error}"')
+        return ",".join(parts)
+
+    def _unauthorized(
+        self, request: Request, needed: list[Scope], message: str, error: str | None = None
+    ) -> RegistryError:
+        return RegistryError(
+            "UNAUTHORIZED",
+            message,
+            _detail(needed) or None,
+            headers={"WWW-Authenticate": self.challenge(request, needed, error)},
+        )
+
+    def authenticate(self, request: Request, needed: list[Scope]) -> Identity:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer":
+            raise self._unauthorized(request, needed, "authentication required")
+        token = self._tokens.get(value.strip())
+        if token is None:
+            raise self._unauthorized(request, needed, "unknown bearer token", "invalid_token")
+        if self.clock() >= token.expires_at:
+            raise self._unauthorized(request, needed, "bearer token expired", "invalid_token")
+
+        def has(scope: Scope) -> bool:
+            got = token.access.get((scope.type, scope.name), frozenset())
+            return "*" in got or set(scope.actions) <= got
+
+        for scope in needed:
+            if not has(scope):
+                if set(scope.actions) <= self.policy.allowed(token.user, scope):
+                    raise self._unauthorized(
+                        request, needed, f"token does not grant {scope}", "insufficient_scope"
+                    )
+                who = "anonymous caller" if token.user is None else f"user {token.user!r}"
+                raise RegistryError(
+                    "DENIED",
+                    f"{who} may not {','.join(scope.actions)} {scope.name}",
+                    _detail([scope]),
+                )
+        return Identity(token.user, has)
+
+    # -- the token service -------------------------------------------------------------------
+    def issue(
+        self, user: str | None, scopes: Iterable[Scope]
+    ) -> tuple[str, dict[tuple[str, str], frozenset[str]]]:
+        """Mint a token for ``user`` granting the allowed part of ``scopes``."""
+        access: dict[tuple[str, str], frozenset[str]] = {}
+        for scope in scopes:
+            granted = self.policy.allowed(user, scope)
+            if granted:
+                key = (scope.type, scope.name)
+                access[key] = access.get(key, frozenset()) | granted
+        now = self.clock()
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            if len(self._tokens) > 1000:
+                self._tokens = {k: t for k, t in self._tokens.items() if t.expires_at > now}
+            self._tokens[token] = _Token(user, access, now + self.token_ttl)
+            self.issued += 1
+        return token, access
+
+    def token_endpoint(self, request: Request) -> Response:
+        """``GET /token?service=…&scope=…`` (Basic credentials optional) or the OAuth2 POST."""
+        if request.method == "POST":
+            return self._oauth(request)
+        if request.method != "GET":
+            raise RegistryError(
+                "UNSUPPORTED",
+                f"{request.method} is not allowed on the token endpoint",
+                headers={"Allow": "GET, POST"},
+            )
+        user: str | None = None
+        creds = _basic_credentials(request)
+        if creds is not None:
+            user = self._login(*creds)
+        scopes = self._scopes(request.args.getlist("scope"))
+        token, _ = self.issue(user, scopes)
+        doc: dict[str, object] = {
+            "expires_in": int(self.token_ttl),
+            "issued_at": _rfc3339(self.clock()),
+        }
+        if self.token_field in ("token", "both"):
+            doc["token"] = token
+        if self.token_field in ("access_token", "both"):
+            doc["access_token"] = token
+        if request.args.get("offline_token") == "true":
+            doc["refresh_token"] = self._new_refresh(user)
+        return json_response(doc)
+
+    def _login(self, user: str, password: str) -> str:
+        if user not in self.users or not secrets.compare_digest(self.users[user], password):
+            raise RegistryError(
+                "UNAUTHORIZED",
+                "invalid username or password",
+                headers={"WWW-Authenticate": f'Basic realm="{self.service}"'},
+            )
+        return user
+
+    def _scopes(self, values: Iterable[str]) -> list[Scope]:
+        scopes = []
+        for value in values:
+            for text in value.split():
+                try:
+                    scopes.append(Scope.parse(text))
+                except ValueError as exc:
+                    raise RegistryError("UNSUPPORTED", str(exc), status=400) from None
+        return scopes
+
+    def _new_refresh(self, user: str | None) -> str:
+        refresh = secrets.token_urlsafe(24)
+        with self._lock:
+            self._refresh[refresh] = user
+        return refresh
+
+    def _oauth(self, request: Request) -> Response:
+        form = request.form
+        grant = form.get("grant_type", "")
+        if grant == "password":
+            user: str | None = self._login(form.get("username", ""), form.get("password", ""))
+        elif grant == "refresh_token":
+            if form.get("refresh_token", "") not in self._refresh:
+                raise RegistryError("UNAUTHORIZED", "unknown refresh token")
+            user = self._refresh[form["refresh_token"]]
+        else:
+            raise RegistryError("UNSUPPORTED", f"unsupported grant_type {grant!r}", status=400)
+        scopes = self._scopes([form.get("scope", "")])
+        token, access = self.issue(user, scopes)
+        granted = " ".join(f"{t}:{n}:{','.join(sorted(a))}" for (t, n), a in access.items())
+        doc: dict[str, object] = {
+            "access_token": token,
+            "scope": granted,
+            "expires_in": int(self.token_ttl),
+            "issued_at": _rfc3339(self.clock()),
+        }
+        if form.get("access_type") == "offline":
+            doc["refresh_token"] = self._new_refresh(user)
+        return json_response(doc)

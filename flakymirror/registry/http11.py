@@ -1,0 +1,483 @@
+"""A small HTTP/1.1 gateway that runs a WSGI app on one client connection.
+
+Why not werkzeug's ``WSGIRequestHandler``: it parses headers with the ``email`` package and
+costs ~10x more per request than this loop, it cannot be told to drop a connection silently
+(fault injection needs that), and its shutdown polls every 0.5 s. This module does only what
+a registry needs: keep-alive, ``Content-Length`` and chunked request bodies (streamed, never
+read whole), chunked responses when the app gives no length, ``Expect: 100-continue``, HEAD.
+
+:class:`CloseConnection` raised by the app (before the headers or from the body iterator)
+makes the gateway stop writing and close the connection, with no 500 and no error recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import socket
+import time
+from collections.abc import Callable, Iterable
+from email.utils import formatdate
+from typing import Any, NamedTuple
+
+from werkzeug.exceptions import BadRequest, ClientDisconnected
+
+from .errors import error_body
+
+__all__ = ["CloseConnection", "Connection", "LogEntry", "BodyReader", "ChunkedReader"]
+
+MAX_LINE = 65536
+MAX_HEADERS = 128
+#: Unread request body bytes the gateway reads and discards to keep a connection usable.
+DRAIN_LIMIT = 8 << 20
+_READ = 65536
+
+
+class CloseConnection(Exception):  # noqa: N818 - the contract's name
+    """Raise from a WSGI app or its body iterator to drop the connection without a response.
+
+    The gateway stops writing (bytes already written stay written), sends no 500, records no
+    error and closes the socket. Set ``SO_LINGER`` (1, 0) on ``environ["werkzeug.socket"]``
+    before raising to make the close an RST instead of a FIN.
+    """
+
+
+class LogEntry(NamedTuple):
+    """One served request in the server's bounded log."""
+
+    method: str
+    target: str
+    status: int
+    client: str
+
+
+class _ClientGone(Exception):  # noqa: N818
+    """The peer closed or reset the connection while we were writing."""
+
+
+class _BadRequestLine(Exception):  # noqa: N818
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class BodyReader(io.RawIOBase):
+    """``wsgi.input`` for a body with a ``Content-Length``: EOF exactly at the end."""
+
+    def __init__(self, rfile: io.BufferedReader, length: int) -> None:
+        self._rfile = rfile
+        self.remaining = length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        n = self.remaining
+        if n <= 0:
+            return b""
+        if size is not None and 0 <= size < n:
+            n = size
+        try:
+            data = self._rfile.read(n)
+        except OSError as exc:
+            self.remaining = 0
+            raise ClientDisconnected(f"client went away while sending the body: {exc}") from exc
+        self.remaining -= len(data)
+        if len(data) < n:
+            self.remaining = 0
+            raise ClientDisconnected(
+                f"client closed the connection {n - len(data)} bytes before the end of the body"
+            )
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def done(self) -> bool:
+        return self.remaining <= 0
+
+    def drain(self, limit: int) -> bool:
+        """Read and discard the rest of the body; False if more than ``limit`` bytes remain."""
+        if self.remaining > limit:
+            return False
+        while self.remaining > 0:
+            self.read(_READ)
+        return True
+
+
+class ChunkedReader(io.RawIOBase):
+    """``wsgi.input`` for ``Transfer-Encoding: chunked``: decodes chunks as the app reads."""
+
+    def __init__(self, rfile: io.BufferedReader) -> None:
+        self._rfile = rfile
+        self._left = 0  # bytes left in the current chunk
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _readline(self) -> bytes:
+        try:
+            line = self._rfile.readline(MAX_LINE)
+        except OSError as exc:
+            raise ClientDisconnected(f"client went away while sending the body: {exc}") from exc
+        if not line:
+            raise ClientDisconnected("client closed the connection inside a chunked body")
+        return line
+
+    def _next_chunk(self) -> None:
+        line = self._readline().split(b";", 1)[0].strip()
+        try:
+            size = int(line, 16)
+        except ValueError:
+            raise BadRequest(f"malformed chunk size line {line[:40]!r} in a chunked body") from None
+        if size < 0:
+            raise BadRequest(f"negative chunk size {line!r}")
+        if size == 0:
+            while self._readline() not in (b"\r\n", b"\n"):  # trailers
+                pass
+            self._eof = True
+        self._left = size
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(_READ), b""))
+        if self._eof or size == 0:
+            return b""
+        if self._left == 0:
+            self._next_chunk()
+            if self._eof:
+                return b""
+        n = min(size, self._left)
+        try:
+            data = self._rfile.read(n)
+        except OSError as exc:
+            raise ClientDisconnected(f"client went away while sending the body: {exc}") from exc
+        if len(data) < n:
+            raise ClientDisconnected("client closed the connection inside a chunk")
+        self._left -= n
+        if self._left == 0 and self._readline() not in (b"\r\n", b"\n"):
+            raise BadRequest("chunk data not followed by CRLF in a chunked body")
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def done(self) -> bool:
+        return self._eof
+
+    def drain(self, limit: int) -> bool:
+        seen = 0
+        while not self._eof:
+            seen += len(self.read(_READ))
+            if seen > limit:
+                return False
+        return True
+
+
+_date_cache: list[Any] = [0, b""]
+
+
+def _http_date() -> bytes:
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[1] = formatdate(now, usegmt=True).encode()
+        _date_cache[0] = now
+    return _date_cache[1]
+
+
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+class Connection:
+    """Serve requests from one accepted socket until it closes, errors or the server stops.
+
+    ``on_error(exc)`` receives exceptions raised by the app (they answer 500 when the headers
+    are not out yet); ``on_log(entry)`` receives one :class:`LogEntry` per response.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        app: Callable[..., Iterable[bytes]],
+        base_environ: dict[str, Any],
+        *,
+        on_error: Callable[[BaseException], None],
+        on_log: Callable[[LogEntry], None],
+    ) -> None:
+        self.sock = sock
+        self.app = app
+        self.base_environ = base_environ
+        self.on_error = on_error
+        self.on_log = on_log
+        self.rfile = sock.makefile("rb", buffering=_READ)
+        peer = base_environ.get("REMOTE_ADDR", "")
+        self.client = f"{peer}:{base_environ.get('REMOTE_PORT', '')}"
+
+    # -- writing -------------------------------------------------------------------------
+    def _send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise _ClientGone(str(exc)) from exc
+
+    def _send_simple(self, status: int, reason: str, body: bytes) -> None:
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+            "Docker-Distribution-API-Version: registry/2.0\r\n\r\n"
+        ).encode("latin-1")
+        self._send(head + body)
+
+    # -- reading -------------------------------------------------------------------------
+    def _read_head(self) -> tuple[str, str, str, list[tuple[str, str]]] | None:
+        rfile = self.rfile
+        line = rfile.readline(MAX_LINE + 1)
+        while line in (b"\r\n", b"\n"):  # RFC 9112 2.2: ignore leading empty lines
+            line = rfile.readline(MAX_LINE + 1)
+        if not line:
+            return None
+        if len(line) > MAX_LINE:
+            raise _BadRequestLine(414, "request line too long")
+        parts = line.split()
+        if len(parts) != 3:
+            raise _BadRequestLine(400, f"malformed request line {line[:80]!r}")
+        method, target, version = (p.decode("latin-1") for p in parts)
+        if version not in ("HTTP/1.1", "HTTP/1.0"):
+            raise _BadRequestLine(505, f"unsupported HTTP version {version!r}")
+        headers: list[tuple[str, str]] = []
+        while True:
+            h = rfile.readline(MAX_LINE + 1)
+            if h in (b"\r\n", b"\n"):
+                break
+            if not h:
+                return None
+            if len(h) > MAX_LINE or len(headers) >= MAX_HEADERS:
+                raise _BadRequestLine(431, "request header fields too large")
+            name, sep, value = h.decode("latin-1").partition(":")
+            if not sep or not name or name != name.strip():
+                raise _BadRequestLine(400, f"malformed header line {h[:80]!r}")
+            headers.append((name, value.strip()))
+        return method, target, version, headers
+
+    # -- serving -------------------------------------------------------------------------
+    def serve(self) -> None:
+        """Serve requests until the connection should close."""
+        try:
+            while self._serve_one():
+                pass
+        except (_ClientGone, ClientDisconnected, CloseConnection):
+            pass
+        except OSError:
+            pass  # reading the next request line failed: peer reset or server stop
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.rfile.close()
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def _serve_one(self) -> bool:  # noqa: C901 - one request, linear steps
+        try:
+            head = self._read_head()
+        except _BadRequestLine as exc:
+            self._send_simple(exc.status, "Bad Request", error_body("UNKNOWN", exc.message))
+            return False
+        if head is None:
+            return False
+        method, target, version, headers = head
+        environ = self.base_environ.copy()
+        path, _, query = target.partition("?")
+        if path.startswith(("http://", "https://")):  # absolute-form (proxies)
+            path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
+        if "%" in path:
+            from urllib.parse import unquote_to_bytes
+
+            path = unquote_to_bytes(path).decode("latin-1")
+        environ["REQUEST_METHOD"] = method
+        environ["PATH_INFO"] = path
+        environ["QUERY_STRING"] = query
+        environ["REQUEST_URI"] = environ["RAW_URI"] = target
+        environ["SERVER_PROTOCOL"] = version
+        keep_alive = version == "HTTP/1.1"
+        chunked = False
+        length: int | None = None
+        for name, value in headers:
+            key = name.upper().replace("-", "_")
+            if key == "CONTENT_LENGTH":
+                if not value.isdigit():
+                    self._send_simple(
+                        400, "Bad Request", error_body("UNKNOWN", f"bad Content-Length {value!r}")
+                    )
+                    return False
+                length = int(value)
+                environ["CONTENT_LENGTH"] = value
+                continue
+            if key == "CONTENT_TYPE":
+                environ["CONTENT_TYPE"] = value
+                continue
+            if key == "TRANSFER_ENCODING":
+                if value.lower() != "chunked":
+                    self._send_simple(
+                        501,
+                        "Not Implemented",
+                        error_body("UNKNOWN", f"unsupported Transfer-Encoding {value!r}"),
+                    )
+                    return False
+                chunked = True
+            elif key == "CONNECTION":
+                tokens = value.lower()
+                if "close" in tokens:
+                    keep_alive = False
+                elif "keep-alive" in tokens and version == "HTTP/1.0":
+                    keep_alive = True
+            elif key == "EXPECT" and value.lower() == "100-continue" and version == "HTTP/1.1":
+                self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
+            hkey = "HTTP_" + key
+            if hkey in environ:
+                environ[hkey] += ", " + value
+            else:
+                environ[hkey] = value
+        if chunked:
+            body: BodyReader | ChunkedReader = ChunkedReader(self.rfile)
+            environ.pop("CONTENT_LENGTH", None)
+        else:
+            body = BodyReader(self.rfile, length or 0)
+        environ["wsgi.input"] = body
+        return self._run_app(environ, method, target, version, keep_alive, body)
+
+    def _run_app(  # noqa: C901 - the WSGI response state machine
+        self,
+        environ: dict[str, Any],
+        method: str,
+        target: str,
+        version: str,
+        keep_alive: bool,
+        body: BodyReader | ChunkedReader,
+    ) -> bool:
+        state: dict[str, Any] = {"status": None, "headers": None, "sent": False}
+        head_only = method == "HEAD"
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
+            if exc_info is not None and state["sent"]:
+                raise exc_info[1].with_traceback(exc_info[2])
+            state["status"] = status
+            state["headers"] = headers
+            return write
+
+        def send_head(first: bytes) -> None:
+            status = state["status"]
+            if status is None:
+                raise RuntimeError("WSGI app returned a body before calling start_response")
+            code = int(status[:3])
+            state["code"] = code
+            lines = [f"{version if version == 'HTTP/1.0' else 'HTTP/1.1'} {status}\r\n"]
+            declared = None
+            for k, v in state["headers"]:
+                kl = k.lower()
+                if kl == "content-length":
+                    declared = int(v)
+                    continue
+                if kl == "connection" and v.lower() == "close":
+                    state["close"] = True
+                    continue
+                elif kl == "transfer-encoding":
+                    continue
+                lines.append(f"{k}: {v}\r\n")
+            no_body = head_only or code in _NO_BODY_STATUS or code < 200
+            if declared is not None:
+                lines.append(f"Content-Length: {declared}\r\n")
+            elif not no_body:
+                if version == "HTTP/1.1":
+                    state["chunked"] = True
+                    lines.append("Transfer-Encoding: chunked\r\n")
+                else:
+                    state["close"] = True
+            state["declared"] = declared
+            state["no_body"] = no_body
+            state["written"] = 0
+            if state.get("close") or not keep_alive:
+                lines.append("Connection: close\r\n")
+            lines.append("Date: ")
+            out = "".join(lines).encode("latin-1") + _http_date() + b"\r\n\r\n"
+            state["sent"] = True
+            if first and not no_body:
+                out += _frame(first)
+                state["written"] += len(first)
+            self._send(out)
+
+        def _frame(data: bytes) -> bytes:
+            if state.get("chunked"):
+                return b"%x\r\n%s\r\n" % (len(data), data)
+            return data
+
+        def write(data: bytes) -> None:
+            if not state["sent"]:
+                send_head(data)
+                return
+            if state["no_body"] or not data:
+                return
+            declared = state["declared"]
+            if declared is not None and state["written"] + len(data) > declared:
+                state["close"] = True
+                data = data[: declared - state["written"]]
+                if not data:
+                    return
+            state["written"] += len(data)
+            self._send(_frame(data))
+
+        result: Iterable[bytes] | None = None
+        try:
+            try:
+                result = self.app(environ, start_response)
+                for chunk in result:
+                    if chunk:
+                        write(chunk)
+                if not state["sent"]:
+                    send_head(b"")
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except (CloseConnection, _ClientGone, ClientDisconnected):
+            return False
+        except Exception as exc:  # noqa: BLE001 - the app's bug goes to server.check()
+            self.on_error(exc)
+            self.on_log(LogEntry(method, target, 500, self.client))
+            if not state["sent"]:
+                self._send_simple(
+                    500,
+                    "Internal Server Error",
+                    error_body("UNKNOWN", f"handler raised {type(exc).__name__}: {exc}"),
+                )
+            return False
+        if state.get("chunked"):
+            self._send(b"0\r\n\r\n")
+        code = state.get("code", 0)
+        self.on_log(LogEntry(method, target, code, self.client))
+        declared = state["declared"]
+        if declared is not None and not state["no_body"] and state["written"] != declared:
+            return False  # the app lied about its length: the stream is out of step
+        if state.get("close") or not keep_alive:
+            return False
+        if not body.done():
+            try:
+                return body.drain(DRAIN_LIMIT)
+            except (BadRequest, OSError):
+                return False
+        return True
