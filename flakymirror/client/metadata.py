@@ -1,0 +1,573 @@
+"""Lifecycle's image metadata: label names, the JSON value types, exit codes and errors.
+
+The JSON produced here follows Go's ``encoding/json`` as lifecycle uses it: struct fields in
+declaration order, ``omitempty`` where lifecycle has it, map keys sorted, compact separators and
+``<``, ``>``, ``&`` escaped as ``\\u003c`` etc. ``LayersMetadata.from_json(...).to_json()``
+therefore gives back what lifecycle would write for the same values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "BUILD_METADATA_LABEL",
+    "CODE_EXPORT_ERROR",
+    "CODE_FAILED",
+    "CODE_INVALID_ARGS",
+    "CODE_REBASE_ERROR",
+    "DISTRO_NAME_LABEL",
+    "DISTRO_VERSION_LABEL",
+    "LIFECYCLE_METADATA_LABEL",
+    "MIXINS_LABEL",
+    "PROJECT_METADATA_LABEL",
+    "REBASABLE_LABEL",
+    "STACK_ID_LABEL",
+    "TARGET_ID_LABEL",
+    "BuildMetadata",
+    "BuildpackLayerMetadata",
+    "BuildpackLayersMetadata",
+    "GroupElement",
+    "LayerMetadata",
+    "LayersMetadata",
+    "LifecycleError",
+    "MetadataError",
+    "Process",
+    "RunImageForExport",
+    "RunImageForRebase",
+    "TargetMetadata",
+    "api_less_than",
+    "go_json",
+    "parse_api",
+    "parse_mixins",
+    "repository_name",
+    "strip_stage_prefixes",
+]
+
+LIFECYCLE_METADATA_LABEL = "io.buildpacks.lifecycle.metadata"
+BUILD_METADATA_LABEL = "io.buildpacks.build.metadata"
+PROJECT_METADATA_LABEL = "io.buildpacks.project.metadata"
+STACK_ID_LABEL = "io.buildpacks.stack.id"
+MIXINS_LABEL = "io.buildpacks.stack.mixins"
+REBASABLE_LABEL = "io.buildpacks.rebasable"
+TARGET_ID_LABEL = "io.buildpacks.base.id"
+DISTRO_NAME_LABEL = "io.buildpacks.base.distro.name"
+DISTRO_VERSION_LABEL = "io.buildpacks.base.distro.version"
+
+#: lifecycle ``cmd`` exit codes (``CodeFailed``, ``CodeInvalidArgs``, export/rebase errors).
+CODE_FAILED = 1
+CODE_INVALID_ARGS = 3
+CODE_EXPORT_ERROR = 62
+CODE_REBASE_ERROR = 72
+
+
+class LifecycleError(Exception):
+    """A failure with lifecycle's exact message and the exit code lifecycle would exit with.
+
+    ``str(err)`` is the text lifecycle prints after ``ERROR: ``; the underlying exception (a
+    transport error, for example) stays reachable through ``__cause__``.
+    """
+
+    def __init__(self, message: str, exit_code: int = CODE_FAILED) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+    @classmethod
+    def fail(
+        cls, action: str, err: BaseException | str | None, code: int | None = None
+    ) -> LifecycleError:
+        """``cmd.FailErr``/``FailErrCode``: ``failed to <action>[: <err>]``.
+
+        Without ``code`` the code of a wrapped :class:`LifecycleError` is kept, else 1.
+        """
+        if code is None:
+            code = err.exit_code if isinstance(err, LifecycleError) else CODE_FAILED
+        text = f"failed to {action}" if err is None else f"failed to {action}: {err}"
+        out = cls(text, code)
+        if isinstance(err, BaseException):
+            out.__cause__ = err
+        return out
+
+
+class MetadataError(ValueError):
+    """Metadata JSON of the wrong shape; the message names the offending key path."""
+
+
+def go_json(value: Any) -> str:
+    """Compact JSON exactly as Go's ``json.Marshal`` writes it (HTML-safe escaping)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def parse_api(version: str) -> tuple[int, int]:
+    """Parse a Platform API version such as ``0.12``; raise ``ValueError`` naming it if bad."""
+    parts = version.strip().split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"invalid Platform API version {version!r}: expected '<major>.<minor>'")
+    return int(parts[0]), int(parts[1])
+
+
+def api_less_than(version: str, other: str) -> bool:
+    """``api.MustParse(version).LessThan(other)``."""
+    return parse_api(version) < parse_api(other)
+
+
+def repository_name(ref: str) -> str:
+    """The repository part of an image reference without tag or digest (``parseMaybe``).
+
+    ``127.0.0.1:5000/run:v1`` and ``127.0.0.1:5000/run@sha256:…`` both give
+    ``127.0.0.1:5000/run``; text that is not a reference is returned unchanged.
+    """
+    name = ref.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        name = name[:colon]
+    return name
+
+
+# --- small JSON readers that name the key path on error -------------------------------------
+
+
+def _obj(value: Any, path: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise MetadataError(f"{path}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _str(d: Mapping[str, Any], key: str, path: str) -> str:
+    value = d.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise MetadataError(f"{path}.{key}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def _bool(d: Mapping[str, Any], key: str, path: str) -> bool:
+    value = d.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise MetadataError(f"{path}.{key}: expected a boolean, got {type(value).__name__}")
+    return value
+
+
+def _strs(d: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+    value = d.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MetadataError(f"{path}.{key}: expected a list of strings")
+    return tuple(value)
+
+
+def _list(d: Mapping[str, Any], key: str, path: str) -> list[Any] | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise MetadataError(f"{path}.{key}: expected a list, got {type(value).__name__}")
+    return value
+
+
+# --- value types ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerMetadata:
+    """``{"sha": "sha256:<diffID>"}`` for the app, launcher, config and process-types layers."""
+
+    sha: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha": self.sha}
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str = "layer") -> LayerMetadata:
+        return cls(_str(_obj(d, path), "sha", path))
+
+
+@dataclass(frozen=True)
+class BuildpackLayerMetadata:
+    """One buildpack layer: its diffID plus the ``data``/``build``/``launch``/``cache`` flags."""
+
+    sha: str = ""
+    data: Any = None
+    build: bool = False
+    launch: bool = False
+    cache: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sha": self.sha,
+            "data": self.data,
+            "build": self.build,
+            "launch": self.launch,
+            "cache": self.cache,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str = "layer") -> BuildpackLayerMetadata:
+        o = _obj(d, path)
+        return cls(
+            sha=_str(o, "sha", path),
+            data=o.get("data"),
+            build=_bool(o, "build", path),
+            launch=_bool(o, "launch", path),
+            cache=_bool(o, "cache", path),
+        )
+
+
+@dataclass(frozen=True)
+class BuildpackLayersMetadata:
+    """The layers one buildpack contributed (``buildpacks[]`` entries; ``key`` is the id)."""
+
+    key: str
+    version: str = ""
+    layers: Mapping[str, BuildpackLayerMetadata] = field(default_factory=dict)
+    store: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "key": self.key,
+            "version": self.version,
+            "layers": {name: self.layers[name].to_dict() for name in sorted(self.layers)},
+        }
+        if self.store is not None:
+            out["store"] = self.store
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str = "buildpacks[]") -> BuildpackLayersMetadata:
+        o = _obj(d, path)
+        layers = _obj(o.get("layers"), f"{path}.layers")
+        return cls(
+            key=_str(o, "key", path),
+            version=_str(o, "version", path),
+            layers={
+                name: BuildpackLayerMetadata.from_dict(v, f"{path}.layers.{name}")
+                for name, v in layers.items()
+            },
+            store=o.get("store"),
+        )
+
+
+@dataclass(frozen=True)
+class RunImageForExport:
+    """``{"image": …, "mirrors": […]}`` (both ``omitempty``): where the run image lives."""
+
+    image: str = ""
+    mirrors: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.image:
+            out["image"] = self.image
+        if self.mirrors:
+            out["mirrors"] = list(self.mirrors)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str = "runImage") -> RunImageForExport:
+        o = _obj(d, path)
+        return cls(_str(o, "image", path), _strs(o, "mirrors", path))
+
+    def contains(self, ref: str) -> bool:
+        """True when ``ref``'s repository is ``image`` or one of ``mirrors`` (lifecycle's
+        ``Contains``: tags and digests are ignored)."""
+        wanted = repository_name(ref)
+        return any(repository_name(r) == wanted for r in (self.image, *self.mirrors))
+
+
+@dataclass(frozen=True)
+class RunImageForRebase:
+    """The ``runImage`` object: ``topLayer`` (a diffID), ``reference`` (``repo@sha256:…``)
+    and, flattened in, ``image``/``mirrors`` (Platform API >= 0.12)."""
+
+    top_layer: str = ""
+    reference: str = ""
+    image: str = ""
+    mirrors: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"topLayer": self.top_layer, "reference": self.reference}
+        out.update(self.for_export().to_dict())
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str = "runImage") -> RunImageForRebase:
+        o = _obj(d, path)
+        return cls(
+            top_layer=_str(o, "topLayer", path),
+            reference=_str(o, "reference", path),
+            image=_str(o, "image", path),
+            mirrors=_strs(o, "mirrors", path),
+        )
+
+    def for_export(self) -> RunImageForExport:
+        return RunImageForExport(self.image, self.mirrors)
+
+    def contains(self, ref: str) -> bool:
+        return self.for_export().contains(ref)
+
+
+@dataclass(frozen=True)
+class LayersMetadata:
+    """The ``io.buildpacks.lifecycle.metadata`` label (lifecycle's ``files.LayersMetadata``).
+
+    ``app`` is a tuple of :class:`LayerMetadata` (``None`` marshals as ``null``, as Go's nil
+    slice does). Read from an image, an ``app`` value of any other shape is kept as is, like
+    lifecycle's ``LayersMetadataCompat`` does during a rebase.
+    """
+
+    app: Any = None
+    sbom: LayerMetadata | None = None
+    buildpacks: tuple[BuildpackLayersMetadata, ...] | None = None
+    config: LayerMetadata = LayerMetadata()
+    launcher: LayerMetadata = LayerMetadata()
+    process_types: LayerMetadata = LayerMetadata()
+    run_image: RunImageForRebase = RunImageForRebase()
+    stack: RunImageForExport | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if isinstance(self.app, tuple):
+            app: Any = [a.to_dict() if isinstance(a, LayerMetadata) else a for a in self.app]
+        else:
+            app = self.app
+        out: dict[str, Any] = {"app": app}
+        if self.sbom is not None:
+            out["sbom"] = self.sbom.to_dict()
+        out["buildpacks"] = (
+            None if self.buildpacks is None else [b.to_dict() for b in self.buildpacks]
+        )
+        out["config"] = self.config.to_dict()
+        out["launcher"] = self.launcher.to_dict()
+        out["process-types"] = self.process_types.to_dict()
+        out["runImage"] = self.run_image.to_dict()
+        if self.stack is not None:
+            out["stack"] = {"runImage": self.stack.to_dict()}
+        return out
+
+    def to_json(self) -> str:
+        return go_json(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: Any) -> LayersMetadata:
+        o = _obj(d, "metadata")
+        app: Any = o.get("app")
+        if isinstance(app, list) and all(isinstance(a, Mapping) for a in app):
+            app = tuple(LayerMetadata.from_dict(a, f"app[{i}]") for i, a in enumerate(app))
+        bps = _list(o, "buildpacks", "metadata")
+        sbom = o.get("sbom")
+        stack = o.get("stack")
+        return cls(
+            app=app,
+            sbom=None if sbom is None else LayerMetadata.from_dict(sbom, "sbom"),
+            buildpacks=None
+            if bps is None
+            else tuple(
+                BuildpackLayersMetadata.from_dict(b, f"buildpacks[{i}]") for i, b in enumerate(bps)
+            ),
+            config=LayerMetadata.from_dict(o.get("config"), "config"),
+            launcher=LayerMetadata.from_dict(o.get("launcher"), "launcher"),
+            process_types=LayerMetadata.from_dict(o.get("process-types"), "process-types"),
+            run_image=RunImageForRebase.from_dict(o.get("runImage"), "runImage"),
+            stack=None
+            if stack is None
+            else RunImageForExport.from_dict(
+                _obj(stack, "stack").get("runImage"), "stack.runImage"
+            ),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> LayersMetadata:
+        """Parse label text; bad JSON or a bad shape raises :class:`MetadataError`."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise MetadataError(f"invalid JSON: {e}") from e
+        return cls.from_dict(data)
+
+    def buildpack(self, key: str) -> BuildpackLayersMetadata | None:
+        """``LayersMetadataFor``: the entry of one buildpack, if any."""
+        return next((b for b in self.buildpacks or () if b.key == key), None)
+
+    def app_shas(self) -> tuple[str, ...]:
+        if not isinstance(self.app, tuple):
+            return ()
+        return tuple(a.sha for a in self.app if isinstance(a, LayerMetadata))
+
+
+@dataclass(frozen=True)
+class TargetMetadata:
+    """A base image's target (``files.TargetMetadata``) as the rebaser compares it."""
+
+    os: str = ""
+    arch: str = ""
+    arch_variant: str = ""
+    id: str = ""
+    distro: tuple[str, str] | None = None  # (name, version)
+
+    @classmethod
+    def of(
+        cls, os: str, arch: str, variant: str | None, labels: Mapping[str, str]
+    ) -> TargetMetadata:
+        """``platform.GetTargetMetadata``: OS/arch/variant from the config, distro and id
+        from the ``io.buildpacks.base.*`` labels."""
+        distro = None
+        if DISTRO_NAME_LABEL in labels or DISTRO_VERSION_LABEL in labels:
+            distro = (labels.get(DISTRO_NAME_LABEL, ""), labels.get(DISTRO_VERSION_LABEL, ""))
+        return cls(os or "", arch or "", variant or "", labels.get(TARGET_ID_LABEL, ""), distro)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.id:
+            out["id"] = self.id
+        out["os"] = self.os
+        out["arch"] = self.arch
+        if self.arch_variant:
+            out["arch-variant"] = self.arch_variant
+        if self.distro is not None:
+            out["distro"] = {"name": self.distro[0], "version": self.distro[1]}
+        return out
+
+    def to_json(self) -> str:
+        return go_json(self.to_dict())
+
+    def satisfies_for_rebase(self, app: TargetMetadata) -> bool:
+        """``TargetSatisfiedForRebase(newBase=self, app)``: OS and arch equal, variant equal
+        unless one is empty, and a distro on the new base must be matched by the app's."""
+        if self.os != app.os or self.arch != app.arch:
+            return False
+        if self.arch_variant and app.arch_variant and self.arch_variant != app.arch_variant:
+            return False
+        if self.distro is not None:
+            if app.distro is None:
+                return False
+            name, version = self.distro
+            if name and name != app.distro[0]:
+                return False
+            if version and version != app.distro[1]:
+                return False
+        return True
+
+
+# --- io.buildpacks.build.metadata -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupElement:
+    """A buildpack of the build group (``id``, ``version``, optional ``api``/``homepage``)."""
+
+    id: str
+    version: str = ""
+    api: str = ""
+    homepage: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "version": self.version}
+        if self.api:
+            out["api"] = self.api
+        if self.homepage:
+            out["homepage"] = self.homepage
+        return out
+
+
+@dataclass(frozen=True)
+class Process:
+    """A launch process type contributed by a buildpack."""
+
+    type: str
+    command: tuple[str, ...]
+    args: tuple[str, ...] = ()
+    direct: bool = False
+    default: bool = False
+    buildpack_id: str = ""
+    working_dir: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.type,
+            "command": list(self.command),
+            "args": list(self.args) if self.args else None,
+            "direct": self.direct,
+        }
+        if self.default:
+            out["default"] = True
+        out["buildpackID"] = self.buildpack_id
+        if self.working_dir:
+            out["working-dir"] = self.working_dir
+        return out
+
+
+@dataclass(frozen=True)
+class BuildMetadata:
+    """``io.buildpacks.build.metadata`` as written for Platform API >= 0.9 (no ``bom``)."""
+
+    buildpacks: tuple[GroupElement, ...] = ()
+    processes: tuple[Process, ...] = ()
+    launcher_version: str = ""
+    launcher_repository: str = ""
+    launcher_commit: str = ""
+    buildpack_default_process_type: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "buildpacks": [b.to_dict() for b in self.buildpacks] if self.buildpacks else None,
+            "launcher": {
+                "version": self.launcher_version,
+                "source": {
+                    "git": {
+                        "repository": self.launcher_repository,
+                        "commit": self.launcher_commit,
+                    }
+                },
+            },
+            "processes": [p.to_dict() for p in self.processes] if self.processes else None,
+        }
+        if self.buildpack_default_process_type:
+            out["buildpack-default-process-type"] = self.buildpack_default_process_type
+        return out
+
+    def to_json(self) -> str:
+        return go_json(self.to_dict())
+
+
+def parse_mixins(text: str | None) -> list[str]:
+    """Decode the ``io.buildpacks.stack.mixins`` JSON array (missing label: empty)."""
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise MetadataError(f"invalid JSON: {e}") from e
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MetadataError("expected a JSON array of strings")
+    return value
+
+
+def strip_stage_prefixes(mixins: Iterable[str]) -> list[str]:
+    """Remove lifecycle's ``build:``/``run:`` stage prefixes."""
+    out = []
+    for m in mixins:
+        for prefix in ("build:", "run:"):
+            if m.startswith(prefix):
+                m = m[len(prefix) :]
+                break
+        out.append(m)
+    return out

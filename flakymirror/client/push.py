@@ -1,0 +1,331 @@
+"""Pushing an image like go-containerregistry's ``remote.Write`` (one call per tag).
+
+The wire flow, as ggcr v0.21's ``repoWriter.writeManifest`` runs it:
+
+1. ``GET /v2/`` (and a ``repository:<repo>:push,pull`` token under a Bearer challenge);
+2. ``HEAD /v2/<repo>/manifests/<tag>``: the same digest means nothing to do; 404 or 403 means
+   "not there"; anything else fails the push;
+3. every layer and the config, at most ``jobs`` (4) at a time, each as one operation retried on
+   temporary errors with the transport profile's backoff (ggcr's ``uploadOne``):
+   ``HEAD /v2/<repo>/blobs/<d>`` (200 skip, 404 upload, else fail); a mountable blob (one that
+   came from a run or previous image) is mounted with
+   ``POST …/blobs/uploads/?from=<repo>&mount=<d>&origin=<registry>`` (201 done, 202 + Location
+   upload there; a failed mount logs ``retrying without mount`` and POSTs plainly); other blobs
+   ``POST`` (202 + Location), ``PATCH`` the whole blob (``application/octet-stream``; 202, 204 or
+   201 + Location), ``PUT <location>?digest=`` (201). A mountable blob that must be uploaded
+   after all is first read from its source registry with ``GET /v2/<repo>/blobs/<d>``;
+4. ``PUT /v2/<repo>/manifests/<tag>`` with the manifest's ``Content-Type`` (200/201/202),
+   retried as a whole on temporary errors. The digest is computed locally.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus, urljoin, urlsplit, urlunsplit
+
+from flakymirror.client.auth import Credentials, Keychain
+from flakymirror.client.errors import ClientError, TransportError, go_quote
+from flakymirror.client.remote import parse_reference
+from flakymirror.client.retry import RetryProfile
+from flakymirror.client.transport import RequestRecord, Transport
+from flakymirror.oci import mediatypes as mt
+from flakymirror.oci.digest import Digest, DigestError, verify_stream
+
+__all__ = ["MountSource", "PushBlob", "PushResult", "go_query_encode", "push_image"]
+
+_log = logging.getLogger("flakymirror.client.push")
+_CHUNK = 256 * 1024
+_DOCKER_HUB = ("index.docker.io", "docker.io", "registry-1.docker.io")
+
+
+@dataclass(frozen=True)
+class MountSource:
+    """Where a blob already lives: ``registry``/``repository`` (for a cross-repo mount) and a
+    transport to that registry (to read the blob when it has to be uploaded after all)."""
+
+    registry: str
+    repository: str
+    transport: Transport | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class PushBlob:
+    """One blob of the image: a layer or the config.
+
+    ``chunks`` yields local content (any number of times); ``source`` makes the blob mountable.
+    At least one of them must be set.
+    """
+
+    digest: Digest
+    size: int
+    media_type: str
+    chunks: Callable[[], Iterable[bytes]] | None = field(default=None, compare=False)
+    source: MountSource | None = None
+
+    def __post_init__(self) -> None:
+        if self.chunks is None and self.source is None:
+            raise ValueError(f"blob {self.digest}: needs local content or a mount source")
+
+    def content(self) -> Iterator[bytes]:
+        """The compressed bytes: local content, or a verified GET from the source registry."""
+        if self.chunks is not None:
+            yield from self.chunks()
+            return
+        assert self.source is not None
+        if self.source.transport is None:
+            raise ClientError(f"blob {self.digest}: no way to read it from {self.source.registry}")
+        repo = self.source.repository
+        resp = self.source.transport.request(
+            "GET", f"/v2/{repo}/blobs/{self.digest}", scope=f"repository:{repo}:pull", stream=True
+        )
+        try:
+            yield from verify_stream(resp.iter_content(_CHUNK), self.digest, self.size)
+        finally:
+            resp.close()
+
+
+@dataclass
+class PushResult:
+    """What one push did: ``existing`` (the tag already pointed at this digest, nothing was
+    sent), and per blob digest ``existing``, ``mounted`` or ``pushed``."""
+
+    reference: str
+    digest: Digest
+    size: int
+    existing: bool = False
+    blobs: dict[str, str] = field(default_factory=dict)
+    requests: list[RequestRecord] = field(default_factory=list)
+
+
+class _SizedBody:
+    """A re-readable request body of known length: requests then sends ``Content-Length``
+    (as ggcr does when the layer size is known) instead of chunked encoding."""
+
+    def __init__(self, blob: PushBlob) -> None:
+        self._blob = blob
+
+    def __len__(self) -> int:
+        return self._blob.size
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._blob.content()
+
+
+def go_query_encode(pairs: Iterable[tuple[str, str]]) -> str:
+    """Go's ``url.Values.Encode``: keys sorted (values of one key keep their order)."""
+    grouped: dict[str, list[str]] = {}
+    for k, v in pairs:
+        grouped.setdefault(k, []).append(v)
+    return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k in sorted(grouped) for v in grouped[k])
+
+
+def _with_query(url: str, **values: str) -> str:
+    parts = urlsplit(url)
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in values]
+    pairs.extend(values.items())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, go_query_encode(pairs), ""))
+
+
+def _location(resp: Any, request_url: str, *, required: bool) -> str:
+    """ggcr ``getLocation``/``nextLocation``: Location resolved against the request URL."""
+    loc = resp.headers.get("Location")
+    if not loc:
+        if required:
+            raise ClientError("missing Location header")
+        return request_url
+    return urljoin(request_url, loc)
+
+
+class _Writer:
+    """ggcr's ``writer`` for one repository, on one transport."""
+
+    def __init__(self, transport: Transport, repository: str, logger: logging.Logger) -> None:
+        self.t = transport
+        self.repo = repository
+        self.scope = f"repository:{repository}:push,pull"
+        self.log = logger
+        self.outcome: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _set(self, digest: Digest, what: str) -> None:
+        with self._lock:
+            self.outcome[str(digest)] = what
+
+    # -- blobs ----------------------------------------------------------------------------------
+
+    def blob_exists(self, digest: Digest) -> bool:
+        resp = self.t.request(
+            "HEAD",
+            f"/v2/{self.repo}/blobs/{digest}",
+            scope=self.scope,
+            ok=(200, 404),
+            retry=False,
+        )
+        return resp.status_code == 200
+
+    def initiate(self, blob: PushBlob | None) -> tuple[str | None, bool]:
+        """POST an upload (a mount when ``blob`` has a source); (location, mounted)."""
+        base = self.t.url(f"/v2/{self.repo}/blobs/uploads/")
+        url = base
+        src = blob.source if blob is not None else None
+        # ggcr leaves Docker Hub alone when the blob comes from another registry (issue 1741)
+        if (
+            src is not None
+            and blob is not None
+            and not (self.t.registry in _DOCKER_HUB and src.registry != self.t.registry)
+        ):
+            pairs = [("mount", str(blob.digest)), ("from", src.repository)]
+            if src.registry:
+                pairs.append(("origin", src.registry))
+            url = f"{base}?{go_query_encode(pairs)}"
+        try:
+            resp = self.t.request(
+                "POST",
+                url,
+                scope=self.scope,
+                headers={"Content-Type": "application/json"},
+                ok=(201, 202),
+                retry=False,
+            )
+        except ClientError as err:
+            if url != base:
+                self.log.warning("retrying without mount: %s", err)
+                return self.initiate(None)
+            raise
+        if resp.status_code == 201:
+            return None, True
+        return _location(resp, resp.request.url or url, required=True), False
+
+    def upload_one(self, blob: PushBlob) -> None:
+        def attempt() -> None:
+            if self.blob_exists(blob.digest):
+                self._set(blob.digest, "existing")
+                return
+            location, mounted = self.initiate(blob)
+            if mounted:
+                self._set(blob.digest, "mounted")
+                return
+            assert location is not None
+            body: Any = _SizedBody(blob) if blob.size else b"".join(blob.content())
+            resp = self.t.request(
+                "PATCH",
+                location,
+                scope=self.scope,
+                headers={"Content-Type": "application/octet-stream"},
+                data=body,
+                ok=(202, 204, 201),
+                retry=False,
+            )
+            commit = _location(resp, resp.request.url or location, required=False)
+            self.t.request(
+                "PUT",
+                _with_query(commit, digest=str(blob.digest)),
+                scope=self.scope,
+                headers={"Content-Type": "application/octet-stream"},
+                ok=(201,),
+                retry=False,
+            )
+            self._set(blob.digest, "pushed")
+
+        self.t.retry_operation(attempt)
+
+    # -- manifests ------------------------------------------------------------------------------
+
+    def manifest_digest(self, tag: str) -> Digest | None:
+        """ggcr ``manifestExists`` HEAD: the digest under ``tag``, None for 404/403."""
+        path = f"/v2/{self.repo}/manifests/{tag}"
+        try:
+            resp = self.t.request(
+                "HEAD", path, scope=self.scope, headers={"Accept": mt.GGCR_MANIFEST_ACCEPT}
+            )
+        except TransportError as err:
+            if err.status_code in (404, 403):
+                return None
+            raise
+        length = resp.headers.get("Content-Length", "")
+        if not length.isdigit():
+            raise ClientError(f"strconv.ParseInt: parsing {go_quote(length)}: invalid syntax")
+        header = resp.headers.get("Docker-Content-Digest", "")
+        try:
+            return Digest.parse(header)
+        except DigestError:
+            raise ClientError(f"cannot parse hash: {go_quote(header)}") from None
+
+    def put_manifest(self, tag: str, manifest: bytes, media_type: str) -> None:
+        def attempt() -> None:
+            self.t.request(
+                "PUT",
+                f"/v2/{self.repo}/manifests/{tag}",
+                scope=self.scope,
+                headers={"Content-Type": media_type},
+                data=manifest,
+                ok=(200, 201, 202),
+                retry=False,
+            )
+
+        self.t.retry_operation(attempt)
+
+
+def push_image(
+    reference: str,
+    manifest: bytes,
+    media_type: str,
+    blobs: Sequence[PushBlob],
+    *,
+    insecure: bool = False,
+    keychain: Keychain | Credentials | Mapping[str, Credentials] | None = None,
+    profile: str | RetryProfile = "ggcr-v0.21.9",
+    sleep: Callable[[float], None] | None = None,
+    seed: int = 0,
+    jobs: int = 4,
+    record: list[RequestRecord] | None = None,
+    logger: logging.Logger | None = None,
+) -> PushResult:
+    """Push one image manifest and its blobs (layers first, then the config) to ``reference``
+    (``host/repo:tag``), ggcr-style (see the module docstring). Errors propagate as raised
+    (:class:`TransportError`, :class:`NetworkError`, ...)."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    ref = parse_reference(reference)
+    tag = ref.identifier
+    log: list[RequestRecord] = []
+
+    def note(item: RequestRecord) -> None:
+        log.append(item)
+        if record is not None:
+            record.append(item)
+
+    digest = Digest.of(manifest)
+    result = PushResult(f"{ref.name}:{tag}", digest, len(manifest), requests=log)
+    transport = Transport(
+        ref.registry or "",
+        insecure=insecure,
+        keychain=keychain,
+        profile=profile,
+        sleep=sleep,
+        seed=seed,
+        record=note,
+    )
+    with transport:
+        writer = _Writer(transport, ref.repository, logger or _log)
+        transport.ping(writer.scope)
+        if ref.digest is None and writer.manifest_digest(tag) == digest:
+            result.existing = True
+            return result
+        unique: dict[str, PushBlob] = {}
+        for blob in blobs:
+            unique.setdefault(str(blob.digest), blob)
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="push") as pool:
+            futures = [pool.submit(writer.upload_one, b) for b in unique.values()]
+            errors = [f.exception() for f in futures]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
+        writer.put_manifest(tag, manifest, media_type)
+        result.blobs = dict(writer.outcome)
+    return result
