@@ -23,8 +23,16 @@ class ManifestError(ValueError):
 
 
 def canonical_json(obj: Any) -> bytes:
-    """Compact UTF-8 JSON: no whitespace, keys in the order given, no NaN."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    """Compact UTF-8 JSON: no whitespace, keys in the order given, no NaN.
+
+    Strings holding lone surrogates (which ``json.loads`` produces from ``"\\ud800"``) cannot
+    be UTF-8: such documents are written with ASCII escapes instead, which parse back the same.
+    """
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
 
 
 def load_json(data: bytes | bytearray | memoryview | str) -> Any:

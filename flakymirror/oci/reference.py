@@ -130,6 +130,13 @@ class Reference:
                 raise ReferenceError(str(e)) from None
         elif self.digest is not None and not isinstance(self.digest, Digest):
             raise ReferenceError(f"digest must be a Digest, got {type(self.digest).__name__}")
+        first, slash, _ = self.repository.partition("/")
+        if self.registry is None and slash and _looks_like_host(first):
+            # "example.com/foo" would print and parse back as registry "example.com"
+            raise ReferenceError(
+                f"repository {self.repository!r} starts with what reads as a registry host "
+                f"{first!r}: pass registry={first!r} or give a registry"
+            )
         full = self.name
         if len(full) > MAX_NAME_LENGTH:
             raise ReferenceError(

@@ -168,5 +168,17 @@ _host = st.sampled_from([None, "localhost", "localhost:5000", "127.0.0.1:1", "r.
 
 @given(_host, _repo, st.none() | _tag, st.none() | st.binary(max_size=8).map(Digest.of))
 def test_roundtrip(host, repo, tag, digest):
+    first, slash, _ = repo.partition("/")
+    if host is None and slash and "." in first:
+        with pytest.raises(ReferenceError, match="reads as a registry host"):
+            Reference(host, repo, tag, digest)
+        return
     ref = Reference(host, repo, tag, digest)
     assert Reference.parse(str(ref)) == ref
+
+
+def test_registryless_repository_that_looks_like_a_host_is_ambiguous():
+    with pytest.raises(ReferenceError, match="host 'example.com': pass registry='example.com'"):
+        Reference(None, "example.com/foo")
+    assert Reference(None, "example.com").name == "example.com"  # one component: a repository
+    assert Reference("localhost:5000", "example.com/foo").name == "localhost:5000/example.com/foo"
