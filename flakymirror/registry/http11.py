@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any, NamedTuple
 
 from werkzeug.exceptions import BadRequest, ClientDisconnected
@@ -118,6 +119,7 @@ class ChunkedReader(io.RawIOBase):
         self._rfile = rfile
         self._left = 0  # bytes left in the current chunk
         self._eof = False
+        self._broken = False  # after a framing error nothing more can be read safely
 
     def readable(self) -> bool:
         return True
@@ -131,14 +133,18 @@ class ChunkedReader(io.RawIOBase):
             raise ClientDisconnected("client closed the connection inside a chunked body")
         return line
 
+    def _fail(self, message: str) -> BadRequest:
+        self._broken = True
+        return BadRequest(message)
+
     def _next_chunk(self) -> None:
         line = self._readline().split(b";", 1)[0].strip()
         try:
             size = int(line, 16)
         except ValueError:
-            raise BadRequest(f"malformed chunk size line {line[:40]!r} in a chunked body") from None
-        if size < 0:
-            raise BadRequest(f"negative chunk size {line!r}")
+            raise self._fail(f"malformed chunk size line {line[:40]!r} in a chunked body") from None
+        if size < 0 or not line.isalnum():
+            raise self._fail(f"malformed chunk size {line[:40]!r} in a chunked body")
         if size == 0:
             while self._readline() not in (b"\r\n", b"\n"):  # trailers
                 pass
@@ -148,6 +154,8 @@ class ChunkedReader(io.RawIOBase):
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             return b"".join(iter(lambda: self.read(_READ), b""))
+        if self._broken:
+            raise BadRequest("the chunked body is malformed")
         if self._eof or size == 0:
             return b""
         if self._left == 0:
@@ -163,7 +171,7 @@ class ChunkedReader(io.RawIOBase):
             raise ClientDisconnected("client closed the connection inside a chunk")
         self._left -= n
         if self._left == 0 and self._readline() not in (b"\r\n", b"\n"):
-            raise BadRequest("chunk data not followed by CRLF in a chunked body")
+            raise self._fail("chunk data not followed by CRLF in a chunked body")
         return data
 
     def readinto(self, buffer: Any) -> int:
@@ -178,6 +186,8 @@ class ChunkedReader(io.RawIOBase):
         return self._eof
 
     def drain(self, limit: int) -> bool:
+        if self._broken:
+            return False
         seen = 0
         while not self._eof:
             seen += len(self.read(_READ))
@@ -198,6 +208,7 @@ def _http_date() -> bytes:
 
 
 _NO_BODY_STATUS = frozenset({204, 304})
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
 
 
 class Connection:
@@ -386,7 +397,8 @@ class Connection:
                 raise RuntimeError("WSGI app returned a body before calling start_response")
             code = int(status[:3])
             state["code"] = code
-            lines = [f"{version if version == 'HTTP/1.0' else 'HTTP/1.1'} {status}\r\n"]
+            reason = _REASONS.get(code) or status[4:]
+            lines = [f"{'HTTP/1.0' if version == 'HTTP/1.0' else 'HTTP/1.1'} {code} {reason}\r\n"]
             declared = None
             for k, v in state["headers"]:
                 kl = k.lower()

@@ -96,11 +96,8 @@ def _negotiate(
             "MANIFEST_UNKNOWN",
             "manifest list has no linux/amd64 image for a client without list support",
         )
-    if media == mt.DOCKER_MANIFEST and media not in accepted and accepted:
-        # distribution would down-convert to signed schema 1, which we do not produce
-        raise RegistryError(
-            "MANIFEST_INVALID", "Schema 2 manifest not supported by client", status=404
-        )
+    # A Docker schema 2 manifest not in Accept: distribution down-converts it to signed
+    # schema 1, which nothing here produces; it is served unchanged instead.
     return stored
 
 
