@@ -89,12 +89,13 @@ def network_error(method: str, url: str, exc: BaseException) -> NetworkError:
                 method, url, f"dial tcp {host}: connect: connection refused", "refused"
             )
     for c in chain:
+        # RemoteDisconnected subclasses ConnectionResetError: test it first
+        if isinstance(c, http.client.RemoteDisconnected):
+            return NetworkError(method, url, "EOF", "eof")
         if isinstance(c, ConnectionResetError):
             return NetworkError(method, url, "read: connection reset by peer", "reset")
         if isinstance(c, BrokenPipeError):
             return NetworkError(method, url, "write: broken pipe", "broken-pipe")
-        if isinstance(c, http.client.RemoteDisconnected):
-            return NetworkError(method, url, "EOF", "eof")
         if isinstance(c, http.client.IncompleteRead | urllib3.exceptions.IncompleteRead):
             return NetworkError(method, url, "unexpected EOF", "eof")
     for c in chain:

@@ -1,0 +1,269 @@
+"""Test helpers for the client core: a recorded sleep, and a small scriptable registry served
+by pytest-httpserver on 127.0.0.1 whose responses can be made to misbehave per request."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from flakymirror.oci import Image, ImageIndex
+from flakymirror.oci.digest import Digest
+
+# -- sleeps -------------------------------------------------------------------------------------
+
+
+class Sleeps:
+    """A sleep function that records instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+    @property
+    def total(self) -> float:
+        return sum(self.calls)
+
+
+def ggcr_sleeps(n: int, seed: int = 0, *, draws: random.Random | None = None) -> list[float]:
+    """The ggcr backoff sleeps a transport with ``seed`` makes for ``n`` exhausted requests
+    (1 s and 3 s, each plus up to 10 % jitter drawn in order from ``random.Random(seed)``)."""
+    rng = draws if draws is not None else random.Random(seed)
+    out: list[float] = []
+    for _ in range(n):
+        for base_ns in (1_000_000_000, 3_000_000_000):
+            out.append((base_ns + int(rng.random() * 0.1 * base_ns)) / 1e9)
+    return out
+
+
+# -- responses a script can give -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    """Answer with this status, body and headers."""
+
+    code: int
+    body: bytes | str = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class OCIError:
+    """Answer with an OCI JSON error body."""
+
+    code: int
+    error: str
+    message: str = ""
+
+    def response(self) -> Response:
+        body = json.dumps({"errors": [{"code": self.error, "message": self.message}]})
+        return Response(body, status=self.code, content_type="application/json")
+
+
+@dataclass(frozen=True)
+class EOF:
+    """Close the connection without answering (the client reads EOF)."""
+
+
+@dataclass(frozen=True)
+class Raw:
+    """Write these raw bytes on the socket, then close it (e.g. headers and a cut body)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Pass:
+    """Let the healthy registry answer."""
+
+
+Action = Status | OCIError | EOF | Raw | Pass | Callable[[Request], Response]
+
+
+def _close_without_response(request: Request, raw: bytes = b"") -> Response:
+    sock = request.environ["werkzeug.socket"]
+    if raw:
+        sock.sendall(raw)
+    sock.shutdown(socket.SHUT_WR)  # FIN: the client sees the connection end before a status line
+    # werkzeug's write of this response then fails quietly (a dropped connection)
+    return Response(b"", status=200)
+
+
+@dataclass
+class Rule:
+    method: str
+    pattern: re.Pattern[str]
+    actions: list[Action]
+    then: Action
+    hits: int = 0
+
+
+class FakeRegistry:
+    """A healthy read-only registry (ping, manifests by tag/digest, blobs) with scripted faults.
+
+    ``on(method, path_regex, *actions, then=Pass())`` answers the matching requests with the
+    actions in order, then with ``then`` forever. ``log`` lists ``(method, path, status)``.
+    """
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.manifests: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self.blobs: dict[tuple[str, str], bytes] = {}
+        self.rules: list[Rule] = []
+        self.log: list[tuple[str, str, int | None]] = []
+        self.headers_seen: list[dict[str, str]] = []
+        self.ping_status = 200
+        self.ping_headers: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.server.port}"
+
+    def ref(self, repo: str, tag_or_digest: str = "latest") -> str:
+        sep = "@" if tag_or_digest.startswith("sha256:") else ":"
+        return f"{self.host}/{repo}{sep}{tag_or_digest}"
+
+    # -- content --------------------------------------------------------------------------------
+
+    def put_manifest(self, repo: str, data: bytes, media_type: str, *tags: str) -> Digest:
+        digest = Digest.of(data)
+        for key in (str(digest), *tags):
+            self.manifests[(repo, key)] = (data, media_type)
+        return digest
+
+    def put_blob(self, repo: str, data: bytes) -> Digest:
+        digest = Digest.of(data)
+        self.blobs[(repo, str(digest))] = data
+        return digest
+
+    def push(self, image: Image | ImageIndex, repo: str, tag: str = "latest") -> Digest:
+        """Store an image or an index (children and blobs included)."""
+        if isinstance(image, ImageIndex):
+            for child in image.images:
+                self.push(child, repo, tag=str(child.digest))
+            return self.put_manifest(repo, image.index_bytes, image.media_type, tag)
+        for blob in image.blobs():
+            self.blobs[(repo, str(blob.digest))] = b"".join(blob.chunks())
+        return self.put_manifest(repo, image.manifest_bytes, image.media_type, tag)
+
+    # -- scripting ------------------------------------------------------------------------------
+
+    def on(self, method: str, path: str, *actions: Action, then: Action | None = None) -> Rule:
+        rule = Rule(method, re.compile(path), list(actions), then if then is not None else Pass())
+        self.rules.append(rule)
+        return rule
+
+    def count(self, method: str | None = None, path: str | None = None) -> int:
+        return sum(
+            1
+            for m, p, _ in self.log
+            if (method is None or m == method) and (path is None or re.fullmatch(path, p))
+        )
+
+    def paths(self) -> list[str]:
+        return [f"{m} {p}" for m, p, _ in self.log]
+
+    # -- serving --------------------------------------------------------------------------------
+
+    def __call__(self, request: Request) -> Response:
+        with self._lock:
+            self.headers_seen.append(dict(request.headers))
+            action: Action = Pass()
+            for rule in self.rules:
+                if rule.method == request.method and rule.pattern.fullmatch(request.path):
+                    action = rule.actions[rule.hits] if rule.hits < len(rule.actions) else rule.then
+                    rule.hits += 1
+                    break
+        response = self._act(action, request)
+        with self._lock:
+            status = None if isinstance(action, EOF | Raw) else response.status_code
+            self.log.append((request.method, request.path, status))
+        return response
+
+    def _act(self, action: Action, request: Request) -> Response:
+        if isinstance(action, Pass):
+            return self.healthy(request)
+        if isinstance(action, EOF):
+            return _close_without_response(request)
+        if isinstance(action, Raw):
+            return _close_without_response(request, action.data)
+        if isinstance(action, OCIError):
+            return action.response()
+        if isinstance(action, Status):
+            resp = Response(action.body, status=action.code, headers=action.headers)
+            if action.content_type is not None:
+                resp.content_type = action.content_type
+            elif "Content-Type" not in action.headers:
+                del resp.headers["Content-Type"]
+            return resp
+        return action(request)
+
+    def healthy(self, request: Request) -> Response:
+        path = request.path
+        if path in ("/v2/", "/v2"):
+            return Response(b"{}", status=self.ping_status, headers=self.ping_headers)
+        m = re.fullmatch(r"/v2/(.+)/(manifests|blobs)/([^/]+)", path)
+        if m is None:
+            return OCIError(404, "NAME_UNKNOWN", "repository name not known to registry").response()
+        repo, kind, ref = m.groups()
+        if kind == "manifests":
+            found = self.manifests.get((repo, ref))
+            if found is None:
+                return OCIError(404, "MANIFEST_UNKNOWN", "manifest unknown").response()
+            data, media_type = found
+            resp = Response(data if request.method == "GET" else b"", content_type=media_type)
+            resp.headers["Docker-Content-Digest"] = str(Digest.of(data))
+            resp.headers["Content-Length"] = str(len(data))
+            return resp
+        blob = self.blobs.get((repo, ref))
+        if blob is None:
+            return OCIError(404, "BLOB_UNKNOWN", "blob unknown to registry").response()
+        resp = Response(
+            blob if request.method == "GET" else b"", content_type="application/octet-stream"
+        )
+        resp.headers["Content-Length"] = str(len(blob))
+        resp.headers["Docker-Content-Digest"] = ref
+        return resp
+
+
+@pytest.fixture(scope="session")
+def _http_server() -> Iterator[HTTPServer]:
+    # one server per xdist worker (stop takes ~0.5 s); each test gets a fresh FakeRegistry
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
+def registry(_http_server: HTTPServer) -> Iterator[FakeRegistry]:
+    """A fresh scriptable registry on the shared loopback server."""
+    _http_server.clear()
+    fake = FakeRegistry(_http_server)
+    _http_server.expect_request(re.compile(".*")).respond_with_handler(fake)
+    yield fake
+    try:
+        _http_server.check_handler_errors()
+    finally:
+        _http_server.clear()
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    """A recording sleep function."""
+    return Sleeps()
