@@ -80,6 +80,9 @@ def check(expect: Expectations, r: ScenarioResult) -> tuple[Failure, ...]:
     if expect.logs is not None and tuple(expect.logs) != tuple(r.logs):
         fail("expect.logs", list(expect.logs), list(r.logs),
              _first_difference(expect.logs, r.logs))  # fmt: skip
+    if expect.top_layer is not None and r.top_layer != expect.top_layer:
+        fail("expect.top_layer", expect.top_layer, r.top_layer,
+             f"expected top layer {expect.top_layer}, got {r.top_layer}")  # fmt: skip
     _check_sleeps(expect.sleeps, r, out)
     for key, n in expect.requests:
         seen = r.request_count(key)

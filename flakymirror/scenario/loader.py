@@ -232,7 +232,9 @@ def _auth(t: Table | None) -> AuthSpec | None:
 def _action(t: Table) -> Action:
     kind = t.string("kind", choices=ACTIONS)
     image = t.string("image")
-    _reference(image, t.key("image"), tag_required=False)
+    # "repo@{digest}" opens the action image by its digest (known only once it is built)
+    probe = re.sub(r"@\{(index_)?digest\}$", "@sha256:" + "0" * 64, image)
+    _reference(probe, t.key("image"), tag_required=False)
     output = t.string("output", None)
     app_image = t.string("app_image", None)
     previous = t.string("previous_image", None)
@@ -275,7 +277,11 @@ def _expect(t: Table) -> Expectations:
     contains = t.array("error_contains", check_str, (), accept_single=True)
     exit_code = t.integer("exit_code", None)
     if outcome == "success":
-        for key, value in (("error", error), ("error_contains", contains or None)):
+        for key, value in (
+            ("error", error),
+            ("error_contains", contains or None),
+            ("exit_code", exit_code),
+        ):
             if value is not None:
                 raise Invalid(t.key(key), 'contradicts outcome = "success"')
     status = t.integer("status", None)
@@ -289,6 +295,7 @@ def _expect(t: Table) -> Expectations:
         status=status,
         attempts=t.integer("attempts", None, minimum=1),
         logs=t.array("logs", check_str, None),
+        top_layer=t.string("top_layer", None),
         sleeps=_sleeps(t.table("sleeps")),
         requests=_requests(t.table("requests")),
         elapsed=_elapsed(t.table("elapsed")),

@@ -244,7 +244,10 @@ class Expectations:
 
     ``requests`` maps an endpoint kind (``manifest``) or ``"METHOD kind"`` (``HEAD blob``) to
     the exact number of journal entries. ``status`` is the HTTP status of the transport error in
-    the final error's cause chain (0: there must be none).
+    the final error's cause chain (0: there must be none). ``top_layer`` is the diffID the
+    opened image reports as its top layer (``"{diff_id3}"`` names the action image's 3rd).
+    Texts may use the placeholders ``{host}``, ``{digest}``, ``{index_digest}``, ``{config}``,
+    ``{layerN}`` and ``{diff_idN}`` (see :func:`flakymirror.scenario.runner.placeholders`).
     """
 
     outcome: str
@@ -254,6 +257,7 @@ class Expectations:
     status: int | None = None
     attempts: int | None = None
     logs: tuple[str, ...] | None = None
+    top_layer: str | None = None
     sleeps: Sleeps = field(default_factory=Sleeps)
     requests: tuple[tuple[str, int], ...] = ()
     elapsed: Elapsed = field(default_factory=Elapsed)
@@ -269,6 +273,7 @@ class Expectations:
                 "status": self.status,
                 "attempts": self.attempts,
                 "logs": list(self.logs) if self.logs is not None else None,
+                "top_layer": self.top_layer,
             }
         )
         if self.sleeps.to_dict():

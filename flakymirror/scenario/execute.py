@@ -1,0 +1,129 @@
+"""Run a scenario's client action (open, export, rebase) against a mirror, through the recorder.
+
+Only this module (and the runner) imports :mod:`flakymirror.client`. The client sees nothing of
+the mirror but its ``host``; it talks plain HTTP (``insecure=True``) and sleeps through the
+recorder, which sleeps through the mirror's clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flakymirror.scenario.model import Scenario
+from flakymirror.scenario.recorder import Recorder
+
+__all__ = ["Outcome", "action_image", "run_action"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the action ended with: an error (text, type, status, exit code) or a top layer."""
+
+    error: str | None = None
+    error_type: str | None = None
+    status: int | None = None
+    exit_code: int | None = None
+    top_layer: str | None = None
+    digest: str | None = None
+
+
+def action_image(scenario: Scenario, built: dict[str, Any]) -> Any:
+    """The built image (or index) the action opens: by ``repo:tag``, or for ``repo@digest``
+    the first image pushed to that repository."""
+    ref = scenario.action.image
+    if ref in built:
+        return built[ref]
+    repo = ref.split("@", 1)[0]
+    return next((img for r, img in built.items() if r.rpartition(":")[0] == repo), None)
+
+
+def _resolve(ref: str, scenario: Scenario, built: dict[str, Any]) -> str:
+    if ref.endswith(("@{digest}", "@{index_digest}")):
+        image = action_image(scenario, built)
+        if image is None:
+            raise ValueError(f"{ref!r}: no image pushed to that repository")
+        if ref.endswith("@{digest}") and hasattr(image, "image_for"):
+            image = image.image_for(scenario.action.platform or "linux/amd64")
+        return f"{ref.split('@', 1)[0]}@{image.digest}"
+    return ref
+
+
+def _keychain(scenario: Scenario) -> Any:
+    spec = scenario.mirror.auth
+    if spec is None or not spec.client_credentials:
+        return None
+    from flakymirror.client import BasicCredentials
+
+    return BasicCredentials(spec.username, spec.password)
+
+
+def _failure(err: BaseException) -> Outcome:
+    from flakymirror.client import find_transport_error
+
+    terr = find_transport_error(err)
+    return Outcome(
+        error=str(err),
+        error_type=type(err).__name__,
+        status=terr.status_code if terr is not None else None,
+        exit_code=getattr(err, "exit_code", None),
+    )
+
+
+def run_action(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:
+    """Run the scenario's action against the mirror at ``host`` and say how it ended."""
+    from flakymirror.client import ClientError
+
+    action = scenario.action
+    try:
+        if action.kind == "open":
+            return _open(scenario, host, rec, built)
+        if action.kind == "export":
+            return _export(scenario, host, rec, built)
+        return _rebase(scenario, host, rec, built)
+    except (ClientError, OSError, ValueError) as err:
+        return _failure(err)
+    except Exception as err:  # noqa: BLE001 - any client failure is an outcome to report
+        return _failure(err)
+
+
+def _new_image_factory(scenario: Scenario, ref: str, rec: Recorder) -> Any:
+    from flakymirror.client import new_remote_image
+
+    action = scenario.action
+    keychain = _keychain(scenario)
+
+    def new_image() -> Any:
+        rec.attempt()
+        return new_remote_image(
+            ref,
+            insecure=True,
+            keychain=keychain,
+            platform=action.platform,
+            profile=action.profile,
+            sleep=rec.transport_sleep,
+            seed=action.seed,
+        )
+
+    return new_image
+
+
+def _open(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:
+    from flakymirror.client import open_remote_image
+
+    ref = f"{host}/{_resolve(scenario.action.image, scenario, built)}"
+    image = open_remote_image(
+        _new_image_factory(scenario, ref, rec),
+        logger=rec.logger,
+        delays=scenario.action.delays,
+        sleep=rec.opener_sleep,
+    )
+    return Outcome(top_layer=str(image.top_layer()), digest=str(image.digest))
+
+
+def _export(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:
+    raise NotImplementedError("export actions need flakymirror.client.export")
+
+
+def _rebase(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:
+    raise NotImplementedError("rebase actions need flakymirror.client.rebase")
