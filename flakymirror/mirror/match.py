@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flakymirror.mirror._forms import Form, FormError, glob_match, integer, number
+from flakymirror.oci.digest import Digest, DigestError
 
 __all__ = ["KINDS", "Endpoint", "Match", "classify"]
 
@@ -125,6 +126,11 @@ class Match:
             _glob(self.repo, "repo")
         if self.reference is not None:
             _glob(self.reference, "reference")
+            if ":" in self.reference and not any(c in self.reference for c in "*?["):
+                try:
+                    Digest.parse(self.reference)
+                except DigestError as exc:
+                    raise FormError("reference", str(exc)) from exc
         set_(self, "nth", _as_tuple(self.nth, "nth", _nth))
         if self.times is not None:
             set_(self, "times", integer(self.times, "times", minimum=0))

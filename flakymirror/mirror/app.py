@@ -1,0 +1,149 @@
+"""The mirror's WSGI application: the request path, one small stage after another.
+
+journal entry opened → fault rules decided → "before" effects (delay) → an "answer" effect
+(status, reset, close, garbage) *or* the sync view through the registry app → "after" effects
+(headers, wrong digest, drip, truncate, corrupt, stall) → journal entry closed when the last
+body byte went out (or the connection dropped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from werkzeug.wrappers import Request
+
+from flakymirror.mirror.actions import Pass
+from flakymirror.mirror.clock import _Real, elapsed
+from flakymirror.mirror.effects import EFFECTS, Ctx, Resp
+from flakymirror.mirror.journal import JournalEntry
+from flakymirror.mirror.match import Endpoint, classify
+from flakymirror.mirror.store import RequestState, current_request
+from flakymirror.registry.server import CloseConnection
+
+if TYPE_CHECKING:
+    from flakymirror.mirror.mirror import FlakyMirror
+
+__all__ = ["CONTROL_PREFIX", "MirrorApp"]
+
+CONTROL_PREFIX = "/_flakymirror/"
+
+
+class MirrorApp:
+    """WSGI callable serving ``mirror``: control API under ``/_flakymirror/``, the rest flaky."""
+
+    def __init__(self, mirror: FlakyMirror) -> None:
+        self.mirror = mirror
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        m = self.mirror
+        if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
+            return m.control(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        token_path = getattr(m.registry_app.auth, "token_path", None) or "/token"
+        endpoint = classify(path, token_path)
+        now = m.clock.now()
+        query = environ.get("QUERY_STRING", "")
+        ns = parse_qs(query).get("ns", [None])[0] if "ns=" in query else None
+        entry = m.journal.open(
+            t=elapsed(now, m.epoch),
+            clock_time=now,
+            wall_time=_Real.now(),
+            method=method,
+            path=path,
+            kind=endpoint.kind,
+            repo=endpoint.repo,
+            reference=endpoint.reference,
+            query=query,
+            ns=ns,
+        )
+        try:
+            return self._serve(environ, start_response, entry, method, endpoint)
+        except CloseConnection:
+            m.journal.close(entry, "closed")
+            raise
+        except BaseException:
+            m.journal.close(entry, "error")
+            raise
+
+    def _serve(
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        entry: JournalEntry,
+        method: str,
+        endpoint: Endpoint,
+    ) -> Iterable[bytes]:
+        m = self.mirror
+        fired = m.faults.fire(method, endpoint, entry.t)
+        actions = [a for f in fired for a in f.actions if not isinstance(a, Pass)]
+        entry.faults = [f.label() for f in fired if any(not isinstance(a, Pass) for a in f.actions)]
+        host = (
+            environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+        )
+        ctx = Ctx(
+            environ,
+            method,
+            endpoint,
+            m.clock,
+            m.interrupt,
+            f"{environ['wsgi.url_scheme']}://{host}",
+        )
+        for action in actions:
+            if action.stage == "before":
+                EFFECTS[type(action)](ctx, action, None)
+        resp: Resp | None = None
+        for action in actions:
+            if action.stage == "answer":
+                resp = EFFECTS[type(action)](ctx, action, None)
+                break
+        if resp is None:
+            resp = self._registry(environ, method, entry)
+        for action in actions:
+            if action.stage == "after":
+                resp = EFFECTS[type(action)](ctx, action, resp)
+        assert resp is not None
+        entry.status = resp.status
+        write = start_response(resp.status_line, resp.headers)
+        ctx.flush = lambda: write(b"")
+        return self._counted(resp.body, entry, method)
+
+    def _registry(self, environ: dict[str, Any], method: str, entry: JournalEntry) -> Resp:
+        """The sync view, served by the registry app (auth, routing, headers, Range, errors)."""
+        state = RequestState(method)
+        token = current_request.set(state)
+        try:
+            response = self.mirror.registry_app.handle(Request(environ))
+            app_iter, status, headers = response.get_wsgi_response(environ)
+        finally:
+            current_request.reset(token)
+        entry.sync = state.sync
+        code, _, phrase = status.partition(" ")
+        return Resp(int(code), list(headers), app_iter, reason=phrase or None)
+
+    def _counted(self, body: Iterable[bytes], entry: JournalEntry, method: str) -> Iterator[bytes]:
+        journal = self.mirror.journal
+        outcome = "ok"
+        try:
+            for chunk in body:
+                if method != "HEAD":
+                    entry.bytes_sent += len(chunk)
+                yield chunk
+        except CloseConnection:
+            outcome = "closed"
+            raise
+        except GeneratorExit:
+            outcome = "aborted"
+            raise
+        except BaseException:
+            outcome = "error"
+            raise
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            journal.close(entry, outcome)

@@ -1,0 +1,187 @@
+"""The control API under ``/_flakymirror/`` (JSON in, JSON out), for non-Python clients.
+
+==========  ===========================  =================================================
+method      path                         body / answer
+==========  ===========================  =================================================
+GET         /_flakymirror/state          plans, faults (+ counters), clock, journal size,
+                                         tracked images and their sync state
+GET/PUT     /_flakymirror/plan           a plan table or a list of them (POST = PUT)
+GET/POST    /_flakymirror/faults         a rule table or a list of them; answers the
+                                         indexes of the added rules
+DELETE      /_flakymirror/faults         remove every rule
+GET/POST    /_flakymirror/clock/advance  ``{"seconds": x}`` (virtual clock only)
+GET         /_flakymirror/journal        ``?kind=&repo=&method=&status=`` filters
+POST        /_flakymirror/reset          back to the mirror's initial state
+==========  ===========================  =================================================
+
+Bad input answers ``400 {"error": "<key path>: <what is wrong>", "field": "<key path>"}``;
+the mirror keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request, Response
+
+from flakymirror.mirror._forms import FormError, number
+from flakymirror.mirror.faults import rules_from_dict
+from flakymirror.mirror.plans import plans_from_dict
+
+if TYPE_CHECKING:
+    from flakymirror.mirror.mirror import FlakyMirror
+
+__all__ = ["ControlAPI"]
+
+BODY_LIMIT = 1 << 20
+
+
+class _BadInput(Exception):  # noqa: N818
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.status = status
+
+
+def _json(doc: Any, status: int = 200) -> Response:
+    return Response(json.dumps(doc, indent=1) + "\n", status, content_type="application/json")
+
+
+class ControlAPI:
+    """WSGI callable for the control endpoints of ``mirror``."""
+
+    def __init__(self, mirror: FlakyMirror) -> None:
+        self.mirror = mirror
+        self.routes: dict[str, dict[str, Callable[[Request], Response]]] = {
+            "state": {"GET": self.get_state},
+            "plan": {"GET": self.get_plan, "PUT": self.put_plan, "POST": self.put_plan},
+            "faults": {
+                "GET": self.get_faults,
+                "POST": self.post_faults,
+                "DELETE": self.delete_faults,
+            },
+            "clock/advance": {"POST": self.advance},
+            "clock": {"GET": self.get_clock},
+            "journal": {"GET": self.get_journal},
+            "reset": {"POST": self.reset},
+        }
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        request = Request(environ)
+        name = request.path[len("/_flakymirror/") :].strip("/")
+        try:
+            handlers = self.routes.get(name)
+            if handlers is None:
+                raise _BadInput(
+                    "path",
+                    f"unknown control endpoint {request.path!r} "
+                    f"(known: {', '.join('/_flakymirror/' + r for r in self.routes)})",
+                    404,
+                )
+            handler = handlers.get(request.method)
+            if handler is None:
+                raise _BadInput(
+                    "method",
+                    f"{request.method} is not allowed on {request.path} "
+                    f"(allowed: {', '.join(handlers)})",
+                    405,
+                )
+            response = handler(request)
+        except _BadInput as exc:
+            response = _json({"error": str(exc), "field": exc.field}, exc.status)
+        except FormError as exc:
+            response = _json({"error": str(exc), "field": exc.path}, 400)
+        return response(environ, start_response)
+
+    # -- helpers -----------------------------------------------------------------------------
+    @staticmethod
+    def _body(request: Request) -> Any:
+        length = request.content_length
+        if length is not None and length > BODY_LIMIT:
+            raise _BadInput("body", f"request body over {BODY_LIMIT} bytes")
+        raw = request.stream.read(BODY_LIMIT + 1)
+        if len(raw) > BODY_LIMIT:
+            raise _BadInput("body", f"request body over {BODY_LIMIT} bytes")
+        try:
+            return json.loads(raw or b"null")
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise _BadInput("body", f"not valid JSON: {exc}") from None
+
+    # -- endpoints -----------------------------------------------------------------------------
+    def get_state(self, request: Request) -> Response:
+        return _json(self.mirror.state())
+
+    def get_plan(self, request: Request) -> Response:
+        return _json({"plans": [p.to_dict() for p in self.mirror.plans]})
+
+    def put_plan(self, request: Request) -> Response:
+        data = self._body(request)
+        if data is None:
+            raise _BadInput("body", "expected a plan table or a list of plan tables")
+        plans = plans_from_dict(data, "plan" if isinstance(data, dict) else "plans")
+        self.mirror.set_plan(list(plans))
+        return _json({"plans": [p.to_dict() for p in plans]})
+
+    def get_faults(self, request: Request) -> Response:
+        return _json(self.mirror.state()["faults"])
+
+    def post_faults(self, request: Request) -> Response:
+        data = self._body(request)
+        if data is None:
+            raise _BadInput("body", "expected a fault rule table or a list of them")
+        rules = rules_from_dict(data, "fault" if isinstance(data, dict) else "faults")
+        first = len(self.mirror.faults.rules)
+        for rule in rules:
+            self.mirror.add_fault(rule)
+        return _json({"added": list(range(first, first + len(rules)))}, 201)
+
+    def delete_faults(self, request: Request) -> Response:
+        self.mirror.clear_faults()
+        return _json({"faults": []})
+
+    def get_clock(self, request: Request) -> Response:
+        return _json(self.mirror.state()["clock"])
+
+    def advance(self, request: Request) -> Response:
+        data = self._body(request)
+        if not isinstance(data, dict):
+            raise _BadInput("body", 'expected {"seconds": <number>}')
+        unknown = set(data) - {"seconds"}
+        if unknown:
+            raise _BadInput(
+                sorted(unknown)[0], f"unknown key {sorted(unknown)[0]!r} (allowed: seconds)"
+            )
+        if "seconds" not in data:
+            raise _BadInput("seconds", "missing required key")
+        seconds = number(data["seconds"], "seconds", minimum=0)
+        clock = self.mirror.clock
+        if not clock.virtual:
+            raise _BadInput(
+                "clock", "the mirror runs on a real clock; only a virtual clock advances"
+            )
+        clock.advance(seconds)  # type: ignore[attr-defined]
+        return _json(self.mirror.state()["clock"])
+
+    def get_journal(self, request: Request) -> Response:
+        criteria: dict[str, Any] = {}
+        for key in ("kind", "repo", "method", "reference"):
+            if key in request.args:
+                criteria[key] = request.args[key]
+        if "status" in request.args:
+            raw = request.args["status"]
+            if not raw.isdigit():
+                raise _BadInput("status", f"expected an integer status, got {raw!r}")
+            criteria["status"] = int(raw)
+        unknown = set(request.args) - {"kind", "repo", "method", "reference", "status"}
+        if unknown:
+            raise _BadInput(sorted(unknown)[0], "unknown journal filter")
+        journal = self.mirror.journal
+        return _json({"dropped": journal.dropped, "entries": journal.to_list(**criteria)})
+
+    def reset(self, request: Request) -> Response:
+        self.mirror.reset()
+        return _json(self.mirror.state())

@@ -1,0 +1,381 @@
+"""What each fault action does on the wire: one function per action kind, in :data:`EFFECTS`.
+
+An effect gets the request context, the action and the response so far (``None`` before the
+registry ran) and returns the response (or ``None`` for a "before" effect). Connection-level
+effects raise :class:`~flakymirror.registry.CloseConnection`, which makes the server drop the
+connection without writing anything more.
+
+Timing under a virtual clock: delays, drips and stalls with a duration advance the mirror's
+clock instead of waiting, so the response arrives at once but *later* on the mirror clock
+(sync progresses accordingly). A stall without a duration waits for real until the mirror
+stops or is reset, whatever the clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Any
+
+from flakymirror.mirror.actions import (
+    Close,
+    Corrupt,
+    Delay,
+    Drip,
+    Garbage,
+    Headers,
+    Pass,
+    Reset,
+    Stall,
+    Status,
+    Truncate,
+    WrongDigest,
+)
+from flakymirror.mirror.clock import Clock
+from flakymirror.mirror.match import Endpoint
+from flakymirror.registry.errors import CODES
+from flakymirror.registry.server import CloseConnection
+
+__all__ = ["EFFECTS", "Ctx", "Resp", "reason"]
+
+_HTML = (
+    "<html>\n<head><title>{status} {reason}</title></head>\n<body>\n"
+    "<center><h1>{status} {reason}</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n"
+)
+
+
+def reason(status: int) -> str:
+    """The standard reason phrase (``"Unknown"`` for unregistered codes)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+@dataclass
+class Resp:
+    """A response being built: status, header list, body chunks."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: Iterable[bytes] = ()
+    reason: str | None = None
+
+    def header(self, name: str) -> str | None:
+        low = name.lower()
+        for k, v in self.headers:
+            if k.lower() == low:
+                return v
+        return None
+
+    def remove(self, name: str) -> None:
+        low = name.lower()
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != low]
+
+    def set(self, name: str, value: str) -> None:
+        self.remove(name)
+        self.headers.append((name, value))
+
+    @property
+    def length(self) -> int | None:
+        value = self.header("Content-Length")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def status_line(self) -> str:
+        return f"{self.status} {self.reason or reason(self.status)}"
+
+
+@dataclass
+class Ctx:
+    """A request as the effects see it."""
+
+    environ: dict[str, Any]
+    method: str
+    endpoint: Endpoint
+    clock: Clock
+    interrupt: threading.Event
+    host_url: str
+    #: Sends the response headers now (set once ``start_response`` ran).
+    flush: Callable[[], None] = lambda: None
+    notes: list[str] = field(default_factory=list)
+
+
+Effect = Callable[[Ctx, Any, "Resp | None"], "Resp | None"]
+
+
+# -- before the registry ---------------------------------------------------------------------
+def _pass(ctx: Ctx, action: Pass, resp: Resp | None) -> Resp | None:
+    return resp
+
+
+def _delay(ctx: Ctx, action: Delay, resp: Resp | None) -> None:
+    ctx.clock.pause(action.seconds, ctx.interrupt)
+    return None
+
+
+# -- answers -------------------------------------------------------------------------------
+def _default_code(status: int, kind: str) -> str:
+    if status == 404:
+        return {"manifest": "MANIFEST_UNKNOWN", "blob": "BLOB_UNKNOWN"}.get(
+            kind, "BLOB_UPLOAD_UNKNOWN" if kind == "upload" else "NAME_UNKNOWN"
+        )
+    by_status = {
+        401: "UNAUTHORIZED",
+        403: "DENIED",
+        405: "UNSUPPORTED",
+        416: "RANGE_INVALID",
+        429: "TOOMANYREQUESTS",
+        503: "UNAVAILABLE",
+    }
+    return by_status.get(status, "UNKNOWN")
+
+
+def _challenge(ctx: Ctx, value: str) -> str:
+    repo = ctx.endpoint.repo
+    if value.lower() == "bearer":
+        scope = f',scope="repository:{repo}:pull"' if repo else ""
+        return f'Bearer realm="{ctx.host_url}/token",service="flakymirror"{scope}'
+    if value.lower() == "basic":
+        return 'Basic realm="flakymirror"'
+    return value
+
+
+def _status(ctx: Ctx, action: Status, resp: Resp | None) -> Resp:
+    status = action.status
+    headers: list[tuple[str, str]] = []
+    if action.body == "oci":
+        code = action.code or _default_code(status, ctx.endpoint.kind)
+        message = action.message or (CODES[code][1] if code in CODES else reason(status))
+        entry: dict[str, Any] = {"code": code, "message": message}
+        if action.detail is not None:
+            entry["detail"] = action.detail
+        body = json.dumps({"errors": [entry]}).encode()
+        headers.append(("Content-Type", "application/json; charset=utf-8"))
+        headers.append(("Docker-Distribution-API-Version", "registry/2.0"))
+    elif action.body == "text":
+        body = (action.text if action.text is not None else f"{status} {reason(status)}\n").encode()
+        headers.append(("Content-Type", "text/plain; charset=utf-8"))
+    elif action.body == "html":
+        text = action.text or _HTML.format(status=status, reason=reason(status))
+        body = text.encode()
+        headers.append(("Content-Type", "text/html; charset=utf-8"))
+    else:
+        body = b""
+    if action.retry_after is not None:
+        if action.retry_after_format == "http-date":
+            value = formatdate(ctx.clock.now() + action.retry_after, usegmt=True)
+        else:
+            ra = action.retry_after
+            value = str(int(ra)) if float(ra).is_integer() else f"{ra:g}"
+        headers.append(("Retry-After", value))
+    if action.www_authenticate is not None:
+        headers.append(("WWW-Authenticate", _challenge(ctx, action.www_authenticate)))
+    headers.extend(action.headers.items())
+    headers.append(("Content-Length", str(len(body))))
+    return Resp(status, headers, [body] if ctx.method != "HEAD" else [])
+
+
+def _socket(ctx: Ctx) -> socket.socket | None:
+    return ctx.environ.get("werkzeug.socket")
+
+
+def _reset(ctx: Ctx, action: Reset | None, resp: Resp | None) -> Resp:
+    sock = _socket(ctx)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raise CloseConnection("connection reset by a fault rule")
+
+
+def _close(ctx: Ctx, action: Close, resp: Resp | None) -> Resp:
+    raise CloseConnection("connection closed by a fault rule")
+
+
+def _garbage(ctx: Ctx, action: Garbage, resp: Resp | None) -> Resp:
+    data = random.Random(action.seed).randbytes(action.size)
+    sock = _socket(ctx)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.sendall(data)
+    raise CloseConnection("garbage sent by a fault rule")
+
+
+# -- transforms of the response ------------------------------------------------------------
+def _headers(ctx: Ctx, action: Headers, resp: Resp | None) -> Resp:
+    assert resp is not None
+    for name in action.remove:
+        resp.remove(name)
+    for name, value in action.set.items():
+        resp.set(name, value)
+    return resp
+
+
+def _wrong_digest(ctx: Ctx, action: WrongDigest, resp: Resp | None) -> Resp:
+    assert resp is not None
+    resp.set("Docker-Content-Digest", action.value())
+    return resp
+
+
+def _rechunk(body: Iterable[bytes], sizes: list[int]) -> Iterator[bytes]:
+    """Yield pieces of exactly ``sizes`` (the last one gets whatever remains)."""
+    buf = bytearray()
+    it = iter(body)
+    for i, size in enumerate(sizes):
+        last = i == len(sizes) - 1
+        while last or len(buf) < size:
+            chunk = next(it, None)
+            if chunk is None:
+                break
+            buf += chunk
+        take = len(buf) if last else size
+        piece, buf = bytes(buf[:take]), buf[take:]
+        yield piece
+
+
+def _drip(ctx: Ctx, action: Drip, resp: Resp | None) -> Resp:
+    assert resp is not None
+    body, length = resp.body, resp.length
+    if length is None:
+        data = b"".join(body)
+        body, length = [data], len(data)
+
+    def drip() -> Iterator[bytes]:
+        ctx.flush()
+        n = max(1, min(action.chunks, length)) if length else 1
+        base, extra = divmod(length or 0, n)
+        sizes = [base + (1 if i < extra else 0) for i in range(n)]
+        gap = action.seconds / n
+        for piece in _rechunk(body, sizes):
+            if not ctx.clock.pause(gap, ctx.interrupt):
+                raise CloseConnection("server stopping")
+            if piece:
+                yield piece
+
+    resp.body = drip()
+    return resp
+
+
+class _Cursor:
+    """Reads a body stream in two parts: the first ``n`` bytes, then the rest."""
+
+    def __init__(self, body: Iterable[bytes]) -> None:
+        self._it = iter(body)
+        self._pending = b""
+
+    def take(self, n: int) -> Iterator[bytes]:
+        sent = 0
+        while sent < n:
+            chunk = self._pending or next(self._it, None)
+            self._pending = b""
+            if chunk is None:
+                return
+            room = n - sent
+            if len(chunk) > room:
+                chunk, self._pending = chunk[:room], chunk[room:]
+            sent += len(chunk)
+            if chunk:
+                yield chunk
+
+    def at_end(self) -> bool:
+        while not self._pending:
+            chunk = next(self._it, None)
+            if chunk is None:
+                return True
+            self._pending = chunk
+        return False
+
+    def rest(self) -> Iterator[bytes]:
+        if self._pending:
+            yield self._pending
+            self._pending = b""
+        yield from self._it
+
+
+def _truncate(ctx: Ctx, action: Truncate, resp: Resp | None) -> Resp:
+    assert resp is not None
+    cursor = _Cursor(resp.body)
+
+    def cut() -> Iterator[bytes]:
+        ctx.flush()
+        yield from cursor.take(action.after)
+        if cursor.at_end():
+            return  # the body was not longer than the cut: nothing to truncate
+        if action.reset:
+            _reset(ctx, None, None)
+        raise CloseConnection("response truncated by a fault rule")
+
+    resp.body = cut()
+    return resp
+
+
+def _corrupt(ctx: Ctx, action: Corrupt, resp: Resp | None) -> Resp:
+    assert resp is not None
+    body, length = resp.body, resp.length
+    if length is None:
+        data = b"".join(body)
+        body, length = [data], len(data)
+    if action.offset is None:
+        start = length // 2
+    elif action.offset < 0:
+        start = max(0, length + action.offset)
+    else:
+        start = action.offset
+    end = min(length, start + action.count)
+
+    def flip() -> Iterator[bytes]:
+        pos = 0
+        for chunk in body:
+            lo, hi = max(start, pos), min(end, pos + len(chunk))
+            if lo < hi:
+                buf = bytearray(chunk)
+                for i in range(lo - pos, hi - pos):
+                    buf[i] ^= action.xor
+                chunk = bytes(buf)
+            pos += len(chunk)
+            yield chunk
+
+    resp.body = flip()
+    return resp
+
+
+def _stall(ctx: Ctx, action: Stall, resp: Resp | None) -> Resp:
+    assert resp is not None
+    cursor = _Cursor(resp.body)
+
+    def stall() -> Iterator[bytes]:
+        ctx.flush()
+        yield from cursor.take(action.after)
+        if action.seconds is None:
+            ctx.interrupt.wait()
+            raise CloseConnection("stall ended by server stop or mirror reset")
+        if not ctx.clock.pause(action.seconds, ctx.interrupt) or action.then == "close":
+            raise CloseConnection("stalled response closed")
+        yield from cursor.rest()
+
+    resp.body = stall()
+    return resp
+
+
+EFFECTS: dict[type, Effect] = {
+    Pass: _pass,
+    Delay: _delay,
+    Status: _status,
+    Reset: _reset,
+    Close: _close,
+    Garbage: _garbage,
+    Headers: _headers,
+    WrongDigest: _wrong_digest,
+    Drip: _drip,
+    Truncate: _truncate,
+    Corrupt: _corrupt,
+    Stall: _stall,
+}
