@@ -59,6 +59,7 @@ def _p(path: str, key: str) -> str:
 
 
 def check_object(d: Any, path: str) -> Mapping[str, Any]:
+    """``d`` if it is a JSON object, else an error naming ``path``."""
     if not isinstance(d, dict):
         where = f"{path}: " if path else ""
         raise ManifestError(f"{where}must be a JSON object, got {type(d).__name__}")
@@ -66,6 +67,7 @@ def check_object(d: Any, path: str) -> Mapping[str, Any]:
 
 
 def check_schema_version(d: Mapping[str, Any]) -> None:
+    """Require ``schemaVersion`` 2 (an integer, not ``true`` or ``"2"``)."""
     if "schemaVersion" not in d:
         raise ManifestError("schemaVersion: required")
     v = d["schemaVersion"]
@@ -74,12 +76,14 @@ def check_schema_version(d: Mapping[str, Any]) -> None:
 
 
 def check_media_type(value: Any, path: str) -> str:
+    """``value`` if it is an RFC 6838 ``type/subtype`` without parameters."""
     if not isinstance(value, str) or not _MEDIA_TYPE_RE.match(value):
         raise ManifestError(f"{path}: invalid media type {value!r}")
     return value
 
 
 def req_str(d: Mapping[str, Any], key: str, path: str) -> str:
+    """The required string ``d[key]``."""
     if key not in d:
         raise ManifestError(f"{_p(path, key)}: required")
     v = d[key]
@@ -89,6 +93,7 @@ def req_str(d: Mapping[str, Any], key: str, path: str) -> str:
 
 
 def opt_str(d: Mapping[str, Any], key: str, path: str) -> str | None:
+    """The optional string ``d[key]`` (``None`` when absent or null)."""
     v = d.get(key)
     if v is not None and not isinstance(v, str):
         raise ManifestError(f"{_p(path, key)}: must be a string, got {v!r}")
@@ -96,6 +101,7 @@ def opt_str(d: Mapping[str, Any], key: str, path: str) -> str | None:
 
 
 def opt_str_list(d: Mapping[str, Any], key: str, path: str) -> list[str] | None:
+    """The optional list of strings ``d[key]``."""
     v = d.get(key)
     if v is None:
         return None
@@ -108,6 +114,7 @@ def opt_str_list(d: Mapping[str, Any], key: str, path: str) -> list[str] | None:
 
 
 def opt_str_map(d: Mapping[str, Any], key: str, path: str) -> dict[str, str] | None:
+    """The optional string-to-string object ``d[key]`` (a copy)."""
     v = d.get(key)
     if v is None:
         return None
@@ -120,6 +127,7 @@ def opt_str_map(d: Mapping[str, Any], key: str, path: str) -> dict[str, str] | N
 
 
 def req_digest(d: Mapping[str, Any], key: str, path: str) -> Digest:
+    """The required digest string ``d[key]``, parsed."""
     text = req_str(d, key, path)
     try:
         return Digest.parse(text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._validate import (
     ManifestError,
@@ -24,9 +24,7 @@ from ._validate import (
     req_str,
 )
 from .digest import Digest, DigestError
-
-if TYPE_CHECKING:
-    from .model import Platform
+from .platform import Platform
 
 __all__ = ["History", "ImageConfig"]
 
@@ -168,8 +166,6 @@ class ImageConfig:
     @property
     def platform(self) -> Platform:
         """The platform this config declares."""
-        from .model import Platform
-
         return Platform(self.os, self.architecture, self.variant, self.os_version)
 
     def with_diff_ids(self, diff_ids: Iterable[Digest | str]) -> ImageConfig:

@@ -122,10 +122,12 @@ class Hasher:
         self.size = 0
 
     def update(self, data: bytes) -> None:
+        """Hash ``data`` and count its bytes."""
         self._h.update(data)
         self.size += len(data)
 
     def digest(self) -> Digest:
+        """The digest of everything hashed so far."""
         return Digest(self.algorithm, self._h.hexdigest())
 
 
