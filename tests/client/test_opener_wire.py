@@ -1,0 +1,381 @@
+"""The retrying opener against misbehaving registries over real sockets.
+
+Every case asserts the whole sleep schedule (ggcr backoff inside an attempt, imgutil's EOF
+sleeps, lifecycle's delays between attempts, all through one recorded sleep function) and the
+request counts: each opener attempt must ping and GET the manifest again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from flakymirror.client import (
+    ImageError,
+    RepoStoreError,
+    TransportError,
+    find_transport_error,
+    new_remote_image,
+    open_remote_image,
+)
+from flakymirror.oci import build_image, build_index
+from flakymirror.oci import mediatypes as mt
+from flakymirror.oci.digest import Digest
+
+from .conftest import EOF, OCIError, Status, ggcr_sleeps
+
+MANIFEST = "/v2/run/manifests/latest"
+DELAYS = [0.1, 0.2, 0.5, 1.0, 2.0]
+G = ggcr_sleeps(1)  # one exhausted request in a fresh transport: ~1.0x s then ~3.0x s
+
+
+@pytest.fixture
+def image(registry):
+    img = build_image(layers=3, seed=21)
+    registry.push(img, "run")
+    return img
+
+
+class Opener:
+    """open_remote_image(lambda: new_remote_image(ref, insecure=True, ...)) with recording."""
+
+    def __init__(self, registry, sleeps, caplog, profile="ggcr-v0.21.9", **kw):
+        self.registry = registry
+        self.sleeps = sleeps
+        self.caplog = caplog
+        self.profile = profile
+        self.kw = kw
+        self.opens = 0
+
+    def new_image(self):
+        self.opens += 1
+        return new_remote_image(
+            self.registry.ref("run"),
+            insecure=True,
+            sleep=self.sleeps,
+            profile=self.profile,
+            **self.kw,
+        )
+
+    def __call__(self):
+        with self.caplog.at_level(logging.INFO, logger="flakymirror.client"):
+            return open_remote_image(self.new_image, sleep=self.sleeps)
+
+    def logs(self, level):
+        return [
+            r.getMessage()
+            for r in self.caplog.records
+            if r.name == "flakymirror.client" and r.levelno == level
+        ]
+
+
+@pytest.fixture
+def opener(registry, sleeps, caplog):
+    def make(**kw):
+        return Opener(registry, sleeps, caplog, **kw)
+
+    return make
+
+
+def assert_attempts(registry, attempts, *, manifest_gets=None):
+    assert registry.count("GET", "/v2/") == attempts
+    assert registry.count("GET", MANIFEST) == (attempts if manifest_gets is None else manifest_gets)
+
+
+def test_healthy_registry_one_attempt(registry, sleeps, opener, image):
+    op = opener()
+    img = op()
+    assert img.top_layer() == str(image.layers[-1].diff_id)
+    assert sleeps.calls == [] and op.opens == 1
+    assert registry.paths() == [
+        "GET /v2/",
+        f"GET {MANIFEST}",
+        f"GET /v2/run/blobs/{image.config_blob.digest}",
+    ]
+    assert op.logs(logging.WARNING) == [] and op.logs(logging.INFO) == []
+
+
+def test_401_with_json_body_becomes_an_empty_image_and_is_retried(registry, sleeps, opener, image):
+    registry.on("GET", MANIFEST, then=OCIError(401, "UNAUTHORIZED", "authentication required"))
+    op = opener()
+    with pytest.raises(ImageError) as info:
+        op()
+    assert str(info.value) == "image has no layers"
+    assert sleeps.calls == DELAYS
+    assert_attempts(registry, 6)
+    assert registry.count("GET", "/v2/run/blobs/.*") == 0
+    assert op.logs(logging.WARNING)[0] == (
+        "Failed to open remote image (attempt 1/6): image has no layers, retrying in 100ms"
+    )
+
+
+def test_401_without_body_short_circuits(registry, sleeps, opener, image):
+    registry.on("GET", MANIFEST, then=Status(401))
+    op = opener()
+    with pytest.raises(RepoStoreError) as info:
+        op()
+    assert find_transport_error(info.value).status_code == 401
+    assert str(info.value).endswith("unexpected status code 401 Unauthorized")
+    assert sleeps.calls == [] and op.opens == 1
+    assert_attempts(registry, 1)
+    assert op.logs(logging.WARNING) == []
+
+
+def test_403_with_html_short_circuits(registry, sleeps, opener, image):
+    html = b"<html><body><h1>403 Forbidden</h1></body></html>"
+    registry.on("GET", MANIFEST, then=Status(403, html, content_type="text/html"))
+    op = opener()
+    with pytest.raises(RepoStoreError) as info:
+        op()
+    ref = registry.ref("run")
+    assert str(info.value) == (
+        f'connect to repo store "{ref}": GET http://{registry.host}{MANIFEST}: '
+        f"unexpected status code 403 Forbidden: {html.decode()}"
+    )
+    assert sleeps.calls == [] and op.opens == 1
+    assert_attempts(registry, 1)
+
+
+def test_404_with_body_until_the_mirror_syncs(registry, sleeps, opener, image):
+    registry.on("GET", MANIFEST, *[OCIError(404, "MANIFEST_UNKNOWN", "manifest unknown")] * 2)
+    op = opener()
+    img = op()
+    assert img.top_layer() == str(image.layers[-1].diff_id)
+    assert sleeps.calls == [0.1, 0.2]
+    assert_attempts(registry, 3)
+    assert op.logs(logging.WARNING) == [
+        "Failed to open remote image (attempt 1/6): image has no layers, retrying in 100ms",
+        "Failed to open remote image (attempt 2/6): image has no layers, retrying in 200ms",
+    ]
+    assert op.logs(logging.INFO) == ["Successfully opened remote image after 2 retries"]
+
+
+def test_404_with_body_for_good_is_issue_1674(registry, sleeps, opener, image):
+    registry.on("GET", MANIFEST, then=OCIError(404, "MANIFEST_UNKNOWN", "manifest unknown"))
+    op = opener()
+    with pytest.raises(ImageError, match="^image has no layers$"):
+        op()
+    assert sleeps.calls == DELAYS and sum(sleeps.calls) == pytest.approx(3.8)
+    assert_attempts(registry, 6)
+    assert len(op.logs(logging.WARNING)) == 5 and op.logs(logging.INFO) == []
+
+
+def test_404_without_body_is_retried_as_a_wrapped_error(registry, sleeps, opener, image):
+    registry.on("GET", MANIFEST, then=Status(404))
+    op = opener()
+    with pytest.raises(RepoStoreError) as info:
+        op()
+    text = (
+        f'connect to repo store "{registry.ref("run")}": GET http://{registry.host}{MANIFEST}: '
+        "unexpected status code 404 Not Found"
+    )
+    assert str(info.value) == text
+    assert sleeps.calls == DELAYS
+    assert_attempts(registry, 6)
+    assert op.logs(logging.WARNING)[4] == (
+        f"Failed to open remote image (attempt 5/6): {text}, retrying in 2s"
+    )
+
+
+@pytest.mark.parametrize(
+    ("profile", "manifest_gets", "expected_sleeps"),
+    [("ggcr-v0.21.9", 3, G), ("ggcr-v0.21.5", 1, []), ("none", 1, [])],
+)
+def test_429_ggcr_retries_first_then_the_opener_stops(
+    registry, sleeps, opener, image, profile, manifest_gets, expected_sleeps
+):
+    registry.on("GET", MANIFEST, then=OCIError(429, "TOOMANYREQUESTS", "rate limited"))
+    op = opener(profile=profile)
+    with pytest.raises(RepoStoreError) as info:
+        op()
+    assert find_transport_error(info.value).status_code == 429
+    assert str(info.value).endswith("TOOMANYREQUESTS: rate limited")
+    assert sleeps.calls == expected_sleeps
+    assert op.opens == 1
+    assert_attempts(registry, 1, manifest_gets=manifest_gets)
+    assert op.logs(logging.WARNING) == []
+
+
+def test_429_that_clears_within_ggcr_retries(registry, sleeps, opener, image):
+    registry.on(
+        "GET",
+        MANIFEST,
+        OCIError(429, "TOOMANYREQUESTS", "x"),
+        OCIError(429, "TOOMANYREQUESTS", "x"),
+    )
+    op = opener(profile="ggcr-v0.21.9")
+    op()
+    assert sleeps.calls == G and op.opens == 1
+    assert_attempts(registry, 1, manifest_gets=3)
+
+
+@pytest.mark.parametrize("profile", ["ggcr-v0.21.9", "ggcr-v0.21.5"])
+def test_5xx_storm_ggcr_retries_times_opener_attempts(registry, sleeps, opener, image, profile):
+    registry.on("GET", MANIFEST, then=OCIError(503, "UNAVAILABLE", "try later"))
+    op = opener(profile=profile)
+    with pytest.raises(RepoStoreError) as info:
+        op()
+    expected = []
+    for delay in DELAYS:
+        expected += [*G, delay]
+    expected += G
+    assert sleeps.calls == expected
+    assert len(sleeps.calls) == 17
+    assert_attempts(registry, 6, manifest_gets=18)
+    if profile == "ggcr-v0.21.9":
+        assert str(info.value).endswith("UNAVAILABLE: try later")
+    else:  # the retried response's body was consumed: no diagnostics left
+        assert str(info.value).endswith("unexpected status code 503 Service Unavailable")
+
+
+def test_5xx_storm_under_profile_none(registry, sleeps, opener, image):
+    registry.on("GET", MANIFEST, then=Status(502, b"bad gateway"))
+    op = opener(profile="none")
+    with pytest.raises(RepoStoreError, match="502 Bad Gateway: bad gateway$"):
+        op()
+    assert sleeps.calls == DELAYS
+    assert_attempts(registry, 6)
+
+
+def test_5xx_storm_that_ends_mid_attempt(registry, sleeps, opener, image):
+    registry.on("GET", MANIFEST, *[Status(500)] * 4)
+    op = opener()
+    op()
+    assert sleeps.calls == [*G, 0.1, G[0]]
+    assert_attempts(registry, 2, manifest_gets=5)
+    assert op.logs(logging.INFO) == ["Successfully opened remote image after 1 retries"]
+
+
+def test_eof_server_closes_without_response(registry, sleeps, opener, image):
+    registry.on("GET", MANIFEST, then=EOF())
+    op = opener()
+    with pytest.raises(RepoStoreError) as info:
+        op()
+    url = f"http://{registry.host}{MANIFEST}"
+    assert str(info.value) == f'connect to repo store "{registry.ref("run")}": Get "{url}": EOF'
+    assert find_transport_error(info.value) is None
+    expected = []
+    for delay in DELAYS:
+        expected += [*G, delay]
+    assert sleeps.calls == [*expected, *G]
+    assert_attempts(registry, 6, manifest_gets=18)
+
+
+def test_eof_on_the_ping_then_recovery(registry, sleeps, opener, image):
+    registry.on("GET", "/v2/", EOF(), EOF(), EOF(), EOF())
+    op = opener()
+    op()
+    # attempt 1: the ping fails 3 times; attempt 2: one more EOF, then the ping succeeds
+    assert sleeps.calls == [*G, 0.1, G[0]]
+    assert registry.count("GET", "/v2/") == 5
+    assert registry.count("GET", MANIFEST) == 1
+
+
+def test_empty_index_body_exact_eof_uses_imgutil_sleeps(registry, sleeps, opener, image):
+    registry.on("GET", MANIFEST, *[Status(200, b"", content_type=mt.OCI_INDEX)] * 4)
+    op = opener()
+    op()
+    # attempt 1: imgutil tries 3 times (sleeping 100ms, 200ms), fails with EOF;
+    # attempt 2: one more empty body, imgutil sleeps 100ms, then the real image
+    assert sleeps.calls == [0.1, 0.2, 0.1, 0.1]
+    assert_attempts(registry, 5)
+    assert op.logs(logging.WARNING) == [
+        f'Failed to open remote image (attempt 1/6): connect to repo store "{registry.ref("run")}"'
+        ": EOF, retrying in 100ms"
+    ]
+
+
+def test_index_missing_the_platform_child_until_it_appears(registry, sleeps, opener):
+    partial = build_index(("linux/arm64",), seed=30)
+    full = build_index(("linux/arm64", "linux/amd64"), seed=30)
+    registry.push(full, "run")
+    partial_bytes = partial.index_bytes
+    registry.on("GET", MANIFEST, *[Status(200, partial_bytes, content_type=mt.OCI_INDEX)] * 2)
+    op = opener()
+    img = op()
+    amd64 = full.image_for("linux/amd64")
+    assert img.digest == amd64.digest
+    assert sleeps.calls == [0.1, 0.2]
+    assert_attempts(registry, 3)
+    assert registry.count("GET", f"/v2/run/manifests/{amd64.digest}") == 1
+
+
+def test_mismatched_diff_ids_is_retried_then_fixed(registry, sleeps, opener, image):
+    config = json.loads(image.config_blob.read())
+    config["rootfs"]["diff_ids"] = config["rootfs"]["diff_ids"][:1]
+    bad_config = json.dumps(config).encode()
+    bad_digest = registry.put_blob("run", bad_config)
+    manifest = json.loads(image.manifest_bytes)
+    manifest["config"]["digest"], manifest["config"]["size"] = str(bad_digest), len(bad_config)
+    bad_manifest = json.dumps(manifest).encode()
+    registry.on("GET", MANIFEST, *[Status(200, bad_manifest, content_type=mt.OCI_MANIFEST)] * 3)
+    op = opener()
+    img = op()
+    assert img.top_layer() == str(image.layers[-1].diff_id)
+    assert sleeps.calls == [0.1, 0.2, 0.5]
+    assert_attempts(registry, 4)
+    assert op.logs(logging.WARNING)[0] == (
+        "Failed to open remote image (attempt 1/6): mismatched fs layers (3) and diff ids (1), "
+        "retrying in 100ms"
+    )
+    assert registry.count("GET", f"/v2/run/blobs/{bad_digest}") == 3
+
+
+def test_bearer_token_flow_every_attempt_authenticates_again(registry, sleeps, opener, image):
+    registry.ping_status = 401
+    registry.ping_headers = {
+        "WWW-Authenticate": f'Bearer realm="http://{registry.host}/token",service="svc"'
+    }
+    registry.on("GET", "/token", then=Status(200, b'{"access_token":"tk"}'))
+    registry.on("GET", MANIFEST, *[OCIError(404, "MANIFEST_UNKNOWN", "x")] * 2)
+    op = opener()
+    op()
+    assert sleeps.calls == [0.1, 0.2]
+    assert_attempts(registry, 3)
+    assert registry.count("GET", "/token") == 3
+    manifest_auth = [
+        h.get("Authorization")
+        for (m, p, _), h in zip(registry.log, registry.headers_seen, strict=True)
+        if p == MANIFEST
+    ]
+    assert manifest_auth == ["Bearer tk"] * 3
+
+
+def test_bearer_token_service_rate_limited(registry, sleeps, opener, image):
+    registry.ping_status = 401
+    registry.ping_headers = {"WWW-Authenticate": f'Bearer realm="http://{registry.host}/token"'}
+    registry.on("GET", "/token", then=OCIError(429, "TOOMANYREQUESTS", "slow"))
+    op = opener()
+    with pytest.raises(RepoStoreError) as info:
+        op()
+    terr = find_transport_error(info.value)
+    assert isinstance(terr, TransportError) and terr.status_code == 429
+    assert "/token?scope=repository%3Arun%3Apull&service=" in str(info.value)
+    assert sleeps.calls == G  # ggcr retried the token GET; lifecycle then stops at once
+    assert registry.count("GET", "/token") == 3
+    assert registry.count("GET", MANIFEST) == 0
+
+
+def test_config_blob_404_is_retried_bare(registry, sleeps, opener, image):
+    config_path = f"/v2/run/blobs/{image.config_blob.digest}"
+    registry.on("GET", config_path, OCIError(404, "BLOB_UNKNOWN", "blob unknown to registry"))
+    op = opener()
+    op()
+    assert sleeps.calls == [0.1]
+    assert op.logs(logging.WARNING) == [
+        f"Failed to open remote image (attempt 1/6): GET http://{registry.host}{config_path}: "
+        "BLOB_UNKNOWN: blob unknown to registry, retrying in 100ms"
+    ]
+    assert_attempts(registry, 2)
+
+
+def test_wrong_digest_served_for_a_digest_reference(registry, sleeps, caplog, image):
+    wanted = Digest.of(b"something else")
+    registry.manifests[("run", str(wanted))] = (image.manifest_bytes, image.media_type)
+    ref = registry.ref("run", str(wanted))
+    with pytest.raises(RepoStoreError, match="does not match requested digest"):
+        open_remote_image(lambda: new_remote_image(ref, insecure=True, sleep=sleeps), sleep=sleeps)
+    assert sleeps.calls == DELAYS
+    assert registry.count("GET", f"/v2/run/manifests/{wanted}") == 6
