@@ -122,7 +122,26 @@ def _open(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -
 
 
 def _export(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:
-    raise NotImplementedError("export actions need flakymirror.client.export")
+    """lifecycle's exporter: the run image (``action.image``) from the mirror, the app image
+    pushed to the mirror as ``action.output``."""
+    from flakymirror.client import export
+
+    action = scenario.action
+    assert action.output is not None  # the loader requires it
+    rec.attempt()  # the exporter's first step is the retrying open of the working image
+    report = export(
+        f"{host}/{action.output}",
+        f"{host}/{_resolve(action.image, scenario, built)}",
+        previous_image=f"{host}/{action.previous_image}" if action.previous_image else None,
+        insecure=True,
+        keychain=_keychain(scenario),
+        profile=action.profile,
+        platform=action.platform,
+        sleep=rec.sleep,
+        delays=action.delays,
+        logger=rec.logger,
+    )
+    return Outcome(top_layer=str(report.top_layer), digest=str(report.digest))
 
 
 def _rebase(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:

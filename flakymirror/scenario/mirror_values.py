@@ -12,7 +12,7 @@ from typing import Any
 
 from flakymirror.scenario.fields import suggest
 
-__all__ = ["Unavailable", "fault_from_dict", "plans_from_dict", "split_error"]
+__all__ = ["Unavailable", "fault_from_dict", "mirror_name", "plans_from_dict", "split_error"]
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -21,7 +21,9 @@ class Unavailable(RuntimeError):
     """The mirror package (or the name needed from it) cannot be imported."""
 
 
-def _mirror_name(name: str, module: str) -> Any:
+def mirror_name(name: str, module: str) -> Any:
+    """``flakymirror.mirror.<name>``, or ``flakymirror.mirror.<module>.<name>`` if the package
+    does not re-export it."""
     try:
         import flakymirror.mirror as package
 
@@ -37,7 +39,7 @@ def _mirror_name(name: str, module: str) -> Any:
 def plans_from_dict(data: Any) -> tuple[Any, ...]:
     """The mirror's sync plans for one table or a list of tables (first match wins)."""
     if isinstance(data, list):
-        plan = _mirror_name("SyncPlan", "plans")
+        plan = mirror_name("SyncPlan", "plans")
         if not data:
             raise ValueError("expected at least one plan")
         out = []
@@ -47,12 +49,12 @@ def plans_from_dict(data: Any) -> tuple[Any, ...]:
             except ValueError as e:
                 raise _Prefixed(i, e) from e
         return tuple(out)
-    return (_mirror_name("SyncPlan", "plans").from_dict(data, ""),)
+    return (mirror_name("SyncPlan", "plans").from_dict(data, ""),)
 
 
 def fault_from_dict(data: Any) -> Any:
     """The mirror's fault rule for ``data`` (raises the mirror's ``ValueError``)."""
-    return _mirror_name("FaultRule", "faults").from_dict(data, "")
+    return mirror_name("FaultRule", "faults").from_dict(data, "")
 
 
 class _Prefixed(ValueError):

@@ -16,6 +16,7 @@ from flakymirror.scenario.result import Event
 
 __all__ = ["Mark", "Recorder", "lifecycle_log_line"]
 
+_OPENER_WARNING = "Failed to open remote image (attempt "
 _PREFIX = {"WARNING": "Warning: ", "ERROR": "ERROR: ", "CRITICAL": "ERROR: "}
 
 
@@ -66,6 +67,7 @@ class Recorder:
         self.opener_sleeps: list[float] = []
         self.transport_sleeps: list[float] = []
         self.logs: list[str] = []
+        self._opener_sleep_next = False
         self.logger = logging.Logger("flakymirror.scenario.replay", logging.DEBUG)
         self.logger.propagate = False
         self.logger.addHandler(_Capture(self))
@@ -104,6 +106,24 @@ class Recorder:
     def log(self, record: logging.LogRecord) -> None:
         """A client log line."""
         line = lifecycle_log_line(record)
+        message = record.getMessage()
         with self._lock:
             self.logs.append(line)
-        self._mark("log", level=record.levelname, text=record.getMessage())
+            if message.startswith(_OPENER_WARNING):
+                self._opener_sleep_next = True
+        self._mark("log", level=record.levelname, text=message)
+
+    def sleep(self, seconds: float) -> None:
+        """One sleep function for clients that take only one (export, rebase).
+
+        The retrying opener logs its warning and then sleeps at once, so the sleep right after
+        that warning is the opener's (and the next attempt starts after it); every other sleep
+        is the transport's.
+        """
+        with self._lock:
+            opener, self._opener_sleep_next = self._opener_sleep_next, False
+        if not opener:
+            self.transport_sleep(seconds)
+            return
+        self.opener_sleep(seconds)
+        self.attempt()

@@ -18,7 +18,14 @@ from collections.abc import Sequence
 
 from flakymirror.scenario.result import Event, ScenarioResult
 
-__all__ = ["duration", "render_json", "render_result", "render_summary", "render_timeline"]
+__all__ = [
+    "duration",
+    "printable",
+    "render_json",
+    "render_result",
+    "render_summary",
+    "render_timeline",
+]
 
 _DIGEST = re.compile(r"(sha256|sha512):([0-9a-f]{12})[0-9a-f]+")
 
@@ -31,6 +38,12 @@ def duration(seconds: float) -> str:
         ms = round(seconds * 1000, 3)
         return f"{ms:g}ms"
     return f"{round(seconds, 4):g}s"
+
+
+def printable(text: str) -> str:
+    """``text`` on one line: control characters (the LF ending Docker Hub's HAP429 body)
+    shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _short(path: str) -> str:
@@ -75,8 +88,8 @@ def render_timeline(result: ScenarioResult, *, verbose: bool = False) -> str:
         elif e.type == "sleep":
             lines.append(f"  {'':>9}  sleep {duration(e.duration or 0.0)} ({e.source})")
         elif e.type == "log" and verbose:
-            lines.append(f"  {stamp:>9}  log {e.level}: {e.text}")
-    lines.append(f"   outcome: {result.outcome_text()}")
+            lines.append(f"  {stamp:>9}  log {e.level}: {printable(e.text or '')}")
+    lines.append(f"   outcome: {printable(result.outcome_text())}")
     extra = []
     if result.exit_code is not None:
         extra.append(f"exit code {result.exit_code}")
@@ -91,14 +104,18 @@ def render_timeline(result: ScenarioResult, *, verbose: bool = False) -> str:
     )
     if result.failures:
         lines.append("   verdict: FAIL")
-        lines.extend(f"     - {failure}" for failure in result.failures)
+        lines.extend(f"     - {printable(str(failure))}" for failure in result.failures)
     else:
         lines.append("   verdict: pass")
     return "\n".join(lines)
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """Long errors keep their end, where the specific part of a wrapped Go error is."""
+    if len(text) <= width:
+        return text
+    head = "error: " if text.startswith("error: ") else ""
+    return head + "…" + text[len(text) - (width - len(head) - 1) :]
 
 
 def render_summary(results: Sequence[ScenarioResult]) -> str:
@@ -107,7 +124,7 @@ def render_summary(results: Sequence[ScenarioResult]) -> str:
     rows = [
         (
             r.name,
-            _clip(r.outcome_text(), 60),
+            _clip(_short(printable(r.outcome_text())), 60),
             str(r.attempts),
             duration(r.backoff_total),
             r.verdict.upper() if r.failures else r.verdict,

@@ -47,10 +47,11 @@ def _auth(scenario: Scenario, clock: Any) -> Any:
 
 def build_mirror(scenario: Scenario) -> Any:
     """A new (not yet started) FlakyMirror for ``scenario``: its clock and its auth."""
-    from flakymirror.mirror import FlakyMirror, RealClock, VirtualClock
+    from flakymirror.scenario.mirror_values import mirror_name
 
-    clock = VirtualClock() if scenario.clock == "virtual" else RealClock()
-    return FlakyMirror(clock=clock, auth=_auth(scenario, clock))
+    clock_cls = mirror_name("VirtualClock" if scenario.clock == "virtual" else "RealClock", "clock")
+    clock = clock_cls()
+    return mirror_name("FlakyMirror", "mirror")(clock=clock, auth=_auth(scenario, clock))
 
 
 def apply_to_mirror(scenario: Scenario, mirror: Any) -> dict[str, Any]:
