@@ -110,7 +110,7 @@ class MirrorApp:
         entry.status = resp.status
         write = start_response(resp.status_line, resp.headers)
         ctx.flush = lambda: write(b"")
-        return self._counted(resp.body, entry, method)
+        return self._counted(resp.body, entry, method, resp.length)
 
     def _registry(self, environ: dict[str, Any], method: str, entry: JournalEntry) -> Resp:
         """The sync view, served by the registry app (auth, routing, headers, Range, errors)."""
@@ -125,13 +125,21 @@ class MirrorApp:
         code, _, phrase = status.partition(" ")
         return Resp(int(code), list(headers), app_iter, reason=phrase or None)
 
-    def _counted(self, body: Iterable[bytes], entry: JournalEntry, method: str) -> Iterator[bytes]:
+    def _counted(
+        self, body: Iterable[bytes], entry: JournalEntry, method: str, length: int | None
+    ) -> Iterator[bytes]:
+        """Count the body bytes handed to the server; close the journal entry as the last
+        declared byte goes out (so a client that has its response finds it journaled)."""
         journal = self.mirror.journal
         outcome = "ok"
         try:
+            if method == "HEAD" or length == 0:
+                journal.close(entry)
             for chunk in body:
-                if method != "HEAD":
+                if method != "HEAD" and chunk:
                     entry.bytes_sent += len(chunk)
+                    if length is not None and entry.bytes_sent >= length:
+                        journal.close(entry)
                 yield chunk
         except CloseConnection:
             outcome = "closed"
@@ -146,4 +154,4 @@ class MirrorApp:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-            journal.close(entry, outcome)
+            journal.close(entry, outcome, amend=outcome != "ok")

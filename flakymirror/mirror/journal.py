@@ -99,10 +99,10 @@ class Journal:
             self._entries.append(entry)
         return entry
 
-    def close(self, entry: JournalEntry, outcome: str = "ok") -> None:
-        """Finish an entry (idempotent)."""
+    def close(self, entry: JournalEntry, outcome: str = "ok", *, amend: bool = False) -> None:
+        """Finish an entry (idempotent; ``amend`` corrects the outcome of a finished one)."""
         with self._lock:
-            if not entry.done:
+            if not entry.done or amend:
                 entry.outcome = outcome
                 entry.done = True
 

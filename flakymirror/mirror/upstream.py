@@ -76,6 +76,9 @@ class InProcessUpstream:
     def tags(self, repo: str) -> list[str]:
         return self.store.tags(repo)
 
+    def has_repository(self, repo: str) -> bool:
+        return self.store.has_repository(repo)
+
     def repositories(self) -> list[str]:
         return self.store.repositories()
 
