@@ -88,7 +88,7 @@ class Policy:
                     ):
                         granted |= acts
         if "*" in granted:
-            return frozenset(scope.actions) | {"*"}
+            return frozenset(scope.actions)
         return frozenset(a for a in scope.actions if a in granted)
 
 
