@@ -103,7 +103,11 @@ class MirrorStore(Store):
             return None
         if generated is not None:
             return len(generated)
-        return self.engine.upstream.blob_size(repo, str(digest))
+        upstream = self.engine.upstream
+        ensure = getattr(upstream, "ensure_blob", None)
+        if ensure is not None and _state().method == "GET":
+            return ensure(repo, str(digest))  # a GET fetches once, instead of HEAD then GET
+        return upstream.blob_size(repo, str(digest))
 
     def open_blob(
         self, repo: str, digest: Digest | str, start: int = 0, end: int | None = None

@@ -122,7 +122,14 @@ class SyncEngine:
     def _start_time(self, plan: SyncPlan, now: float) -> float:
         return now if plan.start_at is None else self._epoch() + plan.start_at
 
-    def _track(self, repo: str, root: StoredManifest, reference: str, create: bool = True) -> Track:
+    def _track(
+        self,
+        repo: str,
+        root: StoredManifest,
+        reference: str,
+        create: bool = True,
+        now: float | None = None,
+    ) -> Track:
         key = (repo, str(root.digest))
         with self._lock:
             track = self._tracks.get(key)
@@ -142,7 +149,7 @@ class SyncEngine:
             if track is not None:
                 return track
             plan = select_plan(self.plans, repo, reference)
-            start = self._start_time(plan, self.clock.now())
+            start = self._start_time(plan, self.clock.now() if now is None else now)
             track = Track(repo, key[1], reference, plan, start, blobs=frozenset(blobs))
             if create:
                 self._tracks[key] = track
@@ -367,7 +374,7 @@ class SyncEngine:
             root = self.upstream.get_manifest(repo, tag)
             if root is None:
                 continue
-            track = self._track(repo, root, tag, create=False)
+            track = self._track(repo, root, tag, create=False, now=now)
             if self.view(track, now).complete:
                 out.append(tag)
         return out

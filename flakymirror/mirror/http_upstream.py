@@ -1,0 +1,323 @@
+"""A true pull-through cache of a registry reached over HTTP.
+
+* Auth: the upstream's ``/v2/`` challenge is followed — ``Bearer`` (token from the realm, per
+  repository scope, ``token`` or ``access_token``; Basic credentials sent to the realm when
+  given) or ``Basic``; a 401 later re-reads the challenge and retries once.
+* Manifests: fetched with the full ``Accept`` list; by digest they are verified and served from
+  the cache without asking upstream again; by tag upstream is asked each time and the cache
+  answers only when upstream cannot be reached.
+* Blobs: streamed from upstream into the cache (a :class:`~flakymirror.registry.store.Store`,
+  spooled to disk past a small size) and verified on the way; content whose digest does not
+  verify is never cached or served. Concurrent requests for one uncached blob share a single
+  upstream GET (single flight) — distribution 2.8's proxy does not.
+* Upstream down: whatever is cached is still served; the rest is absent.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from flakymirror.oci import mediatypes as mt
+from flakymirror.oci.digest import Digest, DigestError, DigestMismatch
+from flakymirror.registry.errors import RegistryError
+from flakymirror.registry.store import Store, StoredManifest
+
+__all__ = ["MANIFEST_ACCEPT", "HttpUpstream", "UpstreamDown"]
+
+MANIFEST_ACCEPT = ",".join(
+    [mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST]
+)
+_PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+CHUNK = 1 << 16
+
+
+class UpstreamDown(Exception):  # noqa: N818
+    """The upstream could not be reached or answered with a server error."""
+
+
+@dataclass
+class _Flight:
+    done: threading.Event = field(default_factory=threading.Event)
+    size: int | None = None
+    error: BaseException | None = None
+
+
+class HttpUpstream:
+    """Pull-through cache of the registry at ``url``.
+
+    ``credentials``: ``(user, password)`` for the upstream's auth. ``timeout``: seconds to
+    connect and between bytes. ``fetches`` counts the upstream blob GETs made.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        credentials: tuple[str, str] | None = None,
+        timeout: float = 10.0,
+        spool_dir: str | None = None,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"upstream URL must start with http:// or https://, got {url!r}")
+        self.url = url.rstrip("/")
+        self.credentials = credentials
+        self.timeout = timeout
+        self._spool_dir = spool_dir
+        self.cache = Store(spool_dir)
+        self.session = requests.Session()
+        self._lock = threading.Lock()
+        self._challenge: tuple[str, dict[str, str]] | None = None
+        self._tokens: dict[str, str] = {}
+        self._flights: dict[tuple[str, str], _Flight] = {}
+        self.fetches = 0
+        self.rejected = 0
+
+    # -- auth and transport ------------------------------------------------------------------
+    def _learn(self, header: str | None) -> None:
+        if not header:
+            return
+        scheme, _, rest = header.strip().partition(" ")
+        with self._lock:
+            self._challenge = (scheme.lower(), dict(_PARAM.findall(rest)))
+            self._tokens.clear()
+
+    def _token(self, scope: str, params: dict[str, str]) -> str | None:
+        with self._lock:
+            token = self._tokens.get(scope)
+        if token is not None:
+            return token
+        realm = params.get("realm")
+        if not realm:
+            return None
+        query = {"scope": scope}
+        if "service" in params:
+            query["service"] = params["service"]
+        try:
+            r = self.session.get(realm, params=query, auth=self.credentials, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise UpstreamDown(f"token service {realm}: {exc}") from exc
+        if r.status_code != 200:
+            return None
+        body = r.json()
+        token = body.get("token") or body.get("access_token")
+        if isinstance(token, str):
+            with self._lock:
+                self._tokens[scope] = token
+            return token
+        return None
+
+    def _auth_headers(self, scope: str) -> dict[str, str]:
+        challenge = self._challenge
+        if challenge is None:
+            return {}
+        scheme, params = challenge
+        if scheme == "bearer":
+            token = self._token(scope, params)
+            return {"Authorization": f"Bearer {token}"} if token else {}
+        if scheme == "basic" and self.credentials:
+            return {}  # requests' auth= adds it
+        return {}
+
+    def _request(self, method: str, path: str, scope: str, **kw: Any) -> requests.Response:
+        headers = dict(kw.pop("headers", {}))
+        for attempt in (1, 2):
+            auth = self.credentials if self._challenge and self._challenge[0] == "basic" else None
+            try:
+                r = self.session.request(
+                    method,
+                    self.url + path,
+                    headers={**headers, **self._auth_headers(scope)},
+                    auth=auth,
+                    timeout=self.timeout,
+                    **kw,
+                )
+            except requests.RequestException as exc:
+                raise UpstreamDown(f"{method} {self.url}{path}: {exc}") from exc
+            if r.status_code == 401 and attempt == 1 and r.headers.get("WWW-Authenticate"):
+                r.close()
+                self._learn(r.headers.get("WWW-Authenticate"))
+                continue
+            if r.status_code >= 500:
+                r.close()
+                raise UpstreamDown(f"{method} {self.url}{path}: {r.status_code}")
+            return r
+        return r
+
+    def ping(self) -> int:
+        """``GET /v2/``, learning the auth challenge; returns the status."""
+        r = self._request("GET", "/v2/", "")
+        return r.status_code
+
+    # -- manifests -----------------------------------------------------------------------------
+    def get_manifest(self, repo: str, reference: str) -> StoredManifest | None:
+        by_digest = ":" in reference
+        if by_digest:
+            cached = self.cache.get_manifest(repo, reference)
+            if cached is not None:
+                return cached
+        scope = f"repository:{repo}:pull"
+        try:
+            r = self._request(
+                "GET",
+                f"/v2/{repo}/manifests/{reference}",
+                scope,
+                headers={"Accept": MANIFEST_ACCEPT},
+            )
+        except UpstreamDown:
+            return self.cache.get_manifest(repo, reference)
+        if r.status_code != 200:
+            return None if r.status_code == 404 else self.cache.get_manifest(repo, reference)
+        data = r.content
+        digest = Digest.of(data)
+        if by_digest:
+            try:
+                wanted = Digest.parse(reference)
+            except DigestError:
+                return None
+            if wanted.algorithm != "sha256" or digest != wanted:
+                self.rejected += 1
+                return None  # wrong bytes for a digest are never cached
+        media = (r.headers.get("Content-Type") or "").split(";", 1)[0].strip()
+        tags = () if by_digest else (reference,)
+        self.cache.put_manifest(repo, data, media, tags, check=False)
+        return self.cache.get_manifest(repo, str(digest))
+
+    # -- blobs ---------------------------------------------------------------------------------
+    def blob_size(self, repo: str, digest: str) -> int | None:
+        size = self.cache.blob_size(repo, digest)
+        if size is not None:
+            return size
+        try:
+            r = self._request("HEAD", f"/v2/{repo}/blobs/{digest}", f"repository:{repo}:pull")
+        except UpstreamDown:
+            return None
+        length = r.headers.get("Content-Length")
+        return int(length) if r.status_code == 200 and length and length.isdigit() else None
+
+    def ensure_blob(self, repo: str, digest: str) -> int | None:
+        """Fetch a blob into the cache unless it is there; one upstream GET however many
+        callers ask at once. Returns its size, or None when upstream does not have it."""
+        size = self.cache.blob_size(repo, digest)
+        if size is not None:
+            return size
+        key = (repo, digest)
+        with self._lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if leader:
+            try:
+                flight.size = self._fetch(repo, digest)
+            except BaseException as exc:  # handed to every waiter
+                flight.error = exc
+            finally:
+                with self._lock:
+                    self._flights.pop(key, None)
+                flight.done.set()
+        elif not flight.done.wait(self.timeout * 6):
+            raise RegistryError("UNAVAILABLE", f"timed out waiting for upstream blob {digest}")
+        if isinstance(flight.error, RegistryError):
+            raise flight.error
+        if flight.error is not None:
+            return None
+        return flight.size
+
+    def _fetch(self, repo: str, digest: str) -> int | None:
+        try:
+            d = Digest.parse(digest)
+        except DigestError:
+            return None
+        try:
+            r = self._request(
+                "GET", f"/v2/{repo}/blobs/{digest}", f"repository:{repo}:pull", stream=True
+            )
+        except UpstreamDown:
+            return None
+        with r:
+            if r.status_code != 200:
+                return None
+            with self._lock:
+                self.fetches += 1
+            try:
+                return self.cache.put_blob(repo, d, r.iter_content(CHUNK))
+            except (DigestMismatch, ValueError) as exc:
+                with self._lock:
+                    self.rejected += 1
+                raise RegistryError(
+                    "UNAVAILABLE",
+                    f"upstream sent content that does not verify as {digest}; not cached",
+                    {"digest": digest, "upstream": self.url, "error": str(exc)},
+                    status=502,
+                ) from None
+            except requests.RequestException:
+                return None  # the transfer broke: nothing was cached
+
+    def open_blob(
+        self, repo: str, digest: str, start: int = 0, end: int | None = None
+    ) -> Iterator[bytes]:
+        if not self.cache.has_blob(repo, digest) and self.ensure_blob(repo, digest) is None:
+            raise KeyError(f"blob {digest} is not available from {self.url}")
+        return self.cache.open_blob(repo, digest, start, end)
+
+    # -- listings ------------------------------------------------------------------------------
+    def _paged(self, path: str, key: str, scope: str) -> list[str] | None:
+        out: list[str] = []
+        while path:
+            try:
+                r = self._request("GET", path, scope)
+            except UpstreamDown:
+                return None
+            if r.status_code != 200:
+                return None if r.status_code != 404 else []
+            out += r.json().get(key) or []
+            link = r.headers.get("Link", "")
+            m = re.match(r"\s*<([^>]+)>", link)
+            path = m.group(1) if m and 'rel="next"' in link else ""
+            if path.startswith(self.url):
+                path = path[len(self.url) :]
+        return out
+
+    def tags(self, repo: str) -> list[str]:
+        tags = self._paged(f"/v2/{repo}/tags/list", "tags", f"repository:{repo}:pull")
+        return sorted(tags) if tags is not None else self.cache.tags(repo)
+
+    def repositories(self) -> list[str]:
+        repos = self._paged("/v2/_catalog", "repositories", "registry:catalog:*")
+        cached = self.cache.repositories()
+        return sorted(set(repos or []) | set(cached))
+
+    def has_repository(self, repo: str) -> bool:
+        return True
+
+    def referrers(self, repo: str, digest: str) -> list[StoredManifest]:
+        try:
+            r = self._request("GET", f"/v2/{repo}/referrers/{digest}", f"repository:{repo}:pull")
+        except UpstreamDown:
+            return []
+        if r.status_code != 200:
+            return []
+        out = []
+        for desc in r.json().get("manifests") or []:
+            stored = self.get_manifest(repo, str(desc.get("digest", "")))
+            if stored is not None:
+                out.append(stored)
+        return out
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def clear_cache(self) -> None:
+        old, self.cache = self.cache, Store(self._spool_dir)
+        old.close()
+
+    def close(self) -> None:
+        self.session.close()
+        self.cache.close()
+
+    def describe(self) -> str:
+        return f"pull-through cache of {self.url}"
