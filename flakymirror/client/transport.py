@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
+from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from flakymirror.client.auth import (
@@ -48,6 +51,53 @@ __all__ = ["RequestRecord", "Transport", "network_error"]
 
 T = TypeVar("T")
 USER_AGENT = "flakymirror-client (go-containerregistry behaviour)"
+#: Methods Go's http.Transport treats as replayable (``Request.isReplayable``).
+_REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+# Whether the connection the current thread's last request went out on had served a request
+# before (a kept-alive connection). Go's http.Transport silently resends an idempotent request
+# once when such a connection turns out closed or reset before the first response byte.
+_conn_state = threading.local()
+
+
+class _ReuseTracking:
+    """Mixin for urllib3 connections: count the requests sent since the socket was opened
+    (urllib3 reuses a connection object after closing it, so ``close`` starts over)."""
+
+    _fm_uses = 0
+
+    def close(self) -> None:
+        self._fm_uses = 0
+        super().close()  # type: ignore[misc]
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        _conn_state.reused = self._fm_uses > 0 and getattr(self, "sock", None) is not None
+        self._fm_uses += 1
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPConnection(_ReuseTracking, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_ReuseTracking, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests adapter whose connections report whether they were reused."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +237,9 @@ class Transport:
         self._record = record
         self.session = requests.Session()
         self.session.trust_env = False  # no proxies or .netrc from the environment
+        adapter = _Adapter()
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.verify = verify
         self.session.headers = CaseInsensitiveDict(
             {"User-Agent": user_agent, "Accept-Encoding": "gzip"}
@@ -242,21 +295,33 @@ class Transport:
         replayable = data is None or isinstance(data, bytes | bytearray | str)
         retry = retry and replayable and self.profile.steps > 1
 
+        def round_trip() -> requests.Response:
+            # Go's http.Transport: a replayable request that fails on a kept-alive connection
+            # before any response byte is sent again on a new connection, invisibly to ggcr
+            while True:
+                _conn_state.reused = False
+                try:
+                    return self.session.request(
+                        method,
+                        url,
+                        headers=dict(headers),
+                        data=data,
+                        stream=True,
+                        timeout=self.timeout,
+                        allow_redirects=allow_redirects,
+                    )
+                except requests.exceptions.RequestException as exc:
+                    err = network_error(method, url, exc)
+                    self._note(RequestRecord(method, url, None, str(err)))
+                    reused = getattr(_conn_state, "reused", False)
+                    resend = err.kind in ("eof", "reset", "broken-pipe") and (
+                        method.upper() in _REPLAYABLE and replayable
+                    )
+                    if not (reused and resend):
+                        raise err from None
+
         def attempt() -> requests.Response:
-            try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    headers=dict(headers),
-                    data=data,
-                    stream=True,
-                    timeout=self.timeout,
-                    allow_redirects=allow_redirects,
-                )
-            except requests.exceptions.RequestException as exc:
-                err = network_error(method, url, exc)
-                self._note(RequestRecord(method, url, None, str(err)))
-                raise err from None
+            resp = round_trip()
             for hop in resp.history:
                 self._note(RequestRecord(hop.request.method or method, hop.url, hop.status_code))
             self._note(RequestRecord(method, resp.url or url, resp.status_code))
@@ -325,6 +390,7 @@ class Transport:
         url = self.url("/v2/")
         resp = self._send("GET", url, {})
         try:
+            _read_body(resp)  # drain, as ggcr does, so the connection is kept alive
             if resp.status_code == 200:
                 challenge = Challenge("anonymous")
             elif resp.status_code == 401:

@@ -113,6 +113,10 @@ class Rule:
 class FakeRegistry:
     """A healthy read-only registry (ping, manifests by tag/digest, blobs) with scripted faults.
 
+    pytest-httpserver answers ``Connection: close``, so every request here goes out on a new
+    connection (Go's resend on kept-alive connections never applies; see
+    test_remote_registry.py for that, on the registry's keep-alive server).
+
     ``on(method, path_regex, *actions, then=Pass())`` answers the matching requests with the
     actions in order, then with ``then`` forever. ``log`` lists ``(method, path, status)``.
     """

@@ -194,15 +194,41 @@ def test_reset_is_retried_by_ggcr_then_by_the_opener(flaky, sleeps, caplog):
     store.push_image(image, "run", "1")
     wrapper.on("GET", "/v2/run/manifests/1", "rst", "rst", "rst", "rst")
     ref = f"{server.host}/run:1"
+    record = []
     with caplog.at_level(logging.WARNING, logger="flakymirror.client"):
         img = open_remote_image(
-            lambda: new_remote_image(ref, insecure=True, sleep=sleeps), sleep=sleeps
+            lambda: new_remote_image(ref, insecure=True, sleep=sleeps, record=record), sleep=sleeps
         )
     assert img.top_layer() == str(image.layers[-1].diff_id)
-    G = ggcr_sleeps(1)
-    assert sleeps.calls == [*G, 0.1, G[0]]
+    # attempt 1: the GET after the ping goes out on the kept-alive connection, so the first
+    # reset is resent at once by Go's http.Transport (2 resets), then ggcr retries twice on
+    # new connections (resets 3 and 4); attempt 2 gets the manifest.
+    assert sleeps.calls == [*ggcr_sleeps(1), 0.1]
+    manifest = [r.status for r in record if r.url.endswith("/v2/run/manifests/1")]
+    assert manifest == [None, None, None, None, 200]
+    assert served(server, "/v2/run/manifests/1", 1) == 1  # the server logs answered ones only
     assert "read: connection reset by peer, retrying in 100ms" in caplog.records[0].getMessage()
     server.check()
+
+
+def test_go_resends_an_idempotent_request_once_on_a_kept_alive_connection(flaky, sleeps):
+    wrapper, server, store = flaky
+    store.push_image(build_image(layers=1, seed=47), "run", "1")
+    wrapper.on("GET", "/v2/run/manifests/1", "eof")
+    wrapper.on("POST", "/v2/run/blobs/uploads/", "eof")
+    with Transport(server.host, insecure=True, sleep=sleeps) as t:
+        t.ping()
+        resp = t.request("GET", "/v2/run/manifests/1", scope="repository:run:pull")
+        assert resp.status_code == 200
+        assert [r.status for r in t.requests] == [200, None, 200]
+        assert sleeps.calls == []  # invisible to ggcr's retry layer
+        # a POST is not replayable: the EOF surfaces (here with the retry layer bypassed)
+        with pytest.raises(NetworkError, match='^Post ".*/v2/run/blobs/uploads/": EOF$'):
+            t.request(
+                "POST", "/v2/run/blobs/uploads/", scope="repository:run:push,pull", data=b"",
+                ok=(202,), retry=False,
+            )  # fmt: skip
+    assert [r.method for r in t.requests] == ["GET", "GET", "GET", "POST"]
 
 
 def test_reset_and_eof_are_told_apart(flaky, sleeps):
