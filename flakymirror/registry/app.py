@@ -46,14 +46,16 @@ class RegistryApp:
         self.strict_accept = strict_accept
         self.name = name
         self.manifest_limit = manifest_limit
-        self._fast = FastManifests(self)
+        # a subclass that overrides handle() must see every request: no shortcut then
+        self._fast = FastManifests(self) if type(self).handle is RegistryApp.handle else None
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        fast = self._fast(environ, start_response)
-        if fast is not None:
-            return fast
+        if self._fast is not None:
+            fast = self._fast(environ, start_response)
+            if fast is not None:
+                return fast
         response = self.handle(Request(environ))
         return response(environ, start_response)
 

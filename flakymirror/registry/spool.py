@@ -166,6 +166,15 @@ class _FileChunks:
     def __iter__(self) -> _FileChunks:
         return self
 
+    def sendfile_span(self) -> tuple[io.BufferedReader, int, int]:
+        """``(file, offset, count)`` of what is left, for a zero-copy ``sendfile``; the
+        iterator is spent afterwards (the caller sends the bytes, then calls ``close``)."""
+        if self._f is None:
+            raise ValueError("file chunks already closed")
+        offset, count = self._f.tell(), self._left
+        self._left = 0
+        return self._f, offset, count
+
     def __next__(self) -> bytes:
         f = self._f
         if f is None:
