@@ -13,7 +13,7 @@ from typing import Any
 from flakymirror.scenario.model import Scenario
 from flakymirror.scenario.recorder import Recorder
 
-__all__ = ["Outcome", "action_image", "run_action"]
+__all__ = ["Outcome", "action_image", "prepare", "run_action"]
 
 
 @dataclass(frozen=True)
@@ -144,5 +144,52 @@ def _export(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any])
     return Outcome(top_layer=str(report.top_layer), digest=str(report.digest))
 
 
+def prepare(scenario: Scenario, host: str, built: dict[str, Any], sleep: Any) -> None:
+    """Set-up before the recorded action: a rebase needs an app image built by lifecycle's
+    exporter, so one is exported to ``app_image`` on top of ``base_image`` (its metadata names
+    ``image`` as the run image, as if the tag had moved on since)."""
+    action = scenario.action
+    if action.kind != "rebase":
+        return
+    import logging
+
+    from flakymirror.client import export
+
+    assert action.app_image is not None and action.base_image is not None
+    quiet = logging.Logger("flakymirror.scenario.setup", logging.CRITICAL)
+    export(
+        f"{host}/{action.app_image}",
+        f"{host}/{action.base_image}",
+        run_image_name=f"{host}/{action.image}",
+        insecure=True,
+        keychain=_keychain(scenario),
+        profile=action.profile,
+        platform=action.platform,
+        sleep=sleep,
+        logger=quiet,
+    )
+
+
 def _rebase(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:
-    raise NotImplementedError("rebase actions need flakymirror.client.rebase")
+    """lifecycle's rebaser: ``app_image`` onto the new run image ``image`` (from the app's
+    metadata), saved to ``output`` (default: ``app_image``)."""
+    from flakymirror.client import rebase
+
+    action = scenario.action
+    assert action.app_image is not None
+    # the app image is opened first (not retried); the opener's first attempt follows it
+    rec.attempt(mark=False)
+    output = action.output or action.app_image
+    report = rebase(
+        f"{host}/{output}",
+        previous_image=f"{host}/{action.app_image}" if output != action.app_image else None,
+        force=action.force,
+        insecure=True,
+        keychain=_keychain(scenario),
+        profile=action.profile,
+        platform=action.platform,
+        sleep=rec.sleep,
+        delays=action.delays,
+        logger=rec.logger,
+    )
+    return Outcome(top_layer=str(report.top_layer), digest=str(report.digest))

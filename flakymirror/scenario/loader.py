@@ -109,10 +109,16 @@ def _scenario(t: Table, path: str | None) -> Scenario:
     expect = _expect(t.table("expect", required=True))
     t.done()
     refs = {i.ref for i in images}
-    if action.app_image is not None and action.app_image not in refs:
+    if action.base_image is not None and action.base_image not in refs:
+        raise Invalid(
+            ("action", "base_image"),
+            f"{action.base_image!r} is not one of the images" + suggest(action.base_image, refs),
+        )
+    if action.app_image is not None and action.app_image in refs:
         raise Invalid(
             ("action", "app_image"),
-            f"{action.app_image!r} is not one of the images" + suggest(action.app_image, refs),
+            f"{action.app_image!r} is one of the images; the rebase set-up exports the app "
+            "image there, so name a repository of its own",
         )
     return Scenario(
         name=name,
@@ -237,23 +243,30 @@ def _action(t: Table) -> Action:
     _reference(probe, t.key("image"), tag_required=False)
     output = t.string("output", None)
     app_image = t.string("app_image", None)
+    base_image = t.string("base_image", None)
     previous = t.string("previous_image", None)
-    for key, value in (("output", output), ("app_image", app_image), ("previous_image", previous)):
+    named = (("output", output), ("app_image", app_image), ("base_image", base_image),
+             ("previous_image", previous))  # fmt: skip
+    for key, value in named:
         if value is not None:
             _reference(value, t.key(key), tag_required=True)
-    if kind == "open":
-        for key in ("output", "app_image", "previous_image", "force"):
-            if t.has(key):
-                raise Invalid(t.key(key), "only applies to export and rebase actions")
+    only = {
+        "output": ("export", "rebase"),
+        "previous_image": ("export",),
+        "app_image": ("rebase",),
+        "base_image": ("rebase",),
+        "force": ("rebase",),
+    }
+    for key, kinds in only.items():
+        if t.has(key) and kind not in kinds:
+            raise Invalid(t.key(key), f"only applies to {' and '.join(kinds)} actions")
     if kind == "export" and output is None:
         raise Invalid(t.key("output"), "is required for an export (where the app image is pushed)")
     if kind == "rebase":
         if app_image is None:
             raise Invalid(t.key("app_image"), "is required for a rebase (the image to rebase)")
-        if previous is not None:
-            raise Invalid(t.key("previous_image"), "only applies to export actions")
-    if kind != "rebase" and t.has("force"):
-        raise Invalid(t.key("force"), "only applies to rebase actions")
+        if base_image is None:
+            raise Invalid(t.key("base_image"), "is required for a rebase (the app's old run image)")
     platform = t.raw("platform", None)
     action = Action(
         kind=kind,
@@ -263,6 +276,7 @@ def _action(t: Table) -> Action:
         platform=_platform(platform, t.key("platform")) if platform is not None else None,
         output=output,
         app_image=app_image,
+        base_image=base_image,
         previous_image=previous,
         force=t.boolean("force", False),
         seed=t.integer("seed", 0),

@@ -164,8 +164,11 @@ class Action:
     """What the client does: ``open`` an image, ``export`` an app image or ``rebase`` one.
 
     ``image`` is the image opened through the retrying opener: the image to open, the run
-    image of an export, or the new run image of a rebase. ``app_image`` is the image to rebase;
-    ``output`` where export/rebase push (default: ``app_image`` for a rebase).
+    image of an export, or the new run image of a rebase. ``output`` is where an export pushes
+    the app image. A rebase first exports (unrecorded set-up) an app image to ``app_image`` on
+    top of ``base_image`` (one of the scenario's images), naming ``image`` as its run image in
+    the metadata, as if the run image tag had moved on since; then rebases ``app_image`` (saved
+    to ``output``, default ``app_image``) onto ``image``.
     """
 
     kind: str
@@ -175,6 +178,7 @@ class Action:
     platform: str | None = None
     output: str | None = None
     app_image: str | None = None
+    base_image: str | None = None
     previous_image: str | None = None
     force: bool = False
     seed: int = 0
@@ -190,6 +194,7 @@ class Action:
                 "platform": self.platform,
                 "output": self.output,
                 "app_image": self.app_image,
+                "base_image": self.base_image,
                 "previous_image": self.previous_image,
                 "force": self.force if self.kind == "rebase" else None,
                 "seed": self.seed,

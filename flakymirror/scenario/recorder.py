@@ -81,12 +81,14 @@ class Recorder:
             event = Event(self.elapsed(), type_, **fields)
             self.marks.append(Mark(self._position(), event))
 
-    def attempt(self) -> int:
-        """An opener attempt starts; returns its 1-based number."""
+    def attempt(self, *, mark: bool = True) -> int:
+        """An opener attempt starts; returns its 1-based number. ``mark=False`` counts it
+        without a timeline mark (when its start cannot be observed)."""
         with self._lock:
             self.attempts += 1
             number = self.attempts
-        self._mark("attempt", attempt=number)
+        if mark:
+            self._mark("attempt", attempt=number)
         return number
 
     def opener_sleep(self, seconds: float) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from flakymirror.scenario.checks import check
 from flakymirror.scenario.errors import ScenarioError
-from flakymirror.scenario.execute import Outcome, action_image, run_action
+from flakymirror.scenario.execute import Outcome, action_image, prepare, run_action
 from flakymirror.scenario.model import Expectations, Scenario
 from flakymirror.scenario.recorder import Recorder
 from flakymirror.scenario.result import Event, ScenarioResult
@@ -181,6 +181,7 @@ def run_scenario(scenario: Scenario, mirror: Any = None) -> ScenarioResult:
             raise ScenarioError(f"cannot load into the mirror: {e}", path=scenario.path) from e
         clock = m.clock
         journal = m.journal
+        prepare(scenario, m.host, built, clock.sleep)
         first_seq = _position(journal) + 1
         recorder = Recorder(now=clock.now, position=lambda: _position(journal), sleep=clock.sleep)
         wall0 = time.perf_counter()
