@@ -311,6 +311,8 @@ class Connection:
             state["written"] = 0
             if state.get("close") or not keep_alive:
                 lines.append("Connection: close\r\n")
+            elif version == "HTTP/1.0":
+                lines.append("Connection: keep-alive\r\n")
             lines.append("Date: ")
             out = "".join(lines).encode("latin-1") + _http_date() + b"\r\n\r\n"
             state["sent"] = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..oci.digest import Digest, Hasher
 from .spool import Spool
@@ -15,7 +15,9 @@ __all__ = ["Upload", "UploadTable"]
 class Upload:
     """One upload session: ``repo``, ``uuid``, the bytes so far and a running sha256."""
 
-    def __init__(self, repo: str, directory: str, algorithm: str = "sha256") -> None:
+    def __init__(
+        self, repo: str, directory: str | Callable[[], str], algorithm: str = "sha256"
+    ) -> None:
         self.repo = repo
         self.uuid = str(uuid.uuid4())
         self.spool = Spool(directory)
@@ -72,7 +74,7 @@ class Upload:
 class UploadTable:
     """Live sessions by uuid; thread-safe."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str | Callable[[], str]) -> None:
         self.directory = directory
         self._lock = threading.Lock()
         self._sessions: dict[str, Upload] = {}

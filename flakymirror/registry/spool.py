@@ -11,7 +11,7 @@ import contextlib
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 __all__ = ["CHUNK", "MEMORY_THRESHOLD", "Content", "Spool"]
 
@@ -22,9 +22,13 @@ MEMORY_THRESHOLD = 1 << 20
 
 
 class Spool:
-    """An append-only buffer: memory first, a file in ``directory`` past ``threshold`` bytes."""
+    """An append-only buffer: memory first, a file in ``directory`` past ``threshold`` bytes.
 
-    def __init__(self, directory: str, threshold: int = MEMORY_THRESHOLD) -> None:
+    ``directory`` may be a callable, asked only when the data first moves to disk."""
+
+    def __init__(
+        self, directory: str | Callable[[], str], threshold: int = MEMORY_THRESHOLD
+    ) -> None:
         self.directory = directory
         self.threshold = threshold
         self._mem: io.BytesIO | None = io.BytesIO()
@@ -42,7 +46,8 @@ class Spool:
         if not data:
             return
         if self._mem is not None and self.size + len(data) > self.threshold:
-            fd, self.path = tempfile.mkstemp(prefix="upload-", dir=self.directory)
+            where = self.directory() if callable(self.directory) else self.directory
+            fd, self.path = tempfile.mkstemp(prefix="upload-", dir=where)
             self._file = os.fdopen(fd, "w+b")
             self._file.write(self._mem.getbuffer())
             self._mem = None

@@ -88,15 +88,30 @@ class Store:
     def __init__(
         self, spool_dir: str | None = None, *, memory_threshold: int = MEMORY_THRESHOLD
     ) -> None:
-        self.root = tempfile.mkdtemp(prefix="flakymirror-store-", dir=spool_dir)
+        self.spool_dir = spool_dir
         self.memory_threshold = memory_threshold
-        os.makedirs(os.path.join(self.root, "blobs"))
-        os.makedirs(os.path.join(self.root, "uploads"))
+        self._root: str | None = None  # created on first use: most stores never touch disk
         self._lock = threading.RLock()
         self._blobs: dict[str, Content] = {}
         self._repos: dict[str, _Repo] = {}
-        self.uploads = UploadTable(os.path.join(self.root, "uploads"))
-        self._finalizer = weakref.finalize(self, shutil.rmtree, self.root, True)
+        self.uploads = UploadTable(self._uploads_dir)
+        self._finalizer: weakref.finalize | None = None
+
+    @property
+    def root(self) -> str:
+        """The private temporary directory (created on first access)."""
+        if self._root is None:
+            with self._lock:
+                if self._root is None:
+                    root = tempfile.mkdtemp(prefix="flakymirror-store-", dir=self.spool_dir)
+                    os.mkdir(os.path.join(root, "blobs"))
+                    os.mkdir(os.path.join(root, "uploads"))
+                    self._finalizer = weakref.finalize(self, shutil.rmtree, root, True)
+                    self._root = root
+        return self._root
+
+    def _uploads_dir(self) -> str:
+        return os.path.join(self.root, "uploads")
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
@@ -105,7 +120,8 @@ class Store:
         with self._lock:
             self._blobs.clear()
             self._repos.clear()
-        self._finalizer()
+        if self._finalizer is not None:
+            self._finalizer()
 
     def __enter__(self) -> Store:
         return self
@@ -181,7 +197,7 @@ class Store:
         Raises :class:`~flakymirror.oci.digest.DigestMismatch` when the bytes do not match.
         """
         d = Digest.parse(digest) if isinstance(digest, str) else digest
-        spool = Spool(self.uploads.directory, self.memory_threshold)
+        spool = Spool(self._uploads_dir, self.memory_threshold)
         hasher = Hasher(d.algorithm)
         try:
             for chunk in _as_chunks(data):

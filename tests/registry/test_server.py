@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from flakymirror.registry import CloseConnection, Server
+from flakymirror.registry import CloseConnection, Registry, Server
 
 
 def hello(environ, start_response):
@@ -62,6 +62,21 @@ def test_twenty_starts_and_stops_are_fast():
         with Server(hello) as srv:
             requests.get(srv.url).raise_for_status()
     assert time.perf_counter() - t0 < 2.0  # generous; the benchmark measures the real figure
+    t0 = time.perf_counter()
+    for _ in range(20):
+        with Registry() as reg:
+            requests.get(reg.url + "/v2/").raise_for_status()
+    assert time.perf_counter() - t0 < 2.0
+
+
+def test_http10_keep_alive_is_honoured():
+    with Server(hello) as srv:
+        out = raw_request(
+            srv,
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+        )
+        assert out.count(b"HTTP/1.0 200 OK") == 2
+        assert b"Connection: keep-alive" in out
 
 
 def test_stop_with_open_keepalive_connections_is_fast_and_leaks_nothing():
