@@ -231,7 +231,8 @@ class RemoteImage:
 
     ``empty`` is True when imgutil substituted an empty image (404/401 with OCI errors, or no
     child for the platform); ``empty_reason`` is the error it swallowed. ``requests`` lists every
-    HTTP exchange of this open, including imgutil's EOF retries.
+    HTTP exchange of this open, including imgutil's EOF retries. ``transport`` stays usable after
+    the open (for layer GETs); its idle connections are closed when the open ends.
     """
 
     reference: str
@@ -461,10 +462,12 @@ def new_remote_image(
                 continue
             if isinstance(err, TransportError) and err.errors and err.status_code in (404, 401):
                 image = _empty_image(reference, r, plat, err, transport)
+                transport.close()
                 image.requests = log
                 return image
             if "no child with platform" in str(err):
                 image = _empty_image(reference, r, plat, err, transport)
+                transport.close()
                 image.requests = log
                 return image
             transport.close()
@@ -496,5 +499,8 @@ def new_remote_image(
         index_media_type=pulled.index_media_type,
         index_digest=pulled.index_digest,
     )
+    # idle keep-alive connections are not left to the garbage collector; the transport stays
+    # usable (a later request opens a new connection)
+    transport.close()
     image.requests = log
     return image

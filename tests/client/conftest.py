@@ -191,10 +191,14 @@ class FakeRegistry:
                     action = rule.actions[rule.hits] if rule.hits < len(rule.actions) else rule.then
                     rule.hits += 1
                     break
+        if isinstance(action, EOF | Raw):
+            # log before the socket closes: the client may count as soon as it sees the close
+            with self._lock:
+                self.log.append((request.method, request.path, None))
+            return self._act(action, request)
         response = self._act(action, request)
-        with self._lock:
-            status = None if isinstance(action, EOF | Raw) else response.status_code
-            self.log.append((request.method, request.path, status))
+        with self._lock:  # the response is written only after this returns
+            self.log.append((request.method, request.path, response.status_code))
         return response
 
     def _act(self, action: Action, request: Request) -> Response:
