@@ -72,18 +72,10 @@ def _failure(err: BaseException) -> Outcome:
 
 def run_action(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:
     """Run the scenario's action against the mirror at ``host`` and say how it ended."""
-    from flakymirror.client import ClientError
-
-    action = scenario.action
+    runners = {"open": _open, "export": _export, "rebase": _rebase}
     try:
-        if action.kind == "open":
-            return _open(scenario, host, rec, built)
-        if action.kind == "export":
-            return _export(scenario, host, rec, built)
-        return _rebase(scenario, host, rec, built)
-    except (ClientError, OSError, ValueError) as err:
-        return _failure(err)
-    except Exception as err:  # noqa: BLE001 - any client failure is an outcome to report
+        return runners[scenario.action.kind](scenario, host, rec, built)
+    except Exception as err:  # noqa: BLE001 - whatever the client raised is the outcome
         return _failure(err)
 
 

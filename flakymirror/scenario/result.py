@@ -13,7 +13,7 @@ __all__ = ["Event", "Failure", "ScenarioResult"]
 
 
 def _round(x: float) -> float:
-    return round(x, 6)
+    return float(round(x, 6))
 
 
 @dataclass(frozen=True)

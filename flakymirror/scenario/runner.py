@@ -136,7 +136,7 @@ def _settled_entries(journal: Any, first_seq: int) -> list[Any]:
         time.sleep(0.002)
 
 
-def _timeline(entries: list[Any], recorder: Recorder, first_seq: int) -> tuple[Event, ...]:
+def _timeline(entries: list[Any], recorder: Recorder) -> tuple[Event, ...]:
     events: list[Event] = []
     marks = sorted(recorder.marks, key=lambda m: m.position)  # stable: keeps creation order
     attempt: int | None = None
@@ -211,7 +211,7 @@ def run_scenario(scenario: Scenario, mirror: Any = None) -> ScenarioResult:
         requests=tuple(sorted(counts.items())),
         elapsed=elapsed,
         wall=round(wall, 6),
-        events=_timeline(entries, recorder, first_seq),
+        events=_timeline(entries, recorder),
         logs=tuple(recorder.logs),
         failures=(),
         top_layer=outcome.top_layer,
