@@ -104,10 +104,18 @@ def distribution(tmp_path) -> Iterator[Distribution]:
     reg.stop()
 
 
-def _pull(client: str, mirror: FlakyMirror, ref: str, dest: Path, env: dict) -> subprocess.CompletedProcess:
+def _pull(
+    client: str, mirror: FlakyMirror, ref: str, dest: Path, env: dict
+) -> subprocess.CompletedProcess:
     cmd = [
-        client, "--insecure-policy", "copy", "--retry-times", "3", "--src-tls-verify=false",
-        f"docker://{mirror.host}/{ref}", f"dir:{dest}",
+        client,
+        "--insecure-policy",
+        "copy",
+        "--retry-times",
+        "3",
+        "--src-tls-verify=false",
+        f"docker://{mirror.host}/{ref}",
+        f"dir:{dest}",
     ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
 
@@ -157,13 +165,18 @@ def test_podman_pulls_through_the_mirror(distribution, make_mirror, tmp_path) ->
     env = {**os.environ, "HOME": str(tmp_path)}
     out = subprocess.run(
         [podman, "pull", "--tls-verify=false", f"{mirror.host}/{REPO}:p"],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert out.returncode == 0, out.stderr
     assert mirror.journal.count(kind="manifest") >= 1
 
 
-def test_mirror_serves_distribution_content_with_the_client_accept_header(distribution, make_mirror) -> None:
+def test_mirror_serves_distribution_content_with_the_client_accept_header(
+    distribution, make_mirror
+) -> None:
     require_binary("skopeo")
     image = build_image(layers=2, seed=24, flavor="docker")
     distribution.push(image, REPO, "d")
