@@ -325,3 +325,35 @@ def test_tls_with_trustme(tmp_path):
     with Server(hello, ssl_context=ctx) as srv:
         assert srv.url.startswith("https://")
         assert requests.get(srv.url, verify=str(ca_file)).text == "hello"
+
+
+def test_stop_during_a_large_download_and_an_upload_leaks_nothing():
+    from flakymirror.oci import Digest
+
+    before_threads, before_fds = _threads(), _fds()
+    reg = Registry()
+    reg.start()
+    data = os.urandom(8 << 20)
+    d = Digest.of(data)
+    reg.store.put_blob("big", d, data)
+    # a client that reads 1 byte of an 8 MiB blob and then stalls
+    reader = socket.create_connection((reg.server.bind_host, reg.server.port))
+    reader.sendall(f"GET /v2/big/blobs/{d} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert reader.recv(1)
+    # a client in the middle of a chunked upload
+    loc = requests.post(f"{reg.url}/v2/big/blobs/uploads/").headers["Location"]
+    writer = socket.create_connection((reg.server.bind_host, reg.server.port))
+    writer.sendall(
+        f"PATCH {loc} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n".encode() + b"x" * 1000
+    )
+    deadline = time.monotonic() + 5
+    while reg.server.active_connections() < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    reg.close()
+    assert time.perf_counter() - t0 < 1.0
+    reader.close()
+    writer.close()
+    assert _threads() == before_threads
+    assert _fds() == before_fds
+    reg.check()
