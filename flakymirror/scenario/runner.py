@@ -62,6 +62,7 @@ def apply_to_mirror(scenario: Scenario, mirror: Any) -> dict[str, Any]:
     auth are the mirror's own: a scenario that needs auth needs a mirror built with it
     (:func:`build_mirror`).
     """
+    _check_auth(scenario, mirror)
     built: dict[str, Any] = {}
     for spec in scenario.images:
         image = spec.build()
@@ -73,6 +74,23 @@ def apply_to_mirror(scenario: Scenario, mirror: Any) -> dict[str, Any]:
     for rule in scenario.mirror.faults:
         mirror.add_fault(rule)
     return built
+
+
+def _check_auth(scenario: Scenario, mirror: Any) -> None:
+    """A scenario with ``[mirror.auth]`` cannot be replayed on a mirror without that auth."""
+    spec = scenario.mirror.auth
+    app = getattr(mirror, "registry_app", None)
+    if spec is None or app is None:
+        return
+    wanted = {"basic": "BasicAuth", "bearer": "BearerAuth"}[spec.kind]
+    have = type(getattr(app, "auth", None)).__name__
+    if have != wanted:
+        raise ScenarioError(
+            f"needs a mirror with {spec.kind} auth, this one has {have}; "
+            "build it with flakymirror.scenario.runner.build_mirror(scenario)",
+            path=scenario.path,
+            key="mirror.auth",
+        )
 
 
 def placeholders(scenario: Scenario, built: dict[str, Any], host: str) -> dict[str, str]:

@@ -10,8 +10,14 @@ import pytest
 from flakymirror.client import new_remote_image, open_remote_image
 from flakymirror.mirror.clock import VirtualClock
 from flakymirror.mirror.mirror import FlakyMirror
-from flakymirror.scenario import apply_to_mirror, load_scenario, render_json, run_scenario
-from flakymirror.scenario.runner import placeholders, substitute
+from flakymirror.scenario import (
+    ScenarioError,
+    apply_to_mirror,
+    load_scenario,
+    render_json,
+    run_scenario,
+)
+from flakymirror.scenario.runner import build_mirror, placeholders, substitute
 
 
 def test_timeline_interleaves_attempts_requests_logs_and_sleeps():
@@ -115,3 +121,13 @@ def test_run_scenario_on_a_given_mirror_uses_its_clock_and_journal():
 def test_run_scenario_rejects_what_is_not_a_scenario():
     with pytest.raises(TypeError, match="needs a Scenario"):
         run_scenario("lifecycle-1674-empty-layers")  # type: ignore[arg-type]
+
+
+def test_a_scenario_with_auth_needs_a_mirror_with_that_auth():
+    s = load_scenario("token-expires-mid-transfer")
+    with FlakyMirror(clock=VirtualClock()) as mirror, pytest.raises(ScenarioError) as info:
+        apply_to_mirror(s, mirror)
+    assert info.value.key == "mirror.auth"
+    assert "needs a mirror with bearer auth, this one has AnonymousAuth" in str(info.value)
+    with build_mirror(s) as own:
+        assert run_scenario(s, mirror=own).passed
