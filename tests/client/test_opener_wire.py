@@ -379,3 +379,55 @@ def test_wrong_digest_served_for_a_digest_reference(registry, sleeps, caplog, im
         open_remote_image(lambda: new_remote_image(ref, insecure=True, sleep=sleeps), sleep=sleeps)
     assert sleeps.calls == DELAYS
     assert registry.count("GET", f"/v2/run/manifests/{wanted}") == 6
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(400, "NAME_INVALID"), (405, "UNSUPPORTED"), (403, "DENIED")]
+)
+def test_other_deny_listed_statuses_short_circuit(registry, sleeps, opener, image, status, error):
+    registry.on("GET", MANIFEST, then=OCIError(status, error, "no"))
+    op = opener()
+    with pytest.raises(RepoStoreError, match=f"{error}: no$"):
+        op()
+    assert sleeps.calls == [] and op.opens == 1
+    assert_attempts(registry, 1)
+
+
+def test_index_without_the_platform_for_good(registry, sleeps, opener):
+    registry.push(build_index(("linux/arm64",), seed=31), "run")
+    op = opener()
+    with pytest.raises(ImageError, match="^image has no layers$"):
+        op()
+    assert sleeps.calls == DELAYS
+    assert_attempts(registry, 6)
+    assert registry.count("GET", "/v2/run/manifests/sha256:.*") == 0
+    assert registry.count("GET", "/v2/run/blobs/.*") == 0
+
+
+def test_mismatched_diff_ids_for_good(registry, sleeps, opener, image):
+    config = json.loads(image.config_blob.read())
+    config["rootfs"]["diff_ids"] = config["rootfs"]["diff_ids"][:1]
+    bad_config = json.dumps(config).encode()
+    manifest = json.loads(image.manifest_bytes)
+    manifest["config"]["digest"] = str(registry.put_blob("run", bad_config))
+    manifest["config"]["size"] = len(bad_config)
+    registry.put_manifest("run", json.dumps(manifest).encode(), mt.OCI_MANIFEST, "latest")
+    op = opener()
+    with pytest.raises(ImageError) as info:
+        op()
+    assert str(info.value) == "mismatched fs layers (3) and diff ids (1)"
+    assert sleeps.calls == DELAYS
+    assert_attempts(registry, 6)
+
+
+def test_empty_index_body_for_good(registry, sleeps, opener, image):
+    registry.on("GET", MANIFEST, then=Status(200, b"", content_type=mt.OCI_INDEX))
+    op = opener()
+    with pytest.raises(RepoStoreError) as info:
+        op()
+    assert str(info.value) == f'connect to repo store "{registry.ref("run")}": EOF'
+    expected = []
+    for delay in DELAYS:
+        expected += [0.1, 0.2, delay]
+    assert sleeps.calls == [*expected, 0.1, 0.2]
+    assert_attempts(registry, 18)
