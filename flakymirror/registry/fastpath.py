@@ -1,7 +1,7 @@
 """The manifest GET/HEAD hot path without werkzeug request/response objects.
 
-Only the common success case runs here (anonymous auth, no ``If-None-Match``, manifest
-found); everything else, including every error, falls through to the full app, so the two
+Only the common success case runs here (anonymous auth, the plain :class:`Store`, no
+``If-None-Match``, manifest found); everything else, including every error, falls through to the full app, so the two
 paths cannot disagree on anything but speed. Headers come precomputed from the store.
 """
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .auth import AnonymousAuth
 from .base import API_VERSION
 from .errors import RegistryError
+from .store import Store
 
 if TYPE_CHECKING:
     from .app import RegistryApp
@@ -39,7 +40,8 @@ class FastManifests:
         if i < 4 or not path.startswith("/v2/") or "HTTP_IF_NONE_MATCH" in environ:
             return None
         app = self.app
-        if type(app.auth) is not AnonymousAuth:
+        # only the plain store: a subclass (the mirror's sync view) may raise or count lookups
+        if type(app.auth) is not AnonymousAuth or type(app.store) is not Store:
             return None
         reference = path[i + len(_MARK) :]
         if not reference or "/" in reference:

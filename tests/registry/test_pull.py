@@ -184,3 +184,17 @@ def test_names_with_endpoint_words_route_to_the_longest_name(registry):
     assert r.status_code == 200 and r.content == img.manifest_bytes
     r = requests.get(f"{registry.url}/v2/a/manifests/b/blobs/{img.layers[0].digest}")
     assert r.status_code == 200
+
+
+def test_store_subclass_errors_are_answered_not_crashed():
+    from flakymirror.registry import RegistryError, Store
+
+    class Refusing(Store):
+        def get_manifest(self, repo, reference):
+            raise RegistryError("TOOMANYREQUESTS", "slow down", headers={"Retry-After": "1"})
+
+    with Registry(store=Refusing()) as reg:
+        r = requests.get(f"{reg.url}/v2/app/manifests/1")
+        assert r.status_code == 429 and code_of(r) == "TOOMANYREQUESTS"
+        assert r.headers["Retry-After"] == "1"
+        reg.check()
