@@ -116,3 +116,10 @@ def test_documented_example_is_a_library_file():
     m = re.search(r"```toml\n(# The motivating incident.*?)```", text, re.S)
     assert m, "the complete example is missing from notes/scenario.md"
     assert m.group(1) == (library_dir() / "lifecycle-1674-empty-layers.toml").read_text()
+
+
+def test_every_library_file_round_trips_through_its_dict_form():
+    from flakymirror.scenario import scenario_from_dict
+
+    for s in library_scenarios():
+        assert scenario_from_dict(s.to_dict(), path=s.path) == s, s.name

@@ -53,6 +53,10 @@ def test_transport_sleeps_are_told_apart_from_opener_sleeps():
     # per attempt: two transport sleeps between three tries, then the opener's delay
     assert [e.source for e in sleeps[:3]] == ["transport", "transport", "opener"]
     assert result.backoff_total == pytest.approx(sum(result.transport_sleeps) + 3.8)
+    manifests = [e for e in result.events if e.endpoint == "manifest"]
+    assert len(manifests) == 18
+    assert {(e.status, e.fault) for e in manifests} == {(503, "503 storm:status")}
+    assert [e.attempt for e in manifests] == [n for n in range(1, 7) for _ in range(3)]
 
 
 def test_export_sleeps_are_classified_from_the_opener_warning():
