@@ -247,6 +247,7 @@ class Transport:
         self.challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], str] = {}
         self._lock = threading.RLock()
+        self._ping_lock = threading.Lock()
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -497,7 +498,9 @@ class Transport:
         body (a cut body raises :class:`UnexpectedEOF`); ``retry=False`` bypasses the retry layer
         (ggcr's ``retry.Never`` for uploads)."""
         if self.challenge is None:
-            self.ping(scope)
+            with self._ping_lock:  # concurrent first requests (parallel uploads) ping once
+                if self.challenge is None:
+                    self.ping(scope)
         url = self.url(url_or_path)
         base_headers = dict(headers or {})
 

@@ -256,3 +256,51 @@ def test_5xx_storm_on_the_registry_server(flaky, sleeps):
     assert sleeps.calls == [*G, 0.1, *G, 0.2, *G, 0.5, *G, 1.0, *G, 2.0, *G]
     assert served(server, "/v2/run/manifests/1", 18) == 18
     assert served(server, "/v2/", 6) == 6
+
+
+def test_tls_registry_with_and_without_the_ca(tmp_path, sleeps):
+    trustme = pytest.importorskip("trustme")
+    import ssl
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    image = build_image(layers=1, seed=48)
+    with Registry(ssl_context=ctx) as reg:
+        reg.push(image, "run:1")
+        ref = f"{reg.host}/run:1"
+        img = new_remote_image(ref, verify=str(ca_file), sleep=sleeps)
+        assert img.top_layer() == str(image.layers[-1].diff_id)
+        assert all(r.url.startswith("https://") for r in img.requests)
+        with pytest.raises(RepoStoreError) as info:
+            new_remote_image(ref, sleep=sleeps)
+        assert str(info.value) == (
+            f'connect to repo store "{ref}": Get "https://{reg.host}/v2/": '
+            "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+        )
+    assert sleeps.calls == []  # a TLS failure is not temporary: no ggcr retries
+
+
+def test_a_stalled_registry_times_out_and_is_retried(flaky, sleeps):
+    wrapper, server, store = flaky
+    stalls = []
+
+    def stall(environ, start_response):
+        stalls.append(1)
+        environ["flakymirror.stopping"].wait(0.5)
+        return Response(b"late")(environ, start_response)
+
+    real = wrapper.app
+    wrapper.app = lambda environ, sr: (
+        stall(environ, sr) if environ["PATH_INFO"] == "/v2/run/manifests/1" else real(environ, sr)
+    )
+    t = Transport(server.host, insecure=True, sleep=sleeps, timeout=0.1)
+    with pytest.raises(NetworkError) as info:
+        t.request("GET", "/v2/run/manifests/1", scope="repository:run:pull")
+    assert info.value.kind == "timeout"
+    assert str(info.value).endswith(": net/http: timeout awaiting response headers")
+    assert len(stalls) == 3 and sleeps.calls == ggcr_sleeps(1)
+    t.close()
