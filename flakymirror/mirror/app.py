@@ -20,7 +20,11 @@ from flakymirror.mirror.effects import EFFECTS, Ctx, Resp
 from flakymirror.mirror.journal import JournalEntry
 from flakymirror.mirror.match import Endpoint, classify
 from flakymirror.mirror.store import RequestState, current_request
+from flakymirror.registry.auth import AnonymousAuth
+from flakymirror.registry.base import API_VERSION
+from flakymirror.registry.errors import RegistryError
 from flakymirror.registry.server import CloseConnection
+from flakymirror.registry.store import StoredManifest
 
 if TYPE_CHECKING:
     from flakymirror.mirror.mirror import FlakyMirror
@@ -62,7 +66,12 @@ class MirrorApp:
             ns=ns,
         )
         try:
-            return self._serve(environ, start_response, entry, method, endpoint)
+            state = RequestState(method)
+            if endpoint.kind == "manifest" and not m.faults and self._fast_ok(environ, method):
+                fast = self._fast(start_response, entry, method, endpoint, state)
+                if fast is not None:
+                    return fast
+            return self._serve(environ, start_response, entry, method, endpoint, state)
         except CloseConnection:
             m.journal.close(entry, "closed")
             raise
@@ -77,6 +86,7 @@ class MirrorApp:
         entry: JournalEntry,
         method: str,
         endpoint: Endpoint,
+        state: RequestState,
     ) -> Iterable[bytes]:
         m = self.mirror
         fired = m.faults.fire(method, endpoint, entry.t)
@@ -102,7 +112,7 @@ class MirrorApp:
                 resp = EFFECTS[type(action)](ctx, action, None)
                 break
         if resp is None:
-            resp = self._registry(environ, method, entry)
+            resp = self._registry(environ, state, entry)
         for action in actions:
             if action.stage == "after":
                 resp = EFFECTS[type(action)](ctx, action, resp)
@@ -112,9 +122,45 @@ class MirrorApp:
         ctx.flush = lambda: write(b"")
         return self._counted(resp.body, entry, method, resp.length)
 
-    def _registry(self, environ: dict[str, Any], method: str, entry: JournalEntry) -> Resp:
+    def _fast_ok(self, environ: dict[str, Any], method: str) -> bool:
+        app = self.mirror.registry_app
+        return (
+            (method == "GET" or method == "HEAD")
+            and type(app.auth) is AnonymousAuth
+            and not app.strict_accept
+            and "HTTP_IF_NONE_MATCH" not in environ
+        )
+
+    def _fast(
+        self,
+        start_response: Callable[..., Any],
+        entry: JournalEntry,
+        method: str,
+        endpoint: Endpoint,
+        state: RequestState,
+    ) -> Iterable[bytes] | None:
+        """A manifest that is simply there, with no fault rules: answered without building
+        werkzeug request/response objects (same headers as the registry app's fast path).
+        Anything else returns None and takes the full path, reusing ``state``'s decision."""
+        token = current_request.set(state)
+        try:
+            stored = self.mirror.store.get_manifest(endpoint.repo or "", endpoint.reference or "")
+        except RegistryError:
+            return None
+        finally:
+            current_request.reset(token)
+        if not isinstance(stored, StoredManifest):
+            return None
+        entry.sync = state.sync
+        entry.status = 200
+        start_response("200 OK", [*stored.headers, API_VERSION])
+        if method == "GET":
+            entry.bytes_sent = len(stored.data)
+        self.mirror.journal.close(entry)
+        return [stored.data] if method == "GET" else []
+
+    def _registry(self, environ: dict[str, Any], state: RequestState, entry: JournalEntry) -> Resp:
         """The sync view, served by the registry app (auth, routing, headers, Range, errors)."""
-        state = RequestState(method)
         token = current_request.set(state)
         try:
             response = self.mirror.registry_app.handle(Request(environ))

@@ -218,6 +218,9 @@ class Faults:
         with self._lock:
             self._rules.clear()
 
+    def __bool__(self) -> bool:
+        return bool(self._rules)
+
     @property
     def rules(self) -> list[FaultRule]:
         with self._lock:

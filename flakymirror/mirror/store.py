@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from flakymirror.mirror.sync import SyncEngine
 from flakymirror.oci.digest import Digest
@@ -32,6 +33,7 @@ class RequestState:
     method: str = "GET"
     sync: str | None = None
     blobs: dict[tuple[str, str], tuple[bool, bytes | None]] = field(default_factory=dict)
+    manifests: dict[tuple[str, str], tuple[Any, str]] = field(default_factory=dict)
 
 
 current_request: contextvars.ContextVar[RequestState | None] = contextvars.ContextVar(
@@ -66,9 +68,14 @@ class MirrorStore(Store):
         local = super().get_manifest(repo, reference)
         if local is not None:
             return local
-        answer, label = self.engine.manifest(repo, reference)
         state = current_request.get()
+        key = (repo, reference)
+        if state is not None and key in state.manifests:
+            answer, label = state.manifests[key]  # decided once per request, counted once
+        else:
+            answer, label = self.engine.manifest(repo, reference)
         if state is not None:
+            state.manifests[key] = (answer, label)
             state.sync = label
         if isinstance(answer, RegistryError):
             raise answer
