@@ -195,11 +195,20 @@ def run_scenario(scenario: Scenario, mirror: Any = None) -> ScenarioResult:
     with _mirror_for(scenario, mirror) as m:
         try:
             built = apply_to_mirror(scenario, m)
+        except ScenarioError:
+            raise
         except (KeyError, ValueError) as e:
             raise ScenarioError(f"cannot load into the mirror: {e}", path=scenario.path) from e
         clock = m.clock
         journal = m.journal
-        prepare(scenario, m.host, built, clock.sleep)
+        try:
+            prepare(scenario, m.host, built, clock.sleep)
+        except Exception as e:  # noqa: BLE001 - the set-up is part of the scenario's input
+            raise ScenarioError(
+                f"the rebase set-up (exporting the app image) failed: {e}",
+                path=scenario.path,
+                key="action.base_image",
+            ) from e
         first_seq = _position(journal) + 1
         recorder = Recorder(now=clock.now, position=lambda: _position(journal), sleep=clock.sleep)
         wall0 = time.perf_counter()

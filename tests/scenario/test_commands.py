@@ -164,3 +164,16 @@ def test_module_runs_in_a_subprocess(quick_dir, failing_file, broken_file):
     bad = _run_module("replay", str(broken_file))
     assert bad.returncode == 2
     assert f"{broken_file}:" in bad.stderr and "expect.sleeps.openr" in bad.stderr
+
+
+def test_replay_exit_3_when_the_replay_itself_crashes(quick_dir, monkeypatch, capsys):
+    import flakymirror.scenario.runner as runner
+
+    def boom(scenario, mirror=None):
+        raise RuntimeError("a bug in flakymirror")
+
+    monkeypatch.setattr(runner, "run_scenario", boom)
+    assert main(["replay", str(quick_dir)]) == 3
+    err = capsys.readouterr().err
+    assert "replay of lifecycle-1674-empty-layers crashed:" in err
+    assert "RuntimeError: a bug in flakymirror" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from flakymirror.scenario import (
     ScenarioError,
     apply_to_mirror,
     load_scenario,
+    loads,
     render_json,
     run_scenario,
 )
@@ -135,3 +137,19 @@ def test_a_scenario_with_auth_needs_a_mirror_with_that_auth():
     assert "needs a mirror with bearer auth, this one has AnonymousAuth" in str(info.value)
     with build_mirror(s) as own:
         assert run_scenario(s, mirror=own).passed
+
+
+def test_a_rebase_whose_set_up_cannot_export_is_bad_input():
+    s = load_scenario("lifecycle-1674-rebase-empty-layers")
+    # the plan now also hides the old run image for two minutes: the set-up export cannot open it
+    text = (
+        Path(s.path)
+        .read_text()
+        .replace('tag = "jammy", ', "")
+        .replace("after = 0.25", "after = 120")
+    )
+    broken = loads(text, path="rebase.toml")
+    with pytest.raises(ScenarioError) as info:
+        run_scenario(broken)
+    assert info.value.key == "action.base_image"
+    assert "failed to create new app image: image has no layers" in info.value.reason
