@@ -54,3 +54,20 @@ def test_patched_time_sleep_drives_an_unmodified_client(make_mirror) -> None:
         assert naive_client() == [0, 1, 2]
     assert time.perf_counter() - wall < 2
     assert clock.sleeps == [1, 1, 1]
+
+
+def test_replay_helpers_for_benchmarks() -> None:
+    from flakymirror.mirror.replay import filling_mirror, replay_backoff, synced_mirror
+
+    wall = time.perf_counter()
+    with filling_mirror(fill_at=3.8) as mirror:
+        attempts = replay_backoff(mirror)
+    wall = time.perf_counter() - wall
+    assert [a.t for a in attempts] == [0, 0.1, 0.3, 0.8, 1.8, 3.8]
+    assert [a.layers for a in attempts] == [0, 0, 0, 0, 0, 3]
+    assert wall < 1.0
+    with filling_mirror(fill_at=10, mode="missing") as mirror:
+        attempts = replay_backoff(mirror)  # outlasts the budget: retries exhausted
+    assert [a.status for a in attempts] == [404] * 6
+    with synced_mirror() as mirror:
+        assert [a.layers for a in replay_backoff(mirror)] == [3]
