@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/flakymirror demo
+	$(VENV)/bin/flakymirror replay scenarios/
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check flakymirror tests benchmarks conftest.py

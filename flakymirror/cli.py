@@ -1,18 +1,40 @@
-"""The ``flakymirror`` command line (sub-commands are registered by each area)."""
+"""The ``flakymirror`` command line: each area registers its own sub-commands.
+
+``serve`` (the flaky mirror), ``export``/``rebase`` (the reference client), ``replay``/``scenarios``
+(the incident library). Every handler returns the process exit code.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+
+from flakymirror import __version__
+from flakymirror.client import commands as client_commands
+from flakymirror.mirror import commands as mirror_commands
+from flakymirror.scenario import commands as scenario_commands
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``flakymirror`` script."""
-    parser = argparse.ArgumentParser(prog="flakymirror")
-    parser.add_subparsers(dest="command")
-    parser.parse_args(argv)
-    parser.print_help()
-    return 2
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``flakymirror`` parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="flakymirror",
+        description="A test harness that simulates flaky OCI/Docker registry mirrors.",
+    )
+    parser.add_argument("--version", action="version", version=f"flakymirror {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    mirror_commands.register(sub)
+    scenario_commands.register(sub)
+    client_commands.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``flakymirror`` script; returns the exit code."""
+    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    handler = getattr(args, "handler", None) or args.func
+    return int(handler(args))
 
 
 if __name__ == "__main__":
