@@ -110,6 +110,7 @@ class Registry:
         self.server.check()
 
     def is_running(self) -> bool:
+        """True while the server is serving."""
         return self.server.is_running()
 
     def __enter__(self) -> Registry:

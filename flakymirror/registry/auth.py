@@ -42,6 +42,7 @@ class Scope:
 
     @classmethod
     def repository(cls, name: str, *actions: str) -> Scope:
+        """``repository:<name>:<actions>``."""
         return cls("repository", name, tuple(actions))
 
     @classmethod
@@ -105,6 +106,7 @@ class Identity:
     check: Callable[[Scope], bool]
 
     def allows(self, scope: Scope) -> bool:
+        """True when this caller may have ``scope``."""
         return self.check(scope)
 
 
@@ -121,9 +123,11 @@ class AnonymousAuth:
     token_path: str | None = None
 
     def authenticate(self, request: Request, needed: list[Scope]) -> Identity:
+        """The caller's identity for a request needing ``needed``, or a 401/403 RegistryError."""
         return ANONYMOUS
 
     def token_endpoint(self, request: Request) -> Response:  # pragma: no cover - never routed
+        """Answer a request to the token endpoint."""
         raise RegistryError("UNSUPPORTED", "this registry has no token service")
 
 
@@ -165,6 +169,7 @@ class BasicAuth:
         )
 
     def authenticate(self, request: Request, needed: list[Scope]) -> Identity:
+        """The caller's identity for a request needing ``needed``, or a 401/403 RegistryError."""
         creds = _basic_credentials(request)
         if creds is None:
             if all(set(s.actions) <= self.policy.allowed(None, s) for s in needed) and needed:
@@ -183,6 +188,7 @@ class BasicAuth:
         return Identity(user, lambda s: set(s.actions) <= self.policy.allowed(user, s))
 
     def token_endpoint(self, request: Request) -> Response:  # pragma: no cover - never routed
+        """Answer a request to the token endpoint."""
         raise RegistryError("UNSUPPORTED", "this registry has no token service")
 
 
@@ -257,6 +263,7 @@ class BearerAuth:
         )
 
     def authenticate(self, request: Request, needed: list[Scope]) -> Identity:
+        """The caller's identity for a request needing ``needed``, or a 401/403 RegistryError."""
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer":

@@ -42,6 +42,7 @@ class Context:
 
     @property
     def store(self) -> Store:
+        """The app's content store."""
         return self.app.store
 
 

@@ -26,9 +26,11 @@ class BodyReader(io.RawIOBase):
         self.remaining = length
 
     def readable(self) -> bool:
+        """Always True."""
         return True
 
     def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes of the body (all that is left when negative); ``b''`` at the end."""
         n = self.remaining
         if n <= 0:
             return b""
@@ -48,14 +50,17 @@ class BodyReader(io.RawIOBase):
         return data
 
     def readinto(self, buffer: Any) -> int:
+        """Read into a writable buffer; return the byte count."""
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
     def readall(self) -> bytes:
+        """The rest of the body."""
         return self.read(-1)
 
     def done(self) -> bool:
+        """True when the whole body has been read."""
         return self.remaining <= 0
 
     def drain(self, limit: int) -> bool:
@@ -77,6 +82,7 @@ class ChunkedReader(io.RawIOBase):
         self._broken = False  # after a framing error nothing more can be read safely
 
     def readable(self) -> bool:
+        """Always True."""
         return True
 
     def _readline(self) -> bytes:
@@ -107,6 +113,7 @@ class ChunkedReader(io.RawIOBase):
         self._left = size
 
     def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes of the body (all that is left when negative); ``b''`` at the end."""
         if size is None or size < 0:
             return b"".join(iter(lambda: self.read(_READ), b""))
         if self._broken:
@@ -130,17 +137,21 @@ class ChunkedReader(io.RawIOBase):
         return data
 
     def readinto(self, buffer: Any) -> int:
+        """Read into a writable buffer; return the byte count."""
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
     def readall(self) -> bytes:
+        """The rest of the body."""
         return self.read(-1)
 
     def done(self) -> bool:
+        """True when the whole body has been read."""
         return self._eof
 
     def drain(self, limit: int) -> bool:
+        """Read and discard the rest of the body; False if more than ``limit`` bytes remain."""
         if self._broken:
             return False
         seen = 0

@@ -162,6 +162,7 @@ class Connection:
             self.close()
 
     def close(self) -> None:
+        """Close the connection's file and socket."""
         with contextlib.suppress(OSError):
             self.rfile.close()
         with contextlib.suppress(OSError):

@@ -32,6 +32,7 @@ class Route:
 
     @property
     def allow(self) -> str:
+        """The ``Allow`` header value for this route."""
         return ", ".join(self.handlers)
 
 

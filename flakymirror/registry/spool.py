@@ -196,6 +196,7 @@ class _FileChunks:
         return data
 
     def close(self) -> None:
+        """Close the file (idempotent)."""
         if self._f is not None:
             self._f.close()
             self._f = None
