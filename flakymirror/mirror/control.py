@@ -10,7 +10,8 @@ GET/POST    /_flakymirror/faults         a rule table or a list of them; answers
                                          indexes of the added rules
 DELETE      /_flakymirror/faults         remove every rule
 GET/POST    /_flakymirror/clock/advance  ``{"seconds": x}`` (virtual clock only)
-GET         /_flakymirror/journal        ``?kind=&repo=&method=&status=`` filters
+GET         /_flakymirror/journal        ``?kind=&repo=&method=&status=`` filters,
+                                         ``format=text`` for a readable timeline
 POST        /_flakymirror/reset          back to the mirror's initial state
 ==========  ===========================  =================================================
 
@@ -176,10 +177,15 @@ class ControlAPI:
             if not raw.isdigit():
                 raise _BadInput("status", f"expected an integer status, got {raw!r}")
             criteria["status"] = int(raw)
-        unknown = set(request.args) - {"kind", "repo", "method", "reference", "status"}
+        unknown = set(request.args) - {"kind", "repo", "method", "reference", "status", "format"}
         if unknown:
             raise _BadInput(sorted(unknown)[0], "unknown journal filter")
         journal = self.mirror.journal
+        fmt = request.args.get("format", "json")
+        if fmt not in ("json", "text"):
+            raise _BadInput("format", f"{fmt!r} is not one of 'json', 'text'")
+        if fmt == "text":
+            return Response(journal.timeline(**criteria) + "\n", content_type="text/plain")
         return _json({"dropped": journal.dropped, "entries": journal.to_list(**criteria)})
 
     def reset(self, request: Request) -> Response:

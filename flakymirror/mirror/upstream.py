@@ -92,5 +92,7 @@ class InProcessUpstream:
         """The source belongs to whoever made it."""
 
     def describe(self) -> str:
-        url = getattr(self.source, "url", None)
-        return f"in-process registry {url}" if url else "in-process store"
+        if isinstance(self.source, Store):
+            return "in-process store"
+        running = getattr(self.source, "is_running", lambda: False)()
+        return f"in-process registry at {self.source.url}" if running else "in-process registry"

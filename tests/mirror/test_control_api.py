@@ -52,6 +52,8 @@ def test_plan_faults_clock_journal_reset(mirror, vclock, image) -> None:
     all_entries = api(mirror, "GET", "journal").json()["entries"]
     assert [e["status"] for e in all_entries] == [404, 200, 503, 200]  # control calls not journaled
 
+    text = api(mirror, "GET", "journal", params={"format": "text", "status": "503"}).text
+    assert text.startswith("         t  method") and "fault=#0:status" in text
     images = api(mirror, "GET", "state").json()["images"]
     assert images[0]["repo"] == REPO and images[0]["complete"] is True
 
@@ -132,6 +134,7 @@ def test_fault_list_and_sequence_forms(mirror) -> None:
         ("POST", "clock/advance", {"json": "3"}, "body", "seconds"),
         ("GET", "journal", {"params": {"status": "abc"}}, "status", "expected an integer"),
         ("GET", "journal", {"params": {"colour": "red"}}, "colour", "unknown journal filter"),
+        ("GET", "journal", {"params": {"format": "xml"}}, "format", "'xml' is not one of"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(mirror, image, method, path, kw, field, words) -> None:
