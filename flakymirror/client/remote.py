@@ -26,13 +26,13 @@ from flakymirror.client.errors import (
     RepoStoreError,
     TransportError,
     go_decode_json,
-    go_quote,
 )
+from flakymirror.client.pull import Pulled, fetch_config, go_hash, parse_reference, pull
 from flakymirror.client.retry import RetryProfile
 from flakymirror.client.transport import RequestRecord, Transport
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.config import ImageConfig
-from flakymirror.oci.digest import Digest, DigestError
+from flakymirror.oci.digest import Digest
 from flakymirror.oci.model import Descriptor, Manifest, Platform
 from flakymirror.oci.reference import Reference
 
@@ -48,181 +48,6 @@ __all__ = [
 DEFAULT_PLATFORM = Platform("linux", "amd64")
 #: imgutil's ``maxRetries``: 1 try + 2 retries on an exact ``io.EOF``.
 IMGUTIL_EOF_RETRIES = 2
-_SCHEMA1 = (mt.DOCKER_MANIFEST_V1, mt.DOCKER_MANIFEST_V1_SIGNED)
-
-
-def parse_reference(ref: str | Reference) -> Reference:
-    """A :class:`Reference` with ggcr's defaults: Docker Hub when no registry is named
-    (``library/`` for one-component names)."""
-    r = ref if isinstance(ref, Reference) else Reference.parse(ref)
-    if r.registry is None:
-        repo = r.repository if "/" in r.repository else f"library/{r.repository}"
-        r = Reference("index.docker.io", repo, r.tag, r.digest)
-    return r
-
-
-def _ggcr_ref(r: Reference) -> str:
-    """How ggcr prints a reference: ``host/repo:tag`` (``latest`` filled in) or ``host/repo@d``."""
-    if r.digest is not None:
-        return f"{r.name}@{r.digest}"
-    return f"{r.name}:{r.tag or 'latest'}"
-
-
-def _go_platform(p: Platform) -> str:
-    """``%+v`` of ggcr's ``v1.Platform`` as imgutil passes it (architecture, os, os.version)."""
-    return (
-        f"{{Architecture:{p.architecture} OS:{p.os} OSVersion:{p.os_version or ''} "
-        "OSFeatures:[] Variant: Features:[]}"
-    )
-
-
-def _go_hash(value: Any, where: str) -> Digest:
-    if not isinstance(value, str):
-        raise RemoteImageError(
-            f"json: cannot unmarshal {type(value).__name__} into {where} of type v1.Hash"
-        )
-    try:
-        return Digest.parse(value)
-    except DigestError:
-        raise RemoteImageError(f"cannot parse hash: {go_quote(value)}") from None
-
-
-def _go_int(value: Any, where: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RemoteImageError(
-            f"json: cannot unmarshal {type(value).__name__} into {where} of type int64"
-        )
-    return value
-
-
-def _child_matches(child: Mapping[str, Any], wanted: Platform) -> bool:
-    """ggcr ``matchesPlatform``; a child without a platform counts as linux/amd64."""
-    plat = child.get("platform")
-    if not isinstance(plat, Mapping):
-        os_, arch, variant, os_version = "linux", "amd64", "", ""
-    else:
-        os_, arch = plat.get("os", ""), plat.get("architecture", "")
-        variant, os_version = plat.get("variant", ""), plat.get("os.version", "")
-    if arch != wanted.architecture or os_ != wanted.os:
-        return False
-    if wanted.os_version and os_version != wanted.os_version:
-        return False
-    return not (wanted.variant and variant != wanted.variant)
-
-
-@dataclass
-class _Pulled:
-    """What ggcr's ``remote.Image`` returned: the image manifest (after index resolution)."""
-
-    manifest_bytes: bytes
-    media_type: str
-    digest: Digest
-    index_bytes: bytes | None = None
-    index_media_type: str | None = None
-    index_digest: Digest | None = None
-
-
-def _fetch_manifest(
-    transport: Transport,
-    r: Reference,
-    identifier: str,
-    accept: str,
-    printable: str,
-    expected: Digest | None,
-) -> tuple[bytes, str, Digest]:
-    """ggcr ``fetcher.fetchManifest``: GET, digest of the body, by-digest check."""
-    resp = transport.request(
-        "GET",
-        f"/v2/{r.repository}/manifests/{identifier}",
-        scope=f"repository:{r.repository}:pull",
-        headers={"Accept": accept},
-    )
-    body = transport.read_body(resp)
-    media_type = resp.headers.get("Content-Type", "")
-    digest = Digest.of(body)
-    header = resp.headers.get("Docker-Content-Digest", "")
-    if media_type == mt.DOCKER_MANIFEST_V1_SIGNED and Digest.is_valid(header):
-        digest = Digest.parse(header)
-    if expected is not None and digest != expected:
-        raise RemoteImageError(
-            f"manifest digest: {go_quote(str(digest))} does not match requested digest: "
-            f"{go_quote(str(expected))} for {go_quote(printable)}"
-        )
-    return body, media_type, digest
-
-
-def _pull(transport: Transport, r: Reference, platform: Platform) -> _Pulled:
-    """ggcr ``remote.Image(ref, WithPlatform(p))``: ping, manifest, platform child."""
-    transport.ping(f"repository:{r.repository}:pull")
-    printable = _ggcr_ref(r)
-    body, media_type, digest = _fetch_manifest(
-        transport, r, r.identifier, mt.GGCR_MANIFEST_ACCEPT, printable, r.digest
-    )
-    pulled = top = _Pulled(body, media_type, digest)
-    depth = 0
-    while pulled.media_type in mt.INDEXES:
-        depth += 1
-        if depth > 8:
-            raise RemoteImageError(f"index nesting deeper than 8 levels in {printable}")
-        index = go_decode_json(pulled.manifest_bytes, "v1.IndexManifest")
-        children = index.get("manifests") or []
-        if not isinstance(children, list):
-            raise RemoteImageError(
-                "json: cannot unmarshal manifests into Go struct field IndexManifest.manifests"
-            )
-        child = next(
-            (c for c in children if isinstance(c, Mapping) and _child_matches(c, platform)), None
-        )
-        if child is None:
-            raise RemoteImageError(
-                f"no child with platform {_go_platform(platform)} in index {printable}"
-            )
-        child_digest = _go_hash(child.get("digest"), "Descriptor.digest")
-        child_type = child.get("mediaType") if isinstance(child.get("mediaType"), str) else ""
-        printable = f"{r.name}@{child_digest}"
-        child_body, _, child_dgst = _fetch_manifest(
-            transport, r, str(child_digest), child_type, printable, child_digest
-        )
-        pulled = _Pulled(child_body, child_type, child_dgst)
-    if top is not pulled and top.media_type in mt.INDEXES:
-        pulled.index_bytes, pulled.index_media_type = top.manifest_bytes, top.media_type
-        pulled.index_digest = top.digest
-    if pulled.media_type in _SCHEMA1:
-        raise RemoteImageError(
-            f"unsupported schema 1 manifest ({pulled.media_type}) for {printable}"
-        )
-    return pulled
-
-
-def _fetch_config(transport: Transport, r: Reference, manifest: Mapping[str, Any]) -> bytes:
-    """ggcr ``RawConfigFile``: GET the config blob, check Content-Length, size and digest."""
-    desc = manifest.get("config")
-    desc = desc if isinstance(desc, Mapping) else {}
-    digest = _go_hash(desc.get("digest", ""), "Manifest.config.digest")
-    size = _go_int(desc.get("size"), "Manifest.config.size")
-    url = transport.url(f"/v2/{r.repository}/blobs/{digest}")
-    resp = transport.request("GET", url, scope=f"repository:{r.repository}:pull", stream=True)
-    try:
-        length = resp.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) != size:
-            raise RemoteImageError(
-                f"GET {url}: Content-Length header {int(length)} does not match expected size {size}"
-            )
-        body = transport.read_body(resp)
-    finally:
-        resp.close()
-    got = body[:size]
-    if len(got) != size:
-        raise RemoteImageError(f"error verifying size; got {len(got)}, want {size}")
-    actual = Digest.of(got, digest.algorithm)
-    if actual != digest:
-        raise RemoteImageError(
-            f"error verifying {digest.algorithm} checksum after reading {len(got)} bytes; "
-            f"got {go_quote(actual.hex)}, want {go_quote(digest.hex)}"
-        )
-    return got
 
 
 @dataclass
@@ -272,7 +97,7 @@ class RemoteImage:
                 "json: cannot unmarshal layers into Go struct field Manifest.layers"
             )
         return tuple(
-            _go_hash(d.get("digest", "") if isinstance(d, Mapping) else "", "Descriptor.digest")
+            go_hash(d.get("digest", "") if isinstance(d, Mapping) else "", "Descriptor.digest")
             for d in layers
         )
 
@@ -283,7 +108,7 @@ class RemoteImage:
         ids = rootfs.get("diff_ids") if isinstance(rootfs, Mapping) else None
         if not isinstance(ids, list):
             return ()
-        return tuple(_go_hash(d, "RootFS.diff_ids") for d in ids)
+        return tuple(go_hash(d, "RootFS.diff_ids") for d in ids)
 
     def top_layer(self) -> str:
         """The diffID of the last layer (imgutil ``TopLayer``); no HTTP request.
@@ -363,7 +188,7 @@ class RemoteImage:
                 raise RemoteImageError(
                     f"HEAD {url}: response did not include Docker-Content-Digest header"
                 )
-            return ctype, _go_hash(dh, "Docker-Content-Digest"), int(length)
+            return ctype, go_hash(dh, "Docker-Content-Digest"), int(length)
 
 
 def _empty_image(
@@ -448,7 +273,7 @@ def new_remote_image(
             record=note,
         )
 
-    pulled: _Pulled | None = None
+    pulled: Pulled | None = None
     transport = make_transport()
     for attempt in range(IMGUTIL_EOF_RETRIES + 1):
         if attempt:
@@ -456,7 +281,7 @@ def new_remote_image(
             transport.close()
             transport = make_transport()  # a new remote.Image call: new transport, new ping
         try:
-            pulled = _pull(transport, r, plat)
+            pulled = pull(transport, r, plat)
         except ClientError as err:
             if type(err) is GoEOF and attempt != IMGUTIL_EOF_RETRIES:
                 continue
@@ -478,7 +303,7 @@ def new_remote_image(
     assert pulled is not None
     try:
         manifest_dict = go_decode_json(pulled.manifest_bytes, "v1.Manifest")
-        config_bytes = _fetch_config(transport, r, manifest_dict)
+        config_bytes = fetch_config(transport, r, manifest_dict)
         config_dict = go_decode_json(config_bytes, "v1.ConfigFile")
     except ClientError as err:
         transport.close()

@@ -11,10 +11,8 @@ new Transport (a new session, new connections), so nothing is remembered between
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -22,10 +20,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
-import urllib3.connection
-import urllib3.connectionpool
-import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from flakymirror.client.auth import (
@@ -46,58 +40,19 @@ from flakymirror.client.errors import (
     go_format,
 )
 from flakymirror.client.retry import RetryProfile, ggcr_retry_predicate, resolve_profile, retry_call
+from flakymirror.client.wire import (
+    REPLAYABLE,
+    ReuseTrackingAdapter,
+    last_request_reused,
+    network_error,
+    read_body,
+    reset_reuse_flag,
+)
 
 __all__ = ["RequestRecord", "Transport", "network_error"]
 
 T = TypeVar("T")
 USER_AGENT = "flakymirror-client (go-containerregistry behaviour)"
-#: Methods Go's http.Transport treats as replayable (``Request.isReplayable``).
-_REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-
-# Whether the connection the current thread's last request went out on had served a request
-# before (a kept-alive connection). Go's http.Transport silently resends an idempotent request
-# once when such a connection turns out closed or reset before the first response byte.
-_conn_state = threading.local()
-
-
-class _ReuseTracking:
-    """Mixin for urllib3 connections: count the requests sent since the socket was opened
-    (urllib3 reuses a connection object after closing it, so ``close`` starts over)."""
-
-    _fm_uses = 0
-
-    def close(self) -> None:
-        self._fm_uses = 0
-        super().close()  # type: ignore[misc]
-
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        _conn_state.reused = self._fm_uses > 0 and getattr(self, "sock", None) is not None
-        self._fm_uses += 1
-        return super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _HTTPConnection(_ReuseTracking, urllib3.connection.HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_ReuseTracking, urllib3.connection.HTTPSConnection):
-    pass
-
-
-class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-class _Adapter(HTTPAdapter):
-    """requests adapter whose connections report whether they were reused."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,90 +63,6 @@ class RequestRecord:
     url: str
     status: int | None
     error: str | None = None
-
-
-def _causes(exc: BaseException) -> Iterable[BaseException]:
-    """``exc`` and everything urllib3/requests nest inside it (args, reason, causes)."""
-    seen: set[int] = set()
-    stack = [exc]
-    while stack:
-        cur = stack.pop()
-        if id(cur) in seen:
-            continue
-        seen.add(id(cur))
-        yield cur
-        for nxt in (getattr(cur, "reason", None), cur.__cause__, cur.__context__, *cur.args):
-            if isinstance(nxt, BaseException):
-                stack.append(nxt)
-
-
-def network_error(method: str, url: str, exc: BaseException) -> NetworkError:
-    """Translate a requests/urllib3 failure into Go's ``*url.Error`` text and a kind."""
-    host = requests.utils.urlparse(url).netloc
-    chain = list(_causes(exc))
-    if any(isinstance(c, requests.exceptions.ConnectTimeout) for c in chain):
-        return NetworkError(method, url, f"dial tcp {host}: i/o timeout", "timeout")
-    for c in chain:
-        if isinstance(c, ConnectionRefusedError | urllib3.exceptions.NewConnectionError) and (
-            "refused" in str(c).lower() or isinstance(c, ConnectionRefusedError)
-        ):
-            return NetworkError(
-                method, url, f"dial tcp {host}: connect: connection refused", "refused"
-            )
-    for c in chain:
-        # RemoteDisconnected subclasses ConnectionResetError: test it first
-        if isinstance(c, http.client.RemoteDisconnected):
-            return NetworkError(method, url, "EOF", "eof")
-        if isinstance(c, ConnectionResetError):
-            return NetworkError(method, url, "read: connection reset by peer", "reset")
-        if isinstance(c, BrokenPipeError):
-            return NetworkError(method, url, "write: broken pipe", "broken-pipe")
-        if isinstance(c, http.client.IncompleteRead | urllib3.exceptions.IncompleteRead):
-            return NetworkError(method, url, "unexpected EOF", "eof")
-    for c in chain:
-        if isinstance(c, requests.exceptions.ReadTimeout | socket.timeout | TimeoutError):
-            return NetworkError(
-                method, url, "net/http: timeout awaiting response headers", "timeout"
-            )
-        if isinstance(c, requests.exceptions.SSLError):
-            text = str(c)
-            if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
-                return NetworkError(
-                    method, url, "http: server gave HTTP response to HTTPS client", "tls"
-                )
-            if "CERTIFICATE_VERIFY_FAILED" in text:
-                return NetworkError(
-                    method,
-                    url,
-                    "tls: failed to verify certificate: x509: certificate signed by unknown authority",
-                    "tls",
-                )
-            return NetworkError(method, url, f"tls: {text}", "tls")
-    for c in chain:
-        if isinstance(c, http.client.BadStatusLine):
-            return NetworkError(method, url, f"malformed HTTP response {str(c)!r}", "other")
-    return NetworkError(method, url, str(exc), "other")
-
-
-def _read_body(resp: requests.Response, limit: int | None = None) -> bytes:
-    """Read (up to ``limit`` bytes of) a streamed body; a cut body raises :class:`UnexpectedEOF`
-    (Go's ``io.ErrUnexpectedEOF``), like ``io.ReadAll`` on a short response."""
-    pending = getattr(resp, "_fm_body_error", None)
-    if pending is not None:
-        raise pending
-    if resp._content_consumed and isinstance(resp._content, bytes):  # already read (or emptied)
-        return resp._content if limit is None else resp._content[:limit]
-    try:
-        if limit is None:
-            return resp.content
-        out = bytearray()
-        for chunk in resp.iter_content(8192):
-            out += chunk
-            if len(out) >= limit:
-                break
-        return bytes(out[:limit])
-    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        raise UnexpectedEOF() from exc
 
 
 class Transport:
@@ -237,7 +108,7 @@ class Transport:
         self._record = record
         self.session = requests.Session()
         self.session.trust_env = False  # no proxies or .netrc from the environment
-        adapter = _Adapter()
+        adapter = ReuseTrackingAdapter()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.verify = verify
@@ -300,7 +171,7 @@ class Transport:
             # Go's http.Transport: a replayable request that fails on a kept-alive connection
             # before any response byte is sent again on a new connection, invisibly to ggcr
             while True:
-                _conn_state.reused = False
+                reset_reuse_flag()
                 try:
                     return self.session.request(
                         method,
@@ -314,12 +185,12 @@ class Transport:
                 except requests.exceptions.RequestException as exc:
                     err = network_error(method, url, exc)
                     self._note(RequestRecord(method, url, None, str(err)))
-                    reused = getattr(_conn_state, "reused", False)
+                    reused = last_request_reused()
                     resend = err.kind in ("eof", "reset", "broken-pipe") and (
-                        method.upper() in _REPLAYABLE and replayable
+                        method.upper() in REPLAYABLE and replayable
                     )
                     if not (reused and resend):
-                        raise err from None
+                        raise err from exc
 
         def attempt() -> requests.Response:
             resp = round_trip()
@@ -329,7 +200,7 @@ class Transport:
             if retry and self.profile.retries_status(resp.status_code):
                 # ggcr's retryError: read the body (v0.21.5 did not put it back)
                 try:
-                    body = _read_body(resp)
+                    body = read_body(resp)
                 except UnexpectedEOF as exc:
                     resp._fm_body_error = exc  # type: ignore[attr-defined]
                     raise _RetryableStatus(resp, exc) from None
@@ -372,7 +243,7 @@ class Transport:
         if resp.status_code in tuple(ok):
             return
         try:
-            body = _read_body(resp, ERROR_BODY_LIMIT)
+            body = read_body(resp, ERROR_BODY_LIMIT)
         finally:
             resp.close()
         request = RequestInfo(resp.request.method or "GET", resp.request.url or resp.url)
@@ -391,7 +262,7 @@ class Transport:
         url = self.url("/v2/")
         resp = self._send("GET", url, {})
         try:
-            _read_body(resp)  # drain, as ggcr does, so the connection is kept alive
+            read_body(resp)  # drain, as ggcr does, so the connection is kept alive
             if resp.status_code == 200:
                 challenge = Challenge("anonymous")
             elif resp.status_code == 401:
@@ -447,7 +318,7 @@ class Transport:
         prepared = requests.Request("GET", realm, params=params).prepare()
         resp = self._send("GET", prepared.url or realm, headers)
         self.check_error(resp, (200,))
-        content = _read_body(resp)
+        content = read_body(resp)
         resp.close()
         try:
             doc = json.loads(content)
@@ -527,14 +398,14 @@ class Transport:
         self.check_error(resp, ok)
         if not stream:
             try:
-                _read_body(resp)
+                read_body(resp)
             finally:
                 resp.close()
         return resp
 
     def read_body(self, resp: requests.Response, limit: int | None = None) -> bytes:
         """The body of a response from :meth:`request` (a cut body raises UnexpectedEOF)."""
-        return _read_body(resp, limit)
+        return read_body(resp, limit)
 
 
 class _RetryableStatus(Exception):
