@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -180,12 +180,18 @@ def _finish(args: argparse.Namespace, report: dict[str, Any]) -> None:
         Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
 
 
-def _run(args: argparse.Namespace, fn: Any, out: TextIO | None, err: TextIO | None) -> int:
+def _run(
+    args: argparse.Namespace,
+    fn: Any,
+    out: TextIO | None,
+    err: TextIO | None,
+    sleep: Callable[[float], None] | None,
+) -> int:
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     log = _logger(out, args.verbose)
     try:
-        report = fn(args, log)
+        report = fn(args, log, sleep)
     except _ArgError as exc:
         print(f"ERROR: failed to parse arguments: {exc}", file=err)
         return CODE_INVALID_ARGS
@@ -199,7 +205,9 @@ def _run(args: argparse.Namespace, fn: Any, out: TextIO | None, err: TextIO | No
     return 0
 
 
-def _export(args: argparse.Namespace, log: logging.Logger) -> dict[str, Any]:
+def _export(
+    args: argparse.Namespace, log: logging.Logger, sleep: Callable[[float], None] | None
+) -> dict[str, Any]:
     launcher = Path(args.launcher).read_bytes() if args.launcher else None
     if args.app_dir and not Path(args.app_dir).is_dir():
         raise _ArgError(f"--app-dir {args.app_dir!r} is not a directory")
@@ -221,6 +229,7 @@ def _export(args: argparse.Namespace, log: logging.Logger) -> dict[str, Any]:
         keychain=_keychain(args),
         profile=args.profile,
         platform=args.platform,
+        sleep=sleep,
         logger=log,
         **kwargs,
     )
@@ -232,7 +241,9 @@ def _export(args: argparse.Namespace, log: logging.Logger) -> dict[str, Any]:
     }
 
 
-def _rebase(args: argparse.Namespace, log: logging.Logger) -> dict[str, Any]:
+def _rebase(
+    args: argparse.Namespace, log: logging.Logger, sleep: Callable[[float], None] | None
+) -> dict[str, Any]:
     r = rebase(
         args.image,
         run_image=args.run_image,
@@ -244,6 +255,7 @@ def _rebase(args: argparse.Namespace, log: logging.Logger) -> dict[str, Any]:
         keychain=_keychain(args),
         profile=args.profile,
         platform=args.platform,
+        sleep=sleep,
         logger=log,
     )
     return {
@@ -254,24 +266,35 @@ def _rebase(args: argparse.Namespace, log: logging.Logger) -> dict[str, Any]:
 
 
 def run_export(
-    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> int:
-    """Handler of ``flakymirror export``; returns the exit code."""
-    return _run(args, _export, out, err)
+    """Handler of ``flakymirror export``; returns the exit code (``sleep``: for tests)."""
+    return _run(args, _export, out, err, sleep)
 
 
 def run_rebase(
-    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> int:
-    """Handler of ``flakymirror rebase``; returns the exit code."""
-    return _run(args, _rebase, out, err)
+    """Handler of ``flakymirror rebase``; returns the exit code (``sleep``: for tests)."""
+    return _run(args, _rebase, out, err, sleep)
 
 
 def main(
-    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> int:
-    """``flakymirror export|rebase …`` on a parser of its own; argparse errors exit 2."""
+    """``flakymirror export|rebase …`` on a parser of its own; argparse errors exit 2.
+    ``sleep`` replaces every sleep (opener delays and ggcr backoff), for tests."""
     parser = argparse.ArgumentParser(prog="flakymirror")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(list(argv) if argv is not None else None)
-    return args.handler(args, out, err)
+    return args.handler(args, out, err, sleep)

@@ -183,11 +183,23 @@ def _gunzip_sha(data: bytes) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def pull_and_verify(base_url: str, repo: str, ref: str) -> Pulled:
+def bearer_token(base_url: str, repo: str, user: str, password: str) -> str:
+    """A pull token from flakymirror's token service (``/token``)."""
+    r = requests.get(
+        f"{base_url}/token",
+        params={"scope": f"repository:{repo}:pull", "service": "flakymirror"},
+        auth=(user, password),
+    )
+    r.raise_for_status()
+    return r.json()["token"]
+
+
+def pull_and_verify(base_url: str, repo: str, ref: str, token: str | None = None) -> Pulled:
     """GET the manifest, the config and every layer with plain ``requests``; check each blob
     against its digest and size and each decompressed layer against ``rootfs.diff_ids``."""
     accept = ",".join(sorted(mt.MANIFESTS))
-    r = requests.get(f"{base_url}/v2/{repo}/manifests/{ref}", headers={"Accept": accept})
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    r = requests.get(f"{base_url}/v2/{repo}/manifests/{ref}", headers={"Accept": accept, **auth})
     r.raise_for_status()
     digest = "sha256:" + hashlib.sha256(r.content).hexdigest()
     assert r.headers.get("Docker-Content-Digest", digest) == digest
@@ -195,7 +207,7 @@ def pull_and_verify(base_url: str, repo: str, ref: str) -> Pulled:
     media_type = manifest.get("mediaType") or r.headers["Content-Type"]
 
     def blob(desc: dict[str, Any]) -> bytes:
-        b = requests.get(f"{base_url}/v2/{repo}/blobs/{desc['digest']}")
+        b = requests.get(f"{base_url}/v2/{repo}/blobs/{desc['digest']}", headers=auth)
         b.raise_for_status()
         assert len(b.content) == desc["size"], desc
         assert "sha256:" + hashlib.sha256(b.content).hexdigest() == desc["digest"], desc

@@ -281,3 +281,29 @@ def test_mirror_in_the_app_registry_is_preferred(reg):
         assert report.run_image == f"{other.host}/run:latest"
         new = pull_and_verify(reg.url, "app", "1")
         assert new.layer_digests[:2] == pull_and_verify(other.url, "run", "latest").layer_digests
+
+
+def test_export_and_rebase_with_bearer_auth():
+    from flakymirror.client import BasicCredentials
+    from flakymirror.client.rebaser import rebase
+    from flakymirror.registry import BearerAuth
+
+    from .export_helpers import bearer_token
+
+    auth = BearerAuth(users={"ci": "secret"})
+    creds = BasicCredentials("ci", "secret")
+    with HookedRegistry(auth=auth) as reg:
+        reg.push(run_image(1), "run:latest")
+        export(f"{reg.host}/app:1", f"{reg.host}/run:latest", insecure=True, keychain=creds,
+               app_files={"main": b"x"}, sleep=Sleeps())  # fmt: skip
+        reg.push(run_image(2), "run:latest")
+        report = rebase(f"{reg.host}/app:1", insecure=True, keychain=creds, sleep=Sleeps())
+        app = pull_and_verify(reg.url, "app", "1", bearer_token(reg.url, "app", "ci", "secret"))
+        run = pull_and_verify(
+            reg.url, "run", "latest", bearer_token(reg.url, "run", "ci", "secret")
+        )
+        assert app.layer_digests[:2] == run.layer_digests
+        assert str(report.digest) == app.digest
+        assert reg.requests("GET", r"^/token\?")  # tokens were fetched
+        assert reg.requests("POST", "from=run&mount=")  # mounts were tried from the run repo
+        assert not [e for e in reg.log if e[2] == 403]
