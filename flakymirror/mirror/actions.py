@@ -44,6 +44,16 @@ class _Base:
     #: "answer" (replaces the response), "before" (runs before the registry), "after"
     stage: ClassVar[str]
 
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "") -> Any:
+        """Read this action's dict form (``kind`` may be omitted)."""
+        if isinstance(data, dict) and "kind" not in data:
+            data = {"kind": cls.kind, **data}
+        action = action_from_dict(data, path)
+        if not isinstance(action, cls):
+            raise FormError(join(path, "kind"), f"expected {cls.kind!r}, got {action.kind!r}")
+        return action
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind}
         for f in fields(self):  # type: ignore[arg-type]

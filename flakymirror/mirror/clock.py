@@ -94,6 +94,14 @@ class RealClock:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "real"}
 
+    @classmethod
+    def from_dict(cls, data: Any) -> RealClock:
+        """``{"kind": "real"}``."""
+        clock = clock_from_dict(data)
+        if not isinstance(clock, RealClock):
+            raise FormError("clock.kind", "expected 'real'")
+        return clock
+
     def __repr__(self) -> str:
         return "RealClock()"
 
@@ -223,6 +231,14 @@ class VirtualClock:
     # -- forms ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "virtual", "start": self._start.replace(tzinfo=_UTC).isoformat()}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> VirtualClock:
+        """``{"kind": "virtual", "start": "2026-01-01T00:00:00Z"}`` (a fresh clock there)."""
+        clock = clock_from_dict(data)
+        if not isinstance(clock, VirtualClock):
+            raise FormError("clock.kind", "expected 'virtual'")
+        return clock
 
     def __repr__(self) -> str:
         return f"VirtualClock(now={self.datetime().isoformat()!r}, sleeps={len(self.sleeps)})"

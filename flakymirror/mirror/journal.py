@@ -11,7 +11,7 @@ import json
 import threading
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 __all__ = ["Journal", "JournalEntry"]
@@ -49,6 +49,15 @@ class JournalEntry:
         d = asdict(self)
         d["fault"] = self.fault
         return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JournalEntry:
+        """An entry from :meth:`to_dict` output (e.g. a saved journal export)."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names - {"fault"}
+        if unknown:
+            raise ValueError(f"{sorted(unknown)[0]}: unknown journal entry key")
+        return cls(**{k: v for k, v in data.items() if k in names})
 
     def line(self) -> str:
         """One readable timeline line."""

@@ -57,8 +57,22 @@ def _reached(elapsed: float, at: float) -> bool:
     return elapsed + _EPS >= at
 
 
+class _Schedule:
+    kind: ClassVar[str]
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "") -> Any:
+        """Read this schedule's dict form (``kind`` may be omitted)."""
+        if isinstance(data, dict) and "kind" not in data:
+            data = {"kind": cls.kind, **data}
+        schedule = schedule_from_dict(data, path)
+        if not isinstance(schedule, cls):
+            raise FormError(join(path, "kind"), f"expected {cls.kind!r}, got {schedule.kind!r}")
+        return schedule
+
+
 @dataclass(frozen=True)
-class AtOnce:
+class AtOnce(_Schedule):
     """Everything synced ``after`` seconds from the start (default 0: synced at once)."""
 
     after: float = 0.0
@@ -77,7 +91,7 @@ class AtOnce:
 
 
 @dataclass(frozen=True)
-class Interval:
+class Interval(_Schedule):
     """One more layer every ``every`` seconds; layer 1 at ``first`` (default: ``every``)."""
 
     every: float = 1.0
@@ -107,7 +121,7 @@ class Interval:
 
 
 @dataclass(frozen=True)
-class Bandwidth:
+class Bandwidth(_Schedule):
     """Layers complete in manifest order as ``bytes_per_second`` of transfer fill them."""
 
     bytes_per_second: float = 1_000_000.0
@@ -135,7 +149,7 @@ class Bandwidth:
 
 
 @dataclass(frozen=True)
-class Requests:
+class Requests(_Schedule):
     """Synced after ``count`` requests for the image (``per_layer``: a layer every ``count``).
 
     The requests counted are the ones *before* the current one: with ``count=2`` the first two
@@ -165,7 +179,7 @@ class Requests:
 
 
 @dataclass(frozen=True)
-class Timeline:
+class Timeline(_Schedule):
     """An explicit step function: at ``t`` seconds, ``n`` units have synced (``-1``: all).
 
     ``Timeline(points=((0, 0), (1.5, 2), (4, -1)))``; ``Timeline.per_layer([0.5, 1, 4])`` gives

@@ -182,3 +182,38 @@ def test_rule_round_trips() -> None:
 def test_rule_errors_name_the_key(data, message) -> None:
     with pytest.raises(FormError, match=message):
         FaultRule.from_dict(data)
+
+
+def test_every_value_reads_its_own_dict_form() -> None:
+    from flakymirror.mirror import (
+        AtOnce,
+        Bandwidth,
+        Interval,
+        RealClock,
+        Requests,
+        Timeline,
+        VirtualClock,
+    )  # fmt: skip
+    from flakymirror.mirror.journal import Journal, JournalEntry
+
+    for value in (
+        AtOnce(2),
+        Interval(0.5, first=0),
+        Bandwidth(10),
+        Requests(3, True),
+        Timeline(((1, 2),)),
+    ):
+        assert type(value).from_dict(value.to_dict()) == value
+    assert Interval.from_dict({"every": 2}) == Interval(2)
+    with pytest.raises(FormError, match="expected 'interval'"):
+        Interval.from_dict({"kind": "bandwidth", "bytes_per_second": 1})
+    for action in (Status(429, body="text"), Truncate(5), Corrupt(offset=3), hap429()):
+        assert type(action).from_dict(action.to_dict()) == action
+    assert Delay.from_dict({"seconds": 2}) == Delay(2)
+    assert Match.from_dict(Match(kind="blob", nth=2).to_dict()) == Match(kind="blob", nth=(2,))
+    assert RealClock.from_dict({"kind": "real"}) == RealClock()
+    v = VirtualClock.from_dict({"kind": "virtual", "start": "2030-01-01T00:00:00Z"})
+    assert v.to_dict()["start"].startswith("2030-01-01")
+    j = Journal()
+    e = j.open(t=1.5, clock_time=2.0, wall_time=3.0, method="GET", path="/v2/", kind="ping")
+    assert JournalEntry.from_dict(e.to_dict()) == e
