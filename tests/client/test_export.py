@@ -333,3 +333,21 @@ def test_app_directory_and_labels(reg, tmp_path):
     app = pull_and_verify(reg.url, "app", "1")
     assert app.labels["org.example"] == "yes"
     assert app.config["config"]["Entrypoint"] == ["/cnb/lifecycle/launcher"]
+
+
+def test_index_run_image_uses_the_platform_child(reg):
+    from flakymirror.oci import build_index
+
+    index = build_index(("linux/arm64", "linux/amd64"), seed=4, labels={"k": "v"})
+    reg.push(index, "multi:1")
+    report = export(f"{reg.host}/app:1", f"{reg.host}/multi:1", insecure=True, sleep=Sleeps())
+    child = index.image_for("linux/amd64")
+    assert report.run_image_reference == f"{reg.host}/multi@{child.digest}"
+    app = pull_and_verify(reg.url, "app", "1")
+    assert app.layer_digests[: len(child.layers)] == [str(layer.digest) for layer in child.layers]
+    assert app.config["architecture"] == "amd64"
+    arm = export(
+        f"{reg.host}/app:arm", f"{reg.host}/multi:1", insecure=True, sleep=Sleeps(),
+        platform="linux/arm64",
+    )  # fmt: skip
+    assert arm.run_image_reference == f"{reg.host}/multi@{index.image_for('linux/arm64').digest}"
