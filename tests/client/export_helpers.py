@@ -227,3 +227,82 @@ def pull_and_verify(base_url: str, repo: str, ref: str, token: str | None = None
         [d["digest"] for d in manifest["layers"]],
         diff_ids,
     )
+
+
+# -- a real distribution registry (for real_client tests) ----------------------------------------
+
+
+class Distribution:
+    """distribution/registry (``docker-registry serve``) on an ephemeral loopback port, with its
+    storage under ``root``; a context manager that stops and reaps the process."""
+
+    def __init__(self, binary: str, root: Any) -> None:
+        import socket
+        import subprocess
+        import time
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        root.mkdir(parents=True, exist_ok=True)
+        config = root / "config.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+            f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+            f"http:\n  addr: {self.host}\n"
+        )
+        self.proc = subprocess.Popen(
+            [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if requests.get(self.url + "/v2/", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError("docker-registry did not start")
+            time.sleep(0.05)
+
+    def push(self, image: Any, repo: str, tag: str) -> None:
+        """Seed an image with plain monolithic uploads."""
+        for blob in image.blobs():
+            r = requests.post(f"{self.url}/v2/{repo}/blobs/uploads/", timeout=10)
+            assert r.status_code == 202, r.text
+            loc = requests.compat.urljoin(self.url, r.headers["Location"])
+            sep = "&" if "?" in loc else "?"
+            put = requests.put(
+                f"{loc}{sep}digest={blob.digest}", data=b"".join(blob.chunks()), timeout=10
+            )
+            assert put.status_code == 201, put.text
+        r = requests.put(
+            f"{self.url}/v2/{repo}/manifests/{tag}",
+            data=image.manifest_bytes,
+            headers={"Content-Type": image.media_type},
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+
+    def close(self) -> None:
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+    def __enter__(self) -> Distribution:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

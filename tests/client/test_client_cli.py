@@ -39,10 +39,10 @@ def app_dir(tmp_path):
     return d, deps
 
 
-def _export_argv(reg, app, deps, *extra: str) -> list[str]:
+def _export_argv(reg, app, deps, *extra: str, run: str = "run:latest") -> list[str]:
     return [
         "export",
-        "--run-image", f"{reg.host}/run:latest",
+        "--run-image", f"{reg.host}/{run}",
         "--image", f"{reg.host}/app:1",
         "--insecure",
         "--app-dir", str(app),
@@ -185,3 +185,25 @@ def test_skopeo_reads_exported_and_rebased_images(reg, app_dir):
         if label == "exported":
             reg.push(run_image(2), "run:latest")
             assert _run(["rebase", "--image", f"{reg.host}/app:1", "--insecure"])[0] == 0
+
+
+@pytest.mark.real_client
+def test_commands_against_a_real_distribution_registry(tmp_path, app_dir):
+    from .export_helpers import Distribution
+
+    binary = require_binary("/usr/bin/docker-registry")
+    with Distribution(binary, tmp_path / "registry") as dist:
+        dist.push(run_image(1, flavor="docker"), "base/run", "latest")
+        app, deps = app_dir
+        code, out, err = _run(_export_argv(dist, app, deps, run="base/run:latest"))
+        assert (code, err) == (0, ""), out
+        exported = pull_and_verify(dist.url, "app", "1")
+        assert exported.media_type == "application/vnd.docker.distribution.manifest.v2+json"
+        dist.push(run_image(2, flavor="docker"), "base/run", "latest")
+        code, out, err = _run(["rebase", "--image", f"{dist.host}/app:1", "--insecure"])
+        assert (code, err) == (0, ""), out
+        rebased = pull_and_verify(dist.url, "app", "1")
+        run = pull_and_verify(dist.url, "base/run", "latest")
+        assert rebased.layer_digests[:2] == run.layer_digests
+        assert rebased.layer_digests[2:] == exported.layer_digests[2:]
+        assert rebased.metadata["runImage"]["reference"] == f"{dist.host}/base/run@{run.digest}"
