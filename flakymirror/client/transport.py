@@ -365,7 +365,7 @@ class Transport:
 
         Pings first if this transport has not. Adds the auth the challenge calls for; under a
         Bearer challenge a 401 fetches a new token (adding a scope the 401 names) and resends
-        once. A status outside ``ok`` raises :class:`TransportError`. ``stream=False`` reads the
+        once (only when the 401 carries a challenge, as ggcr). A status outside ``ok`` raises :class:`TransportError`. ``stream=False`` reads the
         body (a cut body raises :class:`UnexpectedEOF`); ``retry=False`` bypasses the retry layer
         (ggcr's ``retry.Never`` for uploads)."""
         if self.challenge is None:
@@ -382,14 +382,16 @@ class Transport:
             return self._send(method, url, hdrs, data, retry=retry, allow_redirects=allow_redirects)
 
         resp = send(self._authorization(scope))
-        if (
-            resp.status_code == 401
-            and self.challenge is not None
-            and self.challenge.scheme == "bearer"
-        ):
+        # ggcr's bearerTransport refreshes only when the 401 carries a challenge
+        # (authchallenge.ResponseChallenges); a bare 401 goes back to the caller as is.
+        challenges = (
+            parse_challenges(resp.raw.headers.getlist("WWW-Authenticate"))
+            if resp.status_code == 401 and resp.raw is not None
+            else []
+        )
+        if challenges and self.challenge is not None and self.challenge.scheme == "bearer":
             scopes = self._bearer_scopes(scope)
-            values = resp.raw.headers.getlist("WWW-Authenticate") if resp.raw is not None else []
-            for ch in parse_challenges(values):
+            for ch in challenges:
                 extra = ch.parameters.get("scope")
                 if ch.scheme == "bearer" and extra and extra not in scopes:
                     scopes = (*scopes, extra)

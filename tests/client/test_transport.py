@@ -130,12 +130,26 @@ def test_bearer_401_refreshes_the_token_and_resends_once(registry, sleeps):
 
 def test_bearer_still_401_after_refresh_is_a_transport_error(registry, sleeps):
     bearer_setup(registry, {"token": "t"})
-    registry.on("GET", MANIFEST, then=OCIError(401, "UNAUTHORIZED", "authentication required"))
+    body = json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]})
+    challenge = {"WWW-Authenticate": 'Bearer realm="x",service="flaky-svc"'}
+    registry.on("GET", MANIFEST, then=Status(401, body.encode(), challenge))
     with make(registry, sleeps) as t, pytest.raises(TransportError) as info:
         t.request("GET", MANIFEST, scope=PULL)
     assert info.value.status_code == 401
     assert str(info.value).endswith(f"{MANIFEST}: UNAUTHORIZED: authentication required")
     assert registry.count("GET", MANIFEST) == 2 and registry.count("GET", "/token") == 2
+
+
+def test_bearer_401_without_a_challenge_is_not_refreshed(registry, sleeps):
+    # ggcr's bearerTransport refreshes only when authchallenge.ResponseChallenges finds one
+    # (docker/hub-feedback #2530: an expired token answered without WWW-Authenticate).
+    bearer_setup(registry, {"token": "t"})
+    registry.on("GET", MANIFEST, then=OCIError(401, "UNAUTHORIZED", "authentication required"))
+    with make(registry, sleeps) as t, pytest.raises(TransportError) as info:
+        t.request("GET", MANIFEST, scope=PULL)
+    assert info.value.status_code == 401
+    assert registry.count("GET", MANIFEST) == 1 and registry.count("GET", "/token") == 1
+    assert sleeps.calls == []
 
 
 def test_static_token_skips_the_token_service(registry, sleeps):

@@ -23,13 +23,6 @@ LIBRARY = library_files()
 
 #: Scenarios whose expectation (taken from lifecycle/ggcr) the reference client does not meet
 #: yet; strict, so a fix in the client turns them into failures until the mark is removed.
-CLIENT_DISAGREES = {
-    "token-expired-without-challenge": (
-        "flakymirror.client refreshes the bearer token on any 401; ggcr's bearerTransport only "
-        "refreshes when the 401 carries a WWW-Authenticate challenge "
-        "(pkg/v1/remote/transport/bearer.go, authchallenge.ResponseChallenges)"
-    ),
-}
 
 REQUIRED = [
     "lifecycle-1674-empty-layers",
@@ -52,10 +45,8 @@ REQUIRED = [
 
 
 @pytest.mark.parametrize("path", LIBRARY, ids=[p.stem for p in LIBRARY])
-def test_library_scenario_holds(path: Path, request: pytest.FixtureRequest):
+def test_library_scenario_holds(path: Path):
     scenario = load_file(path)
-    if scenario.name in CLIENT_DISAGREES:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=CLIENT_DISAGREES[scenario.name]))
     assert scenario.clock == "virtual"
     result = run_scenario(scenario)
     assert result.passed, "\n" + render_timeline(result, verbose=True)
