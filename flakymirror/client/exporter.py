@@ -324,9 +324,10 @@ class _Ctx:
     record: list[RequestRecord]
     jobs: int
     logger: logging.Logger | logging.LoggerAdapter
+    opened: list[RemoteImage] = field(default_factory=list)
 
     def open(self, ref: str) -> RemoteImage:
-        return new_remote_image(
+        image = new_remote_image(
             ref,
             insecure=self.insecure,
             keychain=self.keychain,
@@ -335,6 +336,16 @@ class _Ctx:
             sleep=self.sleep,
             record=self.record,
         )
+        self.opened.append(image)
+        return image
+
+    def close(self) -> None:
+        """Close the connections of every image opened (their transports stay open for
+        reading blobs until the save is done)."""
+        for image in self.opened:
+            if image.transport is not None:
+                image.transport.close()
+        self.opened.clear()
 
     def found(self, image: RemoteImage) -> bool:
         """imgutil ``Found()`` (a manifest HEAD), with its request recorded."""
@@ -618,64 +629,71 @@ def export(
     log = logger if logger is not None else _log
     record: list[RequestRecord] = []
     ctx = _Ctx(insecure, keychain, profile, sleep, platform, record, jobs, log)
-    if previous_image:
-        log.info("Reusing layers from image '%s'", previous_image)
-
-    def new_working() -> WorkingImage:
-        prev = ctx.open(previous_image) if previous_image else None
-        return WorkingImage(image, ctx.open(run_image), prev, history=history)
-
     try:
-        working = open_remote_image(new_working, logger=log, delays=delays, sleep=sleep)
-    except Exception as err:  # noqa: BLE001 - lifecycle wraps whatever failed
-        raise LifecycleError.fail("create new app image", err) from err
-    try:
-        run_id = ctx.open(run_image).identifier
-    except Exception as err:  # noqa: BLE001
-        raise LifecycleError.fail("get run image ID", f"failed to access run image: {err}") from err
+        if previous_image:
+            log.info("Reusing layers from image '%s'", previous_image)
 
-    orig = (
-        previous_metadata if previous_metadata is not None else _previous_metadata(working.previous)
-    )
-    for_export = RunImageForExport(run_image_name or run_image, tuple(run_image_mirrors))
-    with tempfile.TemporaryDirectory(prefix="flakymirror-export-", dir=work_dir) as tmp:
-        builder = LayerBuilder(tmp, uid=uid, gid=gid)
+        def new_working() -> WorkingImage:
+            prev = ctx.open(previous_image) if previous_image else None
+            return WorkingImage(image, ctx.open(run_image), prev, history=history)
+
         try:
-            meta, layer_report = _build(
-                working,
-                run_reference=run_id,
-                run_for_export=for_export,
-                orig=orig,
-                buildpacks=buildpacks,
-                app_dir=app_dir,
-                app_files=app_files,
-                launcher=launcher,
-                processes=processes,
-                default_process=default_process,
-                labels=labels or {},
-                project=project_metadata,
-                platform_api=platform_api,
-                layers_path=layers_path,
-                app_path=app_path,
-                builder=builder,
-                log=log,
-            )
-        except LifecycleError:
-            raise
-        except (ValueError, OSError) as err:
-            raise LifecycleError.fail("export", err, CODE_EXPORT_ERROR) from err
-        digest, size, tags, pushes = ctx.save(
-            working, image, additional_tags, CODE_EXPORT_ERROR, "export"
+            working = open_remote_image(new_working, logger=log, delays=delays, sleep=sleep)
+        except Exception as err:  # noqa: BLE001 - lifecycle wraps whatever failed
+            raise LifecycleError.fail("create new app image", err) from err
+        try:
+            run_id = ctx.open(run_image).identifier
+        except Exception as err:  # noqa: BLE001
+            raise LifecycleError.fail(
+                "get run image ID", f"failed to access run image: {err}"
+            ) from err
+
+        orig = (
+            previous_metadata
+            if previous_metadata is not None
+            else _previous_metadata(working.previous)
         )
-    return ExportReport(
-        image=image,
-        tags=tags,
-        digest=digest,
-        manifest_size=size,
-        run_image_reference=run_id,
-        top_layer=meta.run_image.top_layer,
-        metadata=meta,
-        layers=layer_report,
-        pushes=pushes,
-        requests=record,
-    )
+        for_export = RunImageForExport(run_image_name or run_image, tuple(run_image_mirrors))
+        with tempfile.TemporaryDirectory(prefix="flakymirror-export-", dir=work_dir) as tmp:
+            builder = LayerBuilder(tmp, uid=uid, gid=gid)
+            try:
+                meta, layer_report = _build(
+                    working,
+                    run_reference=run_id,
+                    run_for_export=for_export,
+                    orig=orig,
+                    buildpacks=buildpacks,
+                    app_dir=app_dir,
+                    app_files=app_files,
+                    launcher=launcher,
+                    processes=processes,
+                    default_process=default_process,
+                    labels=labels or {},
+                    project=project_metadata,
+                    platform_api=platform_api,
+                    layers_path=layers_path,
+                    app_path=app_path,
+                    builder=builder,
+                    log=log,
+                )
+            except LifecycleError:
+                raise
+            except (ValueError, OSError) as err:
+                raise LifecycleError.fail("export", err, CODE_EXPORT_ERROR) from err
+            digest, size, tags, pushes = ctx.save(
+                working, image, additional_tags, CODE_EXPORT_ERROR, "export"
+            )
+        return ExportReport(
+            image=image,
+            tags=tags,
+            digest=digest,
+            manifest_size=size,
+            run_image_reference=run_id,
+            top_layer=meta.run_image.top_layer,
+            metadata=meta,
+            layers=layer_report,
+            pushes=pushes,
+            requests=record,
+        )
+    finally:
+        ctx.close()

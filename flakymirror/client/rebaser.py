@@ -379,34 +379,37 @@ def rebase(
     log = logger if logger is not None else _log
     record: list[RequestRecord] = []
     ctx = _Ctx(insecure, keychain, profile, sleep, platform, record, jobs, log)
-    target = previous_image or image
-    app, run_ref = _set_app_image(ctx, target, run_image, platform_api)
     try:
-        new_base = open_remote_image(
-            lambda: ctx.open(run_ref), logger=log, delays=delays, sleep=sleep
+        target = previous_image or image
+        app, run_ref = _set_app_image(ctx, target, run_image, platform_api)
+        try:
+            new_base = open_remote_image(
+                lambda: ctx.open(run_ref), logger=log, delays=delays, sleep=sleep
+            )
+        except Exception as err:  # noqa: BLE001
+            raise LifecycleError.fail("access run image", err) from err
+        if not ctx.found(new_base):
+            raise LifecycleError.fail("access run image", None)
+        try:
+            working, meta = _rebase(
+                ctx, app, new_base, image, run_ref, force=force, platform_api=platform_api
+            )
+        except RebaseError as err:
+            raise LifecycleError.fail("rebase", err, CODE_REBASE_ERROR) from err
+        digest, size, tags, pushes = ctx.save(
+            working, image, additional_tags, CODE_REBASE_ERROR, "rebase"
         )
-    except Exception as err:  # noqa: BLE001
-        raise LifecycleError.fail("access run image", err) from err
-    if not ctx.found(new_base):
-        raise LifecycleError.fail("access run image", None)
-    try:
-        working, meta = _rebase(
-            ctx, app, new_base, image, run_ref, force=force, platform_api=platform_api
+        return RebaseReport(
+            image=image,
+            tags=tags,
+            digest=digest,
+            manifest_size=size,
+            run_image=run_ref,
+            top_layer=meta.run_image.top_layer,
+            reference=meta.run_image.reference,
+            metadata=meta,
+            pushes=pushes,
+            requests=record,
         )
-    except RebaseError as err:
-        raise LifecycleError.fail("rebase", err, CODE_REBASE_ERROR) from err
-    digest, size, tags, pushes = ctx.save(
-        working, image, additional_tags, CODE_REBASE_ERROR, "rebase"
-    )
-    return RebaseReport(
-        image=image,
-        tags=tags,
-        digest=digest,
-        manifest_size=size,
-        run_image=run_ref,
-        top_layer=meta.run_image.top_layer,
-        reference=meta.run_image.reference,
-        metadata=meta,
-        pushes=pushes,
-        requests=record,
-    )
+    finally:
+        ctx.close()
