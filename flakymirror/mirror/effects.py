@@ -243,6 +243,8 @@ def _rechunk(body: Iterable[bytes], sizes: list[int]) -> Iterator[bytes]:
 
 def _drip(ctx: Ctx, action: Drip, resp: Resp | None) -> Resp:
     assert resp is not None
+    if ctx.method == "HEAD":
+        return resp  # no body to drip
     body, length = resp.body, resp.length
     if length is None:
         data = b"".join(body)

@@ -37,6 +37,14 @@ _PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 CHUNK = 1 << 16
 
 
+def _json(r: requests.Response) -> dict[str, Any]:
+    try:
+        doc = r.json()
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 class UpstreamDown(Exception):  # noqa: N818
     """The upstream could not be reached or answered with a server error."""
 
@@ -104,7 +112,7 @@ class HttpUpstream:
             raise UpstreamDown(f"token service {realm}: {exc}") from exc
         if r.status_code != 200:
             return None
-        body = r.json()
+        body = _json(r)
         token = body.get("token") or body.get("access_token")
         if isinstance(token, str):
             with self._lock:
@@ -276,7 +284,8 @@ class HttpUpstream:
                 return None
             if r.status_code != 200:
                 return None if r.status_code != 404 else []
-            out += r.json().get(key) or []
+            items = _json(r).get(key) or []
+            out += [i for i in items if isinstance(i, str)]
             link = r.headers.get("Link", "")
             m = re.match(r"\s*<([^>]+)>", link)
             path = m.group(1) if m and 'rel="next"' in link else ""
@@ -304,7 +313,9 @@ class HttpUpstream:
         if r.status_code != 200:
             return []
         out = []
-        for desc in r.json().get("manifests") or []:
+        for desc in _json(r).get("manifests") or []:
+            if not isinstance(desc, dict):
+                continue
             stored = self.get_manifest(repo, str(desc.get("digest", "")))
             if stored is not None:
                 out.append(stored)

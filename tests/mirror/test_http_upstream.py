@@ -145,3 +145,42 @@ def test_sync_plan_applies_over_an_http_upstream(make_mirror, upstream, image, v
     assert get_blob(mirror, REPO, doc["config"]["digest"]).json()["rootfs"]["diff_ids"] != []
     vclock.sleep(1)
     assert get_manifest(mirror, REPO, "1").content == image.manifest_bytes
+
+
+def _artifact(subject) -> bytes:
+    import json
+
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.example.sbom",
+            "config": {
+                "mediaType": "application/vnd.oci.empty.v1+json",
+                "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+                "size": 2,
+            },
+            "layers": [],
+            "subject": {
+                "mediaType": subject.media_type,
+                "digest": str(subject.digest),
+                "size": len(subject.manifest_bytes),
+            },
+        }
+    ).encode()
+
+
+@pytest.mark.parametrize("over_http", [False, True])
+def test_referrers_and_catalog_pass_through(make_mirror, image, over_http) -> None:
+    with Registry() as up:
+        up.push(image, f"{REPO}:1")
+        referrer = up.store.put_manifest(
+            REPO, _artifact(image), "application/vnd.oci.image.manifest.v1+json", check=False
+        )
+        mirror = make_mirror(upstream=up.url if over_http else up)
+        r = requests.get(f"{mirror.url}/v2/{REPO}/referrers/{image.digest}", timeout=5)
+        assert r.status_code == 200
+        assert [m["digest"] for m in r.json()["manifests"]] == [str(referrer)]
+        assert r.json()["manifests"][0]["artifactType"] == "application/vnd.example.sbom"
+        catalog = requests.get(f"{mirror.url}/v2/_catalog", timeout=5).json()
+        assert catalog["repositories"] == [REPO]
