@@ -185,10 +185,20 @@ class FlakyMirror:
             "push_upstream needs an in-process upstream; push to the real registry instead"
         )
 
-    def reset(self) -> None:
+    def reset(self, *, upstream: bool = False) -> None:
         """Back to a clean state: the constructor's plan and faults (none by default), an empty
         journal, the clock reset, no tracked images, no cached upstream content, nothing pushed
-        to the mirror itself, stalled responses released. Upstream content is kept."""
+        to the mirror itself, stalled responses released. Upstream content is kept, unless
+        ``upstream=True`` and the mirror made its own in-process upstream: then that is
+        replaced by an empty one."""
+        if upstream:
+            if self._own_upstream is None:
+                raise TypeError("reset(upstream=True) needs the mirror's own in-process upstream")
+            old_registry, self._own_upstream = self._own_upstream, Registry()
+            self.upstream = self._own_upstream
+            self.adapter = InProcessUpstream(self._own_upstream)
+            self.engine.upstream = self.adapter
+            old_registry.close()
         old, self.interrupt = self.interrupt, threading.Event()
         old.set()
         self.faults.clear()

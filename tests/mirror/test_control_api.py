@@ -154,3 +154,17 @@ def test_unknown_endpoint_method_and_real_clock(make_mirror, mirror) -> None:
     real = make_mirror(clock=RealClock())
     r = api(real, "POST", "clock/advance", json={"seconds": 1})
     assert r.status_code == 400 and r.json()["field"] == "clock"
+
+
+def test_reset_can_empty_the_own_upstream(make_mirror, vclock, image) -> None:
+    mirror = make_mirror(clock=vclock)
+    mirror.push_upstream(image, f"{REPO}:1")
+    mirror.reset()
+    assert get_manifest(mirror, REPO, "1").status_code == 200  # upstream content kept
+    mirror.reset(upstream=True)
+    assert get_manifest(mirror, REPO, "1").status_code == 404
+    mirror.push_upstream(image, f"{REPO}:2")
+    assert get_manifest(mirror, REPO, "2").status_code == 200
+    shared = make_mirror(upstream=mirror.upstream)
+    with pytest.raises(TypeError, match="own in-process upstream"):
+        shared.reset(upstream=True)
