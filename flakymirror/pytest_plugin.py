@@ -1,1 +1,442 @@
-"""pytest plugin of flakymirror (registered through the ``pytest11`` entry point)."""
+"""pytest plugin of flakymirror, registered through the ``pytest11`` entry point as
+``flakymirror``: fixtures for a flaky mirror and a healthy registry, the ``mirror_scenario``
+marker, and the mirror's journal in the report of a failed test.
+
+Fixtures (see ``pytest --fixtures``): ``flaky_mirror``, ``make_flaky_mirror``, ``oci_registry``,
+``mirror_clock``, ``flaky_mirror_scenario``, and the overridable session fixtures
+``flakymirror_listen_address`` and ``flakymirror_ssl_context`` (in the manner of
+pytest-httpserver's ``httpserver_listen_address`` / ``httpserver_ssl_context``).
+
+Everything heavy is imported inside the fixtures, so projects that merely have flakymirror
+installed pay nothing at pytest start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from ssl import SSLContext
+
+    from flakymirror.mirror import Clock, FlakyMirror
+    from flakymirror.registry import Registry
+    from flakymirror.scenario import Scenario
+
+__all__ = ["JOURNAL_SECTION", "LoadedScenario", "render_journal"]
+
+#: Title of the report section holding the journals of a failed test's mirrors.
+JOURNAL_SECTION = "flakymirror journal"
+MARKER = "mirror_scenario"
+_MIRRORS = pytest.StashKey[list[tuple[str, Any]]]()
+_SCENARIO = pytest.StashKey["LoadedScenario"]()
+
+_INI_JOURNAL_SIZE = "flakymirror_journal_size"
+_INI_JOURNAL_LINES = "flakymirror_journal_lines"
+_INI_SCENARIOS = "flakymirror_scenarios"
+_INI_HANDLER_ERRORS = "flakymirror_handler_errors"
+
+
+# -- registration ----------------------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The plugin's ini options and its one command-line option."""
+    parser.addini(
+        _INI_JOURNAL_SIZE,
+        "flakymirror: journal entries each mirror keeps (oldest dropped first; default 10000)",
+        default="10000",
+    )
+    parser.addini(
+        _INI_JOURNAL_LINES,
+        "flakymirror: journal lines shown per mirror in a failed test's report "
+        "(the most recent ones; 0 disables the section; default 200)",
+        default="200",
+    )
+    parser.addini(
+        _INI_SCENARIOS,
+        "flakymirror: directories searched for @pytest.mark.mirror_scenario names "
+        "(relative to the ini file), before the built-in incident library",
+        type="paths",
+        default=[],
+    )
+    parser.addini(
+        _INI_HANDLER_ERRORS,
+        "flakymirror: fail a test at teardown when a mirror's request handler raised "
+        "(a bug in flakymirror, not an injected fault; default true)",
+        type="bool",
+        default=True,
+    )
+    group = parser.getgroup("flakymirror", "flakymirror (flaky registry mirrors)")
+    group.addoption(
+        "--flakymirror-journal-lines",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"journal lines shown per mirror for failed tests (overrides {_INI_JOURNAL_LINES})",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``mirror_scenario`` marker (``--strict-markers`` clean)."""
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(name_or_path): load an incident scenario (a library name or a TOML file, "
+        "relative to the test file or to the flakymirror_scenarios directories) into the "
+        "flaky_mirror fixture before the test runs",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A ``mirror_scenario`` marker on a test that does not use ``flaky_mirror`` is a mistake."""
+    if item.get_closest_marker(MARKER) is not None and "flaky_mirror" not in getattr(
+        item, "fixturenames", ()
+    ):
+        pytest.fail(
+            f"{item.nodeid}: @pytest.mark.{MARKER} loads into the flaky_mirror fixture, "
+            "but the test does not use it",
+            pytrace=False,
+        )
+
+
+def _int_ini(config: pytest.Config, name: str, minimum: int) -> int:
+    raw = config.getini(name)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise pytest.UsageError(f"ini option {name}: expected an integer, got {raw!r}") from None
+    if value < minimum:
+        raise pytest.UsageError(f"ini option {name}: must be >= {minimum}, got {value}")
+    return value
+
+
+def _journal_lines(config: pytest.Config) -> int:
+    option = config.getoption("--flakymirror-journal-lines")
+    if option is not None:
+        if option < 0:
+            raise pytest.UsageError(f"--flakymirror-journal-lines must be >= 0, got {option}")
+        return option
+    return _int_ini(config, _INI_JOURNAL_LINES, 0)
+
+
+def _remember(node: pytest.Item, label: str, mirror: Any) -> None:
+    node.stash.setdefault(_MIRRORS, []).append((label, mirror))
+
+
+def _check_handler_errors(config: pytest.Config, server: Any, label: str) -> None:
+    """Clear the server's handler errors; raise the first when the ini option says so."""
+    errors = list(getattr(server, "handler_errors", ()))
+    if not errors:
+        return
+    server.handler_errors.clear()
+    if config.getini(_INI_HANDLER_ERRORS):
+        raise RuntimeError(
+            f"{label}: a request handler raised {len(errors)} error(s); the first one follows"
+        ) from errors[0]
+
+
+# -- addresses ---------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def flakymirror_listen_address() -> tuple[str, int]:
+    """Where flaky_mirror's session server listens: ``(host, port)``, default
+    ``("127.0.0.1", 0)`` (0 = an ephemeral port, safe under pytest-xdist). Environment
+    variables FLAKYMIRROR_HOST / FLAKYMIRROR_PORT change the default. Override this fixture
+    (session scope) in your conftest.py to pin it; the other servers (oci_registry,
+    make_flaky_mirror) use the same host on ephemeral ports."""
+    host = os.environ.get("FLAKYMIRROR_HOST", "127.0.0.1")
+    port = os.environ.get("FLAKYMIRROR_PORT", "0")
+    try:
+        return host, int(port)
+    except ValueError:
+        raise pytest.UsageError(f"FLAKYMIRROR_PORT must be an integer, got {port!r}") from None
+
+
+@pytest.fixture(scope="session")
+def flakymirror_ssl_context() -> SSLContext | None:
+    """The ``ssl.SSLContext`` the plugin's servers use; ``None`` (plain HTTP) by default.
+    Override it (session scope) to serve HTTPS, e.g. with a trustme CA's server context."""
+    return None
+
+
+def _listen(address: Any) -> tuple[str, int]:
+    if (
+        not isinstance(address, tuple | list)
+        or len(address) != 2
+        or not isinstance(address[0], str)
+        or isinstance(address[1], bool)
+        or not isinstance(address[1], int)
+    ):
+        raise pytest.UsageError(
+            f"flakymirror_listen_address must return (host: str, port: int), got {address!r}"
+        )
+    return address[0], address[1]
+
+
+# -- flaky_mirror ------------------------------------------------------------------------------
+def _session_upstream() -> Any:
+    """An in-process upstream whose registry can be swapped for a fresh one between tests
+    (FlakyMirror.reset() keeps upstream content on purpose; a test must not see the last
+    test's images)."""
+    from flakymirror.mirror import InProcessUpstream
+    from flakymirror.registry import Registry
+
+    class SessionUpstream(InProcessUpstream):
+        def __init__(self) -> None:
+            super().__init__(Registry())
+
+        def renew(self) -> None:
+            """A fresh, empty upstream registry (only when the old one holds anything)."""
+            if not self.store.repositories():
+                return
+            old = self.source
+            self.source = Registry()
+            self.store = self.source.store
+            old.close()
+
+        def close(self) -> None:
+            self.source.close()
+
+    return SessionUpstream()
+
+
+@pytest.fixture(scope="session")
+def _flakymirror_session(
+    pytestconfig: pytest.Config,
+    flakymirror_listen_address: tuple[str, int],
+    flakymirror_ssl_context: SSLContext | None,
+) -> Iterator[FlakyMirror]:
+    """The session's mirror server behind ``flaky_mirror`` (reset before every test)."""
+    from flakymirror.mirror import FlakyMirror, VirtualClock
+
+    host, port = _listen(flakymirror_listen_address)
+    upstream = _session_upstream()
+    mirror = FlakyMirror(
+        upstream,
+        clock=VirtualClock(),
+        host=host,
+        port=port,
+        journal_size=_int_ini(pytestconfig, _INI_JOURNAL_SIZE, 1),
+        ssl_context=flakymirror_ssl_context,
+    )
+    with mirror:
+        yield mirror
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """What ``@pytest.mark.mirror_scenario`` loaded: the scenario, the images it pushed
+    upstream (``Image``/``ImageIndex`` by ``"repo:tag"``) and the mirror it went into."""
+
+    scenario: Scenario
+    images: dict[str, Any]
+    mirror: FlakyMirror
+
+
+def _find_scenario(item: pytest.Item, arg: Any) -> Scenario:
+    """A file relative to the test file, then in the ini's scenario directories (by path or
+    by name), then the incident library by name."""
+    from flakymirror.scenario import ScenarioError, load_file, load_scenario
+
+    text = os.fspath(arg)
+    path = Path(text)
+    candidates = [path] if path.is_absolute() else [item.path.parent / path]
+    if not path.is_absolute():
+        for folder in item.config.getini(_INI_SCENARIOS):
+            candidates += [Path(folder) / path, Path(folder) / f"{text}.toml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return load_file(candidate)
+    try:
+        return load_scenario(text)
+    except ScenarioError as exc:
+        tried = ", ".join(str(c) for c in candidates)
+        raise ScenarioError(f"{exc} (also tried {tried})") from None
+
+
+def _scenario_marker(item: pytest.Item) -> Any | None:
+    marker = item.get_closest_marker(MARKER)
+    if marker is None:
+        return None
+    if marker.kwargs or len(marker.args) != 1 or not isinstance(marker.args[0], str | os.PathLike):
+        pytest.fail(
+            f"{item.nodeid}: @pytest.mark.{MARKER} takes one scenario name or path, "
+            f"got args={marker.args!r} kwargs={marker.kwargs!r}",
+            pytrace=False,
+        )
+    return marker.args[0]
+
+
+def _load_marked(item: pytest.Item, arg: Any) -> Scenario:
+    from flakymirror.scenario import ScenarioError
+
+    try:
+        return _find_scenario(item, arg)
+    except (ScenarioError, OSError, ValueError) as exc:
+        message = f"@pytest.mark.{MARKER}({os.fspath(arg)!r}): {exc}"
+    pytest.fail(message, pytrace=False)  # outside the except: no chained traceback
+
+
+@pytest.fixture
+def flaky_mirror(
+    request: pytest.FixtureRequest, _flakymirror_session: FlakyMirror
+) -> Iterator[FlakyMirror]:
+    """A clean FlakyMirror for this test, on a virtual clock: no images, no plan (everything
+    syncs at once), no faults, an empty journal, the clock at its start. Seed it with
+    ``flaky_mirror.push_upstream(image, "repo:tag")``; misbehave with ``set_plan`` /
+    ``add_fault``; point clients at ``flaky_mirror.host``. One server per session (per xdist
+    worker) is reset between tests, so this costs about a millisecond. With
+    ``@pytest.mark.mirror_scenario(...)`` the scenario is loaded first (a scenario that needs
+    auth or a real clock gets a mirror of its own). Its journal is shown when the test fails."""
+    mirror = _flakymirror_session
+    mirror.adapter.renew()
+    mirror.upstream = mirror.adapter.source
+    mirror.reset()
+    mirror.server.clear_log()
+    mirror.server.clear_handler_errors()
+    arg = _scenario_marker(request.node)
+    own = None
+    if arg is not None:
+        scenario = _load_marked(request.node, arg)
+        if scenario.mirror.auth is not None or scenario.clock != "virtual":
+            from flakymirror.scenario.runner import build_mirror
+
+            own = mirror = build_mirror(scenario).start()
+            request.addfinalizer(own.close)
+        from flakymirror.scenario import apply_to_mirror
+
+        images = apply_to_mirror(scenario, mirror)
+        request.node.stash[_SCENARIO] = LoadedScenario(scenario, images, mirror)
+    _remember(request.node, "flaky_mirror", mirror)
+    yield mirror
+    _check_handler_errors(request.config, mirror.server, "flaky_mirror")
+
+
+@pytest.fixture
+def flaky_mirror_scenario(
+    request: pytest.FixtureRequest, flaky_mirror: FlakyMirror
+) -> LoadedScenario:
+    """The scenario ``@pytest.mark.mirror_scenario`` loaded into flaky_mirror: ``.scenario``
+    (its expectations, action...), ``.images`` (built images by "repo:tag"), ``.mirror``."""
+    loaded = request.node.stash.get(_SCENARIO, None)
+    if loaded is None:
+        pytest.fail(
+            f"flaky_mirror_scenario needs @pytest.mark.{MARKER}(...) on the test", pytrace=False
+        )
+    return loaded
+
+
+@pytest.fixture
+def mirror_clock(flaky_mirror: FlakyMirror) -> Clock:
+    """The clock of flaky_mirror (a VirtualClock unless a scenario asked for real time): give
+    ``mirror_clock.sleep`` to your client as its sleep function, so backoffs pass instantly
+    and move the mirror's time; ``mirror_clock.sleeps`` lists the sleeps, ``advance(d)`` moves
+    time without recording a sleep."""
+    return flaky_mirror.clock
+
+
+@pytest.fixture
+def make_flaky_mirror(
+    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
+    flakymirror_listen_address: tuple[str, int],
+    flakymirror_ssl_context: SSLContext | None,
+) -> Iterator[Callable[..., FlakyMirror]]:
+    """Factory of extra mirrors: ``make_flaky_mirror(upstream=None, *, clock=None, plan=None,
+    faults=(), auth=None, **kwargs)`` starts a FlakyMirror (keywords as FlakyMirror's; the
+    clock defaults to a new VirtualClock, the host to flakymirror_listen_address's on an
+    ephemeral port). Everything it made is stopped when the test ends; their journals are
+    shown when the test fails."""
+    from flakymirror.mirror import FlakyMirror, VirtualClock
+
+    host, _ = _listen(flakymirror_listen_address)
+    made: list[FlakyMirror] = []
+
+    def make(upstream: Any = None, **kwargs: Any) -> FlakyMirror:
+        kwargs.setdefault("clock", None)
+        if kwargs["clock"] is None:
+            kwargs["clock"] = VirtualClock()
+        kwargs.setdefault("host", host)
+        kwargs.setdefault("ssl_context", flakymirror_ssl_context)
+        kwargs.setdefault("journal_size", _int_ini(pytestconfig, _INI_JOURNAL_SIZE, 1))
+        mirror = FlakyMirror(upstream, **kwargs)
+        made.append(mirror)
+        mirror.start()
+        _remember(request.node, f"make_flaky_mirror #{len(made)}", mirror)
+        return mirror
+
+    yield make
+    errors: list[BaseException] = []
+    for i, mirror in enumerate(reversed(made)):
+        try:
+            _check_handler_errors(
+                pytestconfig, mirror.server, f"make_flaky_mirror #{len(made) - i}"
+            )
+        except RuntimeError as exc:
+            errors.append(exc)
+        mirror.close()
+    if errors:
+        raise errors[0]
+
+
+# -- oci_registry ----------------------------------------------------------------------------
+@pytest.fixture
+def oci_registry(
+    pytestconfig: pytest.Config,
+    flakymirror_listen_address: tuple[str, int],
+    flakymirror_ssl_context: SSLContext | None,
+) -> Iterator[Registry]:
+    """A healthy, empty OCI registry (``flakymirror.Registry``) for this test, anonymous and
+    lenient about ``Accept``: ``oci_registry.push(image, "repo:tag")``, ``.url``, ``.host``,
+    ``.store``. A fresh one per test (start + stop cost about 3 ms), on an ephemeral port of
+    flakymirror_listen_address's host; stopped when the test ends."""
+    from flakymirror.registry import Registry
+
+    host, _ = _listen(flakymirror_listen_address)
+    with Registry(host=host, ssl_context=flakymirror_ssl_context) as registry:
+        yield registry
+        _check_handler_errors(pytestconfig, registry.server, "oci_registry")
+
+
+# -- journal on failure ----------------------------------------------------------------------
+def render_journal(mirror: Any, label: str = "mirror", max_lines: int = 200) -> str:
+    """A mirror's state and journal as text: a heading (URL, clock, sleeps, plans, fault
+    rules with their counters), then the timeline's last ``max_lines`` requests."""
+    from flakymirror.mirror.clock import elapsed
+
+    clock = mirror.clock
+    t = elapsed(clock.now(), mirror.epoch)
+    kind = "virtual" if getattr(clock, "virtual", False) else "real"
+    lines = [f"{label} {mirror.url} ({kind} clock, t={t:.3f}s)"]
+    sleeps = getattr(clock, "sleeps", None)
+    if sleeps is not None:
+        lines.append(f"client sleeps: {', '.join(f'{s:g}' for s in sleeps) or 'none'}")
+    for plan in mirror.plans:
+        lines.append(f"plan: {plan!r}")
+    for i, (rule, count) in enumerate(
+        zip(mirror.faults.rules, mirror.faults.counters(), strict=False)
+    ):
+        lines.append(
+            f"fault #{i}: {rule.to_dict()} (saw {count['seen']}, fired {count['applied']})"
+        )
+    timeline = mirror.journal.timeline().splitlines()
+    head, body = timeline[:1], timeline[1:]
+    if len(body) > max_lines:
+        hidden = len(body) - max_lines
+        body = [f"({hidden} earlier lines not shown; see {_INI_JOURNAL_LINES})", *body[-max_lines:]]
+    return "\n".join(lines + head + body)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Add the journals of the test's mirrors to the report of a failed call phase."""
+    report = yield
+    if report.when == "call" and report.failed:
+        mirrors = item.stash.get(_MIRRORS, None)
+        max_lines = _journal_lines(item.config)
+        if mirrors and max_lines > 0:
+            text = "\n\n".join(render_journal(m, label, max_lines) for label, m in mirrors)
+            report.sections.append((JOURNAL_SECTION, text))
+    return report
