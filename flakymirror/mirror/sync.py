@@ -210,8 +210,8 @@ class SyncEngine:
         elif mode == "manifest-blob-unknown":
             root = RegistryError(
                 "MANIFEST_BLOB_UNKNOWN",
-                f"blob unknown to registry: {unsynced[0]}",
-                unsynced[0],
+                "blob unknown to registry",  # Harbor #22747: the digest travels in `detail`
+                str(unsynced[0]),
             )
         else:  # missing, and partial-index applied to a single image
             root = None
