@@ -8,10 +8,12 @@ loudly when any response was not a 2xx/3xx: a benchmark of error pages is no ben
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -31,6 +33,7 @@ __all__ = [
     "download",
     "median_download",
     "python_load",
+    "python_load_process",
     "run_load",
     "wrk_load",
 ]
@@ -129,7 +132,7 @@ def _percentile(sorted_values: list[float], pct: float) -> float:
 
 
 def python_load(
-    url: str, accept: str, *, connections: int = 16, seconds: float = 10.0, threads: int = 2
+    url: str, accept: str, *, connections: int = 16, seconds: float = 10.0
 ) -> LoadResult:
     """The fallback: ``connections`` threads, each with its own keep-alive ``requests.Session``,
     GET ``url`` until ``seconds`` are over. Client-bound under the GIL on small machines."""
@@ -173,15 +176,39 @@ def python_load(
         p99_ms=_percentile(flat, 99) * 1000,
         max_ms=(flat[-1] if flat else float("nan")) * 1000,
         connections=connections,
-        threads=threads,
+        threads=connections,  # one thread per connection
     )
 
 
-def run_load(url: str, accept: str, *, seconds: float, connections: int = 16) -> LoadResult:
-    """wrk when installed, else the Python fallback (same connection count and duration)."""
-    if shutil.which("wrk"):
+def python_load_process(
+    url: str, accept: str, *, connections: int = 16, seconds: float = 10.0
+) -> LoadResult:
+    """:func:`python_load` in a child interpreter, so the client does not share a GIL with an
+    in-process server (``Registry`` and ``FlakyMirror`` run inside the benchmark process)."""
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.load", url, accept, str(seconds), str(connections)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=seconds + 60,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise LoadError(f"python load generator failed: {proc.stderr.strip()[-800:]}")
+    return LoadResult(**json.loads(proc.stdout))
+
+
+def run_load(
+    url: str, accept: str, *, seconds: float, connections: int = 16, tool: str = "auto"
+) -> LoadResult:
+    """``tool="auto"``: wrk when installed, else the Python fallback (same connection count and
+    duration); ``"wrk"`` or ``"python"`` force one."""
+    if tool not in ("auto", "wrk", "python"):
+        raise ValueError(f"load tool must be auto, wrk or python, not {tool!r}")
+    if tool == "wrk" or (tool == "auto" and shutil.which("wrk")):
         return wrk_load(url, accept, connections=connections, seconds=seconds)
-    return python_load(url, accept, connections=connections, seconds=seconds)
+    return python_load_process(url, accept, connections=connections, seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -237,3 +264,12 @@ def median_download(url: str, runs: int) -> tuple[float, list[float]]:
     """Median MB/s over ``runs`` timed downloads, and every run's figure."""
     figures = [download(url).mb_per_s for _ in range(runs)]
     return statistics.median(figures), figures
+
+
+if __name__ == "__main__":  # the child side of python_load_process: URL ACCEPT SECONDS CONNECTIONS
+    _url, _accept, _seconds, _conns = sys.argv[1:5]
+    try:
+        _res = python_load(_url, _accept, seconds=float(_seconds), connections=int(_conns))
+    except LoadError as _exc:
+        sys.exit(str(_exc))
+    print(json.dumps(_res.to_dict()))

@@ -110,14 +110,14 @@ def _load_details(res: LoadResult) -> dict[str, object]:
     return res.to_dict()
 
 
-def manifest_rows(p: Pair, *, seconds: float, warmup: float) -> list[Row]:
+def manifest_rows(p: Pair, *, seconds: float, warmup: float, tool: str = "auto") -> list[Row]:
     """Manifest GET by tag under load: requests/s, p50, p99 for both."""
     results: dict[str, LoadResult] = {}
     for name, base in (("flakymirror", p.registry.url), ("distribution", p.distribution.url)):
         url = p.manifest_url(base)
         if warmup > 0:
-            run_load(url, ACCEPT, seconds=warmup)
-        results[name] = run_load(url, ACCEPT, seconds=seconds)
+            run_load(url, ACCEPT, seconds=warmup, tool=tool)
+        results[name] = run_load(url, ACCEPT, seconds=seconds, tool=tool)
     fm, dist = results["flakymirror"], results["distribution"]
     details = {"flakymirror": _load_details(fm), "distribution": _load_details(dist)}
     label = f"manifest GET by tag ({fm.tool}, {fm.threads}t/{fm.connections}c, {seconds:g}s)"

@@ -165,6 +165,21 @@ def machine() -> dict[str, Any]:
     return info
 
 
+#: How to read the table.
+LEGEND = (
+    "ratio = flakymirror ÷ distribution: above 1 is better for throughputs, below 1 is better "
+    "for latencies and times. Replay rows: the value is virtual seconds ÷ wall seconds."
+)
+
+
+def _loads(meta: dict[str, Any]) -> str:
+    def fmt(key: str) -> str:
+        v = meta.get(key)
+        return "?" if not v else "/".join(f"{x:.1f}" for x in v)
+
+    return f"{fmt('loadavg_before')} → {fmt('loadavg_after')}"
+
+
 def write_results(rows: Sequence[Row], directory: Path, meta: dict[str, Any]) -> tuple[Path, Path]:
     """Write ``latest.md`` and ``latest.json`` into ``directory``; return their paths."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -177,8 +192,11 @@ def write_results(rows: Sequence[Row], directory: Path, meta: dict[str, Any]) ->
         f"machine: {meta.get('machine', {}).get('cpus', '?')} CPUs, "
         f"Python {meta.get('machine', {}).get('python', '?')}, "
         f"{meta.get('machine', {}).get('distribution', 'distribution not found')}.",
+        f"Load average (1/5/15 min) before → after: {_loads(meta)}.",
         "",
         markdown(rows),
+        "",
+        LEGEND,
         "",
     ]
     md_path.write_text("\n".join(lines))

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as _dt
 import os
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -28,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``flak
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import distribution  # noqa: E402
-from benchmarks.report import Row, machine, markdown, write_results  # noqa: E402
+from benchmarks.report import LEGEND, Row, machine, markdown, write_results  # noqa: E402
 
 MEASURES = ("startstop", "replay", "manifest", "blob", "mirror")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -45,6 +46,7 @@ class Settings:
     startstop_n: int
     distribution_cycles: int
     replay_runs: int
+    load_tool: str = "auto"
 
 
 FULL = Settings("full", 10.0, 2.0, 7, 50, 5, 7)
@@ -107,7 +109,7 @@ def run(selected: Sequence[str], s: Settings) -> list[Row]:
                 Row(m, "", None, error=f"{distribution.BINARY} is not installed")
                 for m in [*pair_measures, *(["mirror"] if "mirror" in selected else [])]
             ]
-        if not shutil.which("wrk"):
+        if s.load_tool == "auto" and not shutil.which("wrk"):
             _log("wrk is not installed: using the Python load generator (client-bound)")
     if pair_measures:
         rows += _guard("registry vs distribution", lambda: _pair(pair_measures, s))
@@ -129,7 +131,9 @@ def _pair(measures: Sequence[str], s: Settings) -> list[Row]:
             _log(f"manifest GET by tag: {s.load_seconds:g}s of load on each")
             out += _guard(
                 "manifest",
-                lambda: manifest_rows(p, seconds=s.load_seconds, warmup=s.warmup_seconds),
+                lambda: manifest_rows(
+                    p, seconds=s.load_seconds, warmup=s.warmup_seconds, tool=s.load_tool
+                ),
             )
         if "blob" in measures:
             _log(f"blob GET: {s.blob_runs} runs on each")
@@ -143,7 +147,11 @@ def _mirror(s: Settings) -> list[Row]:
     _log("starting distribution upstream + proxy and FlakyMirrors")
     with mirrors() as m:
         _log(f"synced mirror manifest GET by tag: {s.load_seconds:g}s of load on each")
-        return mirror_rows(m, seconds=s.load_seconds, warmup=s.warmup_seconds)
+        return mirror_rows(m, seconds=s.load_seconds, warmup=s.warmup_seconds, tool=s.load_tool)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,13 +177,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--strict", action="store_true", help="exit 1 when a target is missed or a measure failed"
     )
+    ap.add_argument(
+        "--load",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load generator: wrk when installed (auto), or force one",
+    )
     args = ap.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so every ``with`` block stops what it started.
+    signal.signal(signal.SIGTERM, _terminate)
     selected = parse_only(args.only)
     s = QUICK if args.quick else FULL
     if args.duration is not None:
         if not 0 < args.duration <= 600:
             ap.error(f"--duration must be in (0, 600] seconds, got {args.duration:g}")
         s = dataclasses.replace(s, load_seconds=args.duration)
+    s = dataclasses.replace(s, load_tool=args.load)
     meta = {
         "started": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "mode": s.mode,
@@ -185,11 +202,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "loadavg_before": os.getloadavg(),
     }
     t0 = time.perf_counter()
-    rows = run(selected, s)
+    try:
+        rows = run(selected, s)
+    except KeyboardInterrupt as exc:
+        _log(f"interrupted ({exc or 'Ctrl-C'}): everything started was stopped; no results written")
+        return 130
     meta["seconds"] = round(time.perf_counter() - t0, 1)
     meta["loadavg_after"] = os.getloadavg()
     table = markdown(rows)
     print(table)
+    print(f"\n{LEGEND}")
     md, js = write_results(rows, args.results_dir, meta)
     _log(f"wrote {md} and {js} ({meta['seconds']}s)")
     bad = [r for r in rows if r.verdict in ("MISS", "ERROR")]
