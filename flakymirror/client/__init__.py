@@ -85,7 +85,10 @@ __all__ = [
 _LAZY_MODULES = (
     "flakymirror.client.exporter",
     "flakymirror.client.rebaser",
+    "flakymirror.client.lifecycle_error",
     "flakymirror.client.metadata",
+    "flakymirror.client.buildmeta",
+    "flakymirror.client.target",
     "flakymirror.client.push",
 )
 

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from flakymirror.client.auth import BasicCredentials, StaticToken
+from flakymirror.client.buildmeta import Process
 from flakymirror.client.exporter import Buildpack, LayerSpec, export
-from flakymirror.client.metadata import CODE_FAILED, CODE_INVALID_ARGS, LifecycleError, Process
+from flakymirror.client.lifecycle_error import CODE_FAILED, CODE_INVALID_ARGS, LifecycleError
 from flakymirror.client.rebaser import rebase
 from flakymirror.client.retry import PROFILES
 

@@ -1,4 +1,7 @@
-"""Lifecycle's image metadata: label names, the JSON value types, exit codes and errors.
+"""Lifecycle's image metadata: label names, the ``io.buildpacks.lifecycle.metadata`` JSON value
+types and their errors. The build metadata label lives in :mod:`flakymirror.client.buildmeta`,
+a base image's target and mixins in :mod:`flakymirror.client.target`, exit codes and
+:class:`LifecycleError` in :mod:`flakymirror.client.lifecycle_error`.
 
 The JSON produced here follows Go's ``encoding/json`` as lifecycle uses it: struct fields in
 declaration order, ``omitempty`` where lifecycle has it, map keys sorted, compact separators and
@@ -9,16 +12,12 @@ therefore gives back what lifecycle would write for the same values.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
     "BUILD_METADATA_LABEL",
-    "CODE_EXPORT_ERROR",
-    "CODE_FAILED",
-    "CODE_INVALID_ARGS",
-    "CODE_REBASE_ERROR",
     "DISTRO_NAME_LABEL",
     "DISTRO_VERSION_LABEL",
     "LIFECYCLE_METADATA_LABEL",
@@ -27,24 +26,17 @@ __all__ = [
     "REBASABLE_LABEL",
     "STACK_ID_LABEL",
     "TARGET_ID_LABEL",
-    "BuildMetadata",
     "BuildpackLayerMetadata",
     "BuildpackLayersMetadata",
-    "GroupElement",
     "LayerMetadata",
     "LayersMetadata",
-    "LifecycleError",
     "MetadataError",
-    "Process",
     "RunImageForExport",
     "RunImageForRebase",
-    "TargetMetadata",
     "api_less_than",
     "go_json",
     "parse_api",
-    "parse_mixins",
     "repository_name",
-    "strip_stage_prefixes",
 ]
 
 LIFECYCLE_METADATA_LABEL = "io.buildpacks.lifecycle.metadata"
@@ -56,41 +48,6 @@ REBASABLE_LABEL = "io.buildpacks.rebasable"
 TARGET_ID_LABEL = "io.buildpacks.base.id"
 DISTRO_NAME_LABEL = "io.buildpacks.base.distro.name"
 DISTRO_VERSION_LABEL = "io.buildpacks.base.distro.version"
-
-#: lifecycle ``cmd`` exit codes (``CodeFailed``, ``CodeInvalidArgs``, export/rebase errors).
-CODE_FAILED = 1
-CODE_INVALID_ARGS = 3
-CODE_EXPORT_ERROR = 62
-CODE_REBASE_ERROR = 72
-
-
-class LifecycleError(Exception):
-    """A failure with lifecycle's exact message and the exit code lifecycle would exit with.
-
-    ``str(err)`` is the text lifecycle prints after ``ERROR: ``; the underlying exception (a
-    transport error, for example) stays reachable through ``__cause__``.
-    """
-
-    def __init__(self, message: str, exit_code: int = CODE_FAILED) -> None:
-        super().__init__(message)
-        self.message = message
-        self.exit_code = exit_code
-
-    @classmethod
-    def fail(
-        cls, action: str, err: BaseException | str | None, code: int | None = None
-    ) -> LifecycleError:
-        """``cmd.FailErr``/``FailErrCode``: ``failed to <action>[: <err>]``.
-
-        Without ``code`` the code of a wrapped :class:`LifecycleError` is kept, else 1.
-        """
-        if code is None:
-            code = err.exit_code if isinstance(err, LifecycleError) else CODE_FAILED
-        text = f"failed to {action}" if err is None else f"failed to {action}: {err}"
-        out = cls(text, code)
-        if isinstance(err, BaseException):
-            out.__cause__ = err
-        return out
 
 
 class MetadataError(ValueError):
@@ -409,165 +366,3 @@ class LayersMetadata:
         if not isinstance(self.app, tuple):
             return ()
         return tuple(a.sha for a in self.app if isinstance(a, LayerMetadata))
-
-
-@dataclass(frozen=True)
-class TargetMetadata:
-    """A base image's target (``files.TargetMetadata``) as the rebaser compares it."""
-
-    os: str = ""
-    arch: str = ""
-    arch_variant: str = ""
-    id: str = ""
-    distro: tuple[str, str] | None = None  # (name, version)
-
-    @classmethod
-    def of(
-        cls, os: str, arch: str, variant: str | None, labels: Mapping[str, str]
-    ) -> TargetMetadata:
-        """``platform.GetTargetMetadata``: OS/arch/variant from the config, distro and id
-        from the ``io.buildpacks.base.*`` labels."""
-        distro = None
-        if DISTRO_NAME_LABEL in labels or DISTRO_VERSION_LABEL in labels:
-            distro = (labels.get(DISTRO_NAME_LABEL, ""), labels.get(DISTRO_VERSION_LABEL, ""))
-        return cls(os or "", arch or "", variant or "", labels.get(TARGET_ID_LABEL, ""), distro)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.id:
-            out["id"] = self.id
-        out["os"] = self.os
-        out["arch"] = self.arch
-        if self.arch_variant:
-            out["arch-variant"] = self.arch_variant
-        if self.distro is not None:
-            out["distro"] = {"name": self.distro[0], "version": self.distro[1]}
-        return out
-
-    def to_json(self) -> str:
-        return go_json(self.to_dict())
-
-    def satisfies_for_rebase(self, app: TargetMetadata) -> bool:
-        """``TargetSatisfiedForRebase(newBase=self, app)``: OS and arch equal, variant equal
-        unless one is empty, and a distro on the new base must be matched by the app's."""
-        if self.os != app.os or self.arch != app.arch:
-            return False
-        if self.arch_variant and app.arch_variant and self.arch_variant != app.arch_variant:
-            return False
-        if self.distro is not None:
-            if app.distro is None:
-                return False
-            name, version = self.distro
-            if name and name != app.distro[0]:
-                return False
-            if version and version != app.distro[1]:
-                return False
-        return True
-
-
-# --- io.buildpacks.build.metadata -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GroupElement:
-    """A buildpack of the build group (``id``, ``version``, optional ``api``/``homepage``)."""
-
-    id: str
-    version: str = ""
-    api: str = ""
-    homepage: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "version": self.version}
-        if self.api:
-            out["api"] = self.api
-        if self.homepage:
-            out["homepage"] = self.homepage
-        return out
-
-
-@dataclass(frozen=True)
-class Process:
-    """A launch process type contributed by a buildpack."""
-
-    type: str
-    command: tuple[str, ...]
-    args: tuple[str, ...] = ()
-    direct: bool = False
-    default: bool = False
-    buildpack_id: str = ""
-    working_dir: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "type": self.type,
-            "command": list(self.command),
-            "args": list(self.args) if self.args else None,
-            "direct": self.direct,
-        }
-        if self.default:
-            out["default"] = True
-        out["buildpackID"] = self.buildpack_id
-        if self.working_dir:
-            out["working-dir"] = self.working_dir
-        return out
-
-
-@dataclass(frozen=True)
-class BuildMetadata:
-    """``io.buildpacks.build.metadata`` as written for Platform API >= 0.9 (no ``bom``)."""
-
-    buildpacks: tuple[GroupElement, ...] = ()
-    processes: tuple[Process, ...] = ()
-    launcher_version: str = ""
-    launcher_repository: str = ""
-    launcher_commit: str = ""
-    buildpack_default_process_type: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "buildpacks": [b.to_dict() for b in self.buildpacks] if self.buildpacks else None,
-            "launcher": {
-                "version": self.launcher_version,
-                "source": {
-                    "git": {
-                        "repository": self.launcher_repository,
-                        "commit": self.launcher_commit,
-                    }
-                },
-            },
-            "processes": [p.to_dict() for p in self.processes] if self.processes else None,
-        }
-        if self.buildpack_default_process_type:
-            out["buildpack-default-process-type"] = self.buildpack_default_process_type
-        return out
-
-    def to_json(self) -> str:
-        return go_json(self.to_dict())
-
-
-def parse_mixins(text: str | None) -> list[str]:
-    """Decode the ``io.buildpacks.stack.mixins`` JSON array (missing label: empty)."""
-    if not text:
-        return []
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise MetadataError(f"invalid JSON: {e}") from e
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise MetadataError("expected a JSON array of strings")
-    return value
-
-
-def strip_stage_prefixes(mixins: Iterable[str]) -> list[str]:
-    """Remove lifecycle's ``build:``/``run:`` stage prefixes."""
-    out = []
-    for m in mixins:
-        for prefix in ("build:", "run:"):
-            if m.startswith(prefix):
-                m = m[len(prefix) :]
-                break
-        out.append(m)
-    return out

@@ -25,30 +25,27 @@ from typing import Any
 
 from flakymirror.client.auth import Credentials, Keychain
 from flakymirror.client.errors import ClientError
-from flakymirror.client.exporter import WorkingImage, _Ctx
+from flakymirror.client.lifecycle_error import CODE_INVALID_ARGS, CODE_REBASE_ERROR, LifecycleError
 from flakymirror.client.metadata import (
-    CODE_INVALID_ARGS,
-    CODE_REBASE_ERROR,
     LIFECYCLE_METADATA_LABEL,
     MIXINS_LABEL,
     REBASABLE_LABEL,
     STACK_ID_LABEL,
     LayersMetadata,
-    LifecycleError,
     MetadataError,
     RunImageForExport,
     RunImageForRebase,
-    TargetMetadata,
     api_less_than,
     go_json,
-    parse_mixins,
-    strip_stage_prefixes,
 )
 from flakymirror.client.opener import LIFECYCLE_DELAYS, open_remote_image
 from flakymirror.client.push import PushResult
 from flakymirror.client.remote import RemoteImage, parse_reference
 from flakymirror.client.retry import RetryProfile
+from flakymirror.client.session import Session
+from flakymirror.client.target import TargetMetadata, parse_mixins, strip_stage_prefixes
 from flakymirror.client.transport import RequestRecord, Transport
+from flakymirror.client.working_image import WorkingImage
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest
 
@@ -185,7 +182,7 @@ class RebaseReport:
     requests: list[RequestRecord] = field(default_factory=list)
 
 
-def _can_read(ctx: _Ctx, ref: str) -> bool:
+def _can_read(ctx: Session, ref: str) -> bool:
     """imgutil ``CheckReadAccess``: a manifest HEAD answered 200."""
     r = parse_reference(ref)
     with Transport(
@@ -212,7 +209,7 @@ def _labels(image: RemoteImage) -> dict[str, str]:
     return dict((image.config_dict.get("config") or {}).get("Labels") or {})
 
 
-def _decode(ctx: _Ctx, image: RemoteImage, labels: Mapping[str, str]) -> LayersMetadata:
+def _decode(ctx: Session, image: RemoteImage, labels: Mapping[str, str]) -> LayersMetadata:
     """``image.DecodeLabel`` of the lifecycle metadata (``Found()`` first: a HEAD)."""
     if not ctx.found(image):
         return LayersMetadata()
@@ -228,7 +225,7 @@ def _decode(ctx: _Ctx, image: RemoteImage, labels: Mapping[str, str]) -> LayersM
 
 
 def _set_app_image(
-    ctx: _Ctx, target: str, run_image: str | None, platform_api: str
+    ctx: Session, target: str, run_image: str | None, platform_api: str
 ) -> tuple[RemoteImage, str]:
     """``rebaseCmd.setAppImage``: the app image and the run image reference to use."""
 
@@ -259,7 +256,7 @@ def _set_app_image(
 
 
 def _rebase(
-    ctx: _Ctx,
+    ctx: Session,
     app: RemoteImage,
     new_base: RemoteImage,
     image: str,
@@ -378,7 +375,7 @@ def rebase(
     Failures raise :class:`LifecycleError` with lifecycle's text and exit code."""
     log = logger if logger is not None else _log
     record: list[RequestRecord] = []
-    ctx = _Ctx(insecure, keychain, profile, sleep, platform, record, jobs, log)
+    ctx = Session(insecure, keychain, profile, sleep, platform, record, jobs, log)
     try:
         target = previous_image or image
         app, run_ref = _set_app_image(ctx, target, run_image, platform_api)

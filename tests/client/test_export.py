@@ -10,15 +10,12 @@ import pytest
 from werkzeug import Request, Response
 
 from flakymirror.client import ImageError
-from flakymirror.client.exporter import (
-    Buildpack,
-    LayerSpec,
-    WorkingImage,
-    _build,
-    export,
-)
+from flakymirror.client.buildmeta import Process
+from flakymirror.client.export_build import build_app_image as _build
+from flakymirror.client.exporter import Buildpack, LayerSpec, WorkingImage, export
 from flakymirror.client.layers import LayerBuilder
-from flakymirror.client.metadata import LayersMetadata, LifecycleError, Process, RunImageForExport
+from flakymirror.client.lifecycle_error import LifecycleError
+from flakymirror.client.metadata import LayersMetadata, RunImageForExport
 from flakymirror.oci import mediatypes as mt
 
 from .export_helpers import HookedRegistry, Sleeps, oci_error, pull_and_verify, run_image

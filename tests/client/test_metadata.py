@@ -6,29 +6,25 @@ import json
 
 import pytest
 
+from flakymirror.client.buildmeta import BuildMetadata, GroupElement, Process
+from flakymirror.client.lifecycle_error import LifecycleError
 from flakymirror.client.metadata import (
     DISTRO_NAME_LABEL,
     DISTRO_VERSION_LABEL,
     TARGET_ID_LABEL,
-    BuildMetadata,
     BuildpackLayerMetadata,
     BuildpackLayersMetadata,
-    GroupElement,
     LayerMetadata,
     LayersMetadata,
-    LifecycleError,
     MetadataError,
-    Process,
     RunImageForExport,
     RunImageForRebase,
-    TargetMetadata,
     api_less_than,
     go_json,
     parse_api,
-    parse_mixins,
     repository_name,
-    strip_stage_prefixes,
 )
+from flakymirror.client.target import TargetMetadata, parse_mixins, strip_stage_prefixes
 
 SHA = "sha256:" + "a" * 64
 

@@ -9,7 +9,8 @@ import pytest
 from werkzeug import Response
 
 from flakymirror.client.exporter import Buildpack, LayerSpec, export
-from flakymirror.client.metadata import LIFECYCLE_METADATA_LABEL, LifecycleError
+from flakymirror.client.lifecycle_error import LifecycleError
+from flakymirror.client.metadata import LIFECYCLE_METADATA_LABEL
 from flakymirror.oci import build_image
 
 from .export_helpers import HookedRegistry, Sleeps, pull_and_verify, run_image

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flakymirror.client.metadata import LayersMetadata, RunImageForExport, TargetMetadata
+from flakymirror.client.metadata import LayersMetadata, RunImageForExport
 from flakymirror.client.rebaser import (
     RebaseError,
     best_run_image_mirror,
@@ -14,6 +14,7 @@ from flakymirror.client.rebaser import (
     validate_stack_id,
     validate_target,
 )
+from flakymirror.client.target import TargetMetadata
 
 STACK = "io.buildpacks.stack.id"
 MIXINS = "io.buildpacks.stack.mixins"
