@@ -187,7 +187,12 @@ def startstop_rows(*, n: int, distribution_runs: int) -> list[Row]:
     _registry_cycle()  # warm imports and the first thread start
     pure, whole = zip(*(_registry_cycle() for _ in range(n)), strict=True)
     served = [_served_cycle() for _ in range(n)]
-    dist = [_distribution_cycle() for _ in range(distribution_runs)]
+    dist: list[float] = []
+    dist_error = None
+    try:  # distribution's figure is context only: its failure must not cost the Registry rows
+        dist = [_distribution_cycle() for _ in range(distribution_runs)]
+    except Exception as exc:  # noqa: BLE001 - shown in the row's details
+        dist_error = f"{type(exc).__name__}: {exc}"[:300]
     dist_ms = statistics.median(dist) * 1000 if dist else None
     ms = 1000.0
     return [
@@ -211,6 +216,9 @@ def startstop_rows(*, n: int, distribution_runs: int) -> list[Row]:
             "ms",
             statistics.median(served) * ms,
             dist_ms,
-            details={"distribution_runs_ms": [d * ms for d in dist]},
+            details={
+                "distribution_runs_ms": [d * ms for d in dist],
+                "distribution_error": dist_error,
+            },
         ),
     ]
