@@ -176,32 +176,6 @@ def _listen(address: Any) -> tuple[str, int]:
 
 
 # -- flaky_mirror ------------------------------------------------------------------------------
-def _session_upstream() -> Any:
-    """An in-process upstream whose registry can be swapped for a fresh one between tests
-    (FlakyMirror.reset() keeps upstream content on purpose; a test must not see the last
-    test's images)."""
-    from flakymirror.mirror import InProcessUpstream
-    from flakymirror.registry import Registry
-
-    class SessionUpstream(InProcessUpstream):
-        def __init__(self) -> None:
-            super().__init__(Registry())
-
-        def renew(self) -> None:
-            """A fresh, empty upstream registry (only when the old one holds anything)."""
-            if not self.store.repositories():
-                return
-            old = self.source
-            self.source = Registry()
-            self.store = self.source.store
-            old.close()
-
-        def close(self) -> None:
-            self.source.close()
-
-    return SessionUpstream()
-
-
 @pytest.fixture(scope="session")
 def _flakymirror_session(
     pytestconfig: pytest.Config,
@@ -212,9 +186,7 @@ def _flakymirror_session(
     from flakymirror.mirror import FlakyMirror, VirtualClock
 
     host, port = _listen(flakymirror_listen_address)
-    upstream = _session_upstream()
     mirror = FlakyMirror(
-        upstream,
         clock=VirtualClock(),
         host=host,
         port=port,
@@ -287,24 +259,22 @@ def flaky_mirror(
     syncs at once), no faults, an empty journal, the clock at its start. Seed it with
     ``flaky_mirror.push_upstream(image, "repo:tag")``; misbehave with ``set_plan`` /
     ``add_fault``; point clients at ``flaky_mirror.host``. One server per session (per xdist
-    worker) is reset between tests, so this costs about a millisecond. With
+    worker) is reset between tests: well under a millisecond. With
     ``@pytest.mark.mirror_scenario(...)`` the scenario is loaded first (a scenario that needs
     auth or a real clock gets a mirror of its own). Its journal is shown when the test fails."""
     mirror = _flakymirror_session
-    mirror.adapter.renew()
-    mirror.upstream = mirror.adapter.source
-    mirror.reset()
+    # a fresh, empty upstream only when the last test left something in it
+    mirror.reset(upstream=bool(mirror.upstream.store.repositories()))
     mirror.server.clear_log()
     mirror.server.clear_handler_errors()
     arg = _scenario_marker(request.node)
-    own = None
     if arg is not None:
         scenario = _load_marked(request.node, arg)
         if scenario.mirror.auth is not None or scenario.clock != "virtual":
             from flakymirror.scenario.runner import build_mirror
 
-            own = mirror = build_mirror(scenario).start()
-            request.addfinalizer(own.close)
+            mirror = build_mirror(scenario).start()
+            request.addfinalizer(mirror.close)
         from flakymirror.scenario import apply_to_mirror
 
         images = apply_to_mirror(scenario, mirror)
@@ -390,7 +360,7 @@ def oci_registry(
 ) -> Iterator[Registry]:
     """A healthy, empty OCI registry (``flakymirror.Registry``) for this test, anonymous and
     lenient about ``Accept``: ``oci_registry.push(image, "repo:tag")``, ``.url``, ``.host``,
-    ``.store``. A fresh one per test (start + stop cost about 3 ms), on an ephemeral port of
+    ``.store``. A fresh one per test (start + stop cost about 0.3 ms), on an ephemeral port of
     flakymirror_listen_address's host; stopped when the test ends."""
     from flakymirror.registry import Registry
 
