@@ -229,8 +229,13 @@ def test_keep_alive_reuses_one_connection_and_pipelining_works():
         assert out.endswith(b"hello")
         with requests.Session() as s:
             for _ in range(5):
-                s.get(srv.url)
-        assert len({e.client for e in list(srv.log)[-5:]}) == 1
+                s.get(srv.url + "/keep")
+        # the server logs a request after its last byte went out: wait (bounded) for all five
+        deadline = time.monotonic() + 5
+        while sum(e.target == "/keep" for e in srv.log) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        kept = [e.client for e in srv.log if e.target == "/keep"]
+        assert len(kept) == 5 and len(set(kept)) == 1
 
 
 def test_chunked_request_body_and_chunked_response():
