@@ -8,7 +8,10 @@ The wire flow, as ggcr v0.21's ``repoWriter.writeManifest`` runs it:
 3. every layer and the config, at most ``jobs`` (4) at a time, each as one operation retried on
    temporary errors with the transport profile's backoff (ggcr's ``uploadOne``):
    ``HEAD /v2/<repo>/blobs/<d>`` (200 skip, 404 upload, else fail); a mountable blob (one that
-   came from a run or previous image) is mounted with
+   came from a run or previous image) from another repository of the same registry first adds
+   ``repository:<src>:pull`` to the writer's scopes (ggcr's ``maybeUpdateScopes``: a new
+   transport, so ``GET /v2/`` and, under Bearer, one token for all the scopes), then is mounted
+   with
    ``POST …/blobs/uploads/?from=<repo>&mount=<d>&origin=<registry>`` (201 done, 202 + Location
    upload there; a failed mount logs ``retrying without mount`` and POSTs plainly); other blobs
    ``POST`` (202 + Location), ``PATCH`` the whole blob (``application/octet-stream``; 202, 204 or
@@ -26,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 from flakymirror.client.auth import Credentials, Keychain
 from flakymirror.client.errors import ClientError, TransportError, go_quote
@@ -34,6 +37,7 @@ from flakymirror.client.metadata import go_json
 from flakymirror.client.remote import parse_reference
 from flakymirror.client.retry import RetryProfile
 from flakymirror.client.transport import RequestRecord, Transport
+from flakymirror.client.urls import go_query_encode, with_query
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest, DigestError, verify_stream
 
@@ -126,21 +130,6 @@ class _SizedBody:
         return self._blob.content()
 
 
-def go_query_encode(pairs: Iterable[tuple[str, str]]) -> str:
-    """Go's ``url.Values.Encode``: keys sorted (values of one key keep their order)."""
-    grouped: dict[str, list[str]] = {}
-    for k, v in pairs:
-        grouped.setdefault(k, []).append(v)
-    return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k in sorted(grouped) for v in grouped[k])
-
-
-def _with_query(url: str, **values: str) -> str:
-    parts = urlsplit(url)
-    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in values]
-    pairs.extend(values.items())
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, go_query_encode(pairs), ""))
-
-
 def _location(resp: Any, request_url: str, *, required: bool) -> str:
     """ggcr ``getLocation``/``nextLocation``: Location resolved against the request URL."""
     loc = resp.headers.get("Location")
@@ -152,27 +141,67 @@ def _location(resp: Any, request_url: str, *, required: bool) -> str:
 
 
 class _Writer:
-    """ggcr's ``writer`` for one repository, on one transport."""
+    """ggcr's ``writer`` for one repository.
 
-    def __init__(self, transport: Transport, repository: str, logger: logging.Logger) -> None:
-        self.t = transport
+    Its transport carries the writer's scopes (``repository:<repo>:push,pull`` first); a mount
+    from another repository of the same registry adds that repository's pull scope and swaps in
+    a new transport built for all the scopes, as ggcr's ``maybeUpdateScopes`` does. Requests in
+    flight keep the transport they started on.
+    """
+
+    def __init__(
+        self, make_transport: Callable[[], Transport], repository: str, logger: logging.Logger
+    ) -> None:
+        self._make_transport = make_transport
+        self.t = make_transport()
+        self.transports = [self.t]
         self.repo = repository
-        self.scope = f"repository:{repository}:push,pull"
+        self.scopes: tuple[str, ...] = (f"repository:{repository}:push,pull",)
+        self._client = (self.t, self.scopes)
         self.log = logger
         self.outcome: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._scope_lock = threading.Lock()
 
     def _set(self, digest: Digest, what: str) -> None:
         with self._lock:
             self.outcome[str(digest)] = what
 
+    def close(self) -> None:
+        """Close every transport the writer used."""
+        for t in self.transports:
+            t.close()
+
+    def ping(self) -> None:
+        """``transport.NewWithContext`` for the push scope: ``GET /v2/`` (+ token)."""
+        self.t.ping(self.scopes)
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        transport, scopes = self._client
+        return transport.request(method, url, scope=scopes, **kwargs)
+
+    def maybe_update_scopes(self, source: MountSource) -> None:
+        """ggcr ``maybeUpdateScopes``: before mounting from another repository of the same
+        registry, ask for its pull scope too (once per repository), on a new transport."""
+        if source.registry != self.t.registry or source.repository == self.repo:
+            return
+        scope = f"repository:{source.repository}:pull"
+        with self._scope_lock:
+            if scope in self.scopes:
+                return
+            self.scopes = (*self.scopes, scope)
+            self.log.debug("Refreshing token to add scope %r", scope)
+            transport = self._make_transport()
+            self.transports.append(transport)
+            transport.ping(self.scopes)
+            self._client = (transport, self.scopes)
+
     # -- blobs ----------------------------------------------------------------------------------
 
     def blob_exists(self, digest: Digest) -> bool:
-        resp = self.t.request(
+        resp = self._request(
             "HEAD",
             f"/v2/{self.repo}/blobs/{digest}",
-            scope=self.scope,
             ok=(200, 404),
             retry=False,
         )
@@ -194,10 +223,9 @@ class _Writer:
                 pairs.append(("origin", src.registry))
             url = f"{base}?{go_query_encode(pairs)}"
         try:
-            resp = self.t.request(
+            resp = self._request(
                 "POST",
                 url,
-                scope=self.scope,
                 headers={"Content-Type": "application/json"},
                 ok=(201, 202),
                 retry=False,
@@ -216,26 +244,26 @@ class _Writer:
             if self.blob_exists(blob.digest):
                 self._set(blob.digest, "existing")
                 return
+            if blob.source is not None:
+                self.maybe_update_scopes(blob.source)
             location, mounted = self.initiate(blob)
             if mounted:
                 self._set(blob.digest, "mounted")
                 return
             assert location is not None
             body: Any = _SizedBody(blob) if blob.size else b"".join(blob.content())
-            resp = self.t.request(
+            resp = self._request(
                 "PATCH",
                 location,
-                scope=self.scope,
                 headers={"Content-Type": "application/octet-stream"},
                 data=body,
                 ok=(202, 204, 201),
                 retry=False,
             )
             commit = _location(resp, resp.request.url or location, required=False)
-            self.t.request(
+            self._request(
                 "PUT",
-                _with_query(commit, digest=str(blob.digest)),
-                scope=self.scope,
+                with_query(commit, {"digest": str(blob.digest)}),
                 headers={"Content-Type": "application/octet-stream"},
                 ok=(201,),
                 retry=False,
@@ -250,9 +278,7 @@ class _Writer:
         """ggcr ``manifestExists`` HEAD: the digest under ``tag``, None for 404/403."""
         path = f"/v2/{self.repo}/manifests/{tag}"
         try:
-            resp = self.t.request(
-                "HEAD", path, scope=self.scope, headers={"Accept": mt.GGCR_MANIFEST_ACCEPT}
-            )
+            resp = self._request("HEAD", path, headers={"Accept": mt.GGCR_MANIFEST_ACCEPT})
         except TransportError as err:
             if err.status_code in (404, 403):
                 return None
@@ -268,10 +294,9 @@ class _Writer:
 
     def put_manifest(self, tag: str, manifest: bytes, media_type: str) -> None:
         def attempt() -> None:
-            self.t.request(
+            self._request(
                 "PUT",
                 f"/v2/{self.repo}/manifests/{tag}",
-                scope=self.scope,
                 headers={"Content-Type": media_type},
                 data=manifest,
                 ok=(200, 201, 202),
@@ -312,18 +337,21 @@ def push_image(
 
     digest = Digest.of(manifest)
     result = PushResult(f"{ref.name}:{tag}", digest, len(manifest), requests=log)
-    transport = Transport(
-        ref.registry or "",
-        insecure=insecure,
-        keychain=keychain,
-        profile=profile,
-        sleep=sleep,
-        seed=seed,
-        record=note,
-    )
-    with transport:
-        writer = _Writer(transport, ref.repository, logger or _log)
-        transport.ping(writer.scope)
+
+    def make_transport() -> Transport:
+        return Transport(
+            ref.registry or "",
+            insecure=insecure,
+            keychain=keychain,
+            profile=profile,
+            sleep=sleep,
+            seed=seed,
+            record=note,
+        )
+
+    writer = _Writer(make_transport, ref.repository, logger or _log)
+    try:
+        writer.ping()
         if ref.digest is None and writer.manifest_digest(tag) == digest:
             result.existing = True
             return result
@@ -338,6 +366,8 @@ def push_image(
             raise first
         writer.put_manifest(tag, manifest, media_type)
         result.blobs = dict(writer.outcome)
+    finally:
+        writer.close()
     return result
 
 

@@ -7,6 +7,10 @@ every request in the ggcr retry layer of its :class:`~flakymirror.client.retry.R
 turns unexpected statuses into :class:`~flakymirror.client.errors.TransportError` exactly as
 ggcr's ``CheckError`` does. It caches nothing but the challenge and tokens; a new open builds a
 new Transport (a new session, new connections), so nothing is remembered between opens.
+
+A request names the scopes its token needs: one (``repository:foo:pull``) or several, as ggcr's
+writer asks for ``repository:<dst>:push,pull`` plus ``repository:<src>:pull`` before a
+cross-repository mount. One token is fetched per set of scopes, all of them in one token request.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -40,6 +44,7 @@ from flakymirror.client.errors import (
     go_format,
 )
 from flakymirror.client.retry import RetryProfile, ggcr_retry_predicate, resolve_profile, retry_call
+from flakymirror.client.urls import with_query
 from flakymirror.client.wire import (
     REPLAYABLE,
     ReuseTrackingAdapter,
@@ -49,10 +54,21 @@ from flakymirror.client.wire import (
     reset_reuse_flag,
 )
 
-__all__ = ["RequestRecord", "Transport", "network_error"]
+__all__ = ["RequestRecord", "Scopes", "Transport", "network_error"]
 
 T = TypeVar("T")
 USER_AGENT = "flakymirror-client (go-containerregistry behaviour)"
+
+#: The scopes a request needs: one scope string or several (the first one first in the token
+#: request; some registries read only the first).
+Scopes = str | Sequence[str]
+
+
+def _scope_tuple(scope: Scopes) -> tuple[str, ...]:
+    scopes = (scope,) if isinstance(scope, str) else tuple(scope)
+    if not scopes or not all(isinstance(s, str) and s for s in scopes):
+        raise ValueError(f"scope must be a non-empty string or strings, got {scope!r}")
+    return scopes
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,9 +272,10 @@ class Transport:
 
     # -- auth ------------------------------------------------------------------------------------
 
-    def ping(self, scope: str | None = None) -> Challenge:
-        """``GET /v2/``: learn the auth challenge (200 → anonymous). With ``scope`` and a Bearer
-        challenge, fetch the token right away, as ggcr does when it builds a transport."""
+    def ping(self, scope: Scopes | None = None) -> Challenge:
+        """``GET /v2/``: learn the auth challenge (200 → anonymous). With ``scope`` (one scope or
+        several) and a Bearer challenge, fetch the token right away, as ggcr does when it builds
+        a transport."""
         url = self.url("/v2/")
         resp = self._send("GET", url, {})
         try:
@@ -285,13 +302,13 @@ class Transport:
             self.challenge = challenge
             self._tokens.clear()
         if scope is not None and challenge.scheme == "bearer":
-            self._token_for((scope,))
+            self._token_for(_scope_tuple(scope))
         return challenge
 
-    def _bearer_scopes(self, scope: str) -> tuple[str, ...]:
+    def _bearer_scopes(self, scopes: tuple[str, ...]) -> tuple[str, ...]:
         assert self.challenge is not None
         extra = self.challenge.parameters.get("scope")
-        return (scope,) if not extra or extra == scope else (scope, extra)
+        return scopes if not extra or extra in scopes else (*scopes, extra)
 
     def _token_for(self, scopes: tuple[str, ...], *, refresh: bool = False) -> str:
         """A Bearer token for ``scopes`` (ggcr ``bearerTransport.refresh``)."""
@@ -310,13 +327,13 @@ class Transport:
         assert self.challenge is not None
         realm = self.challenge.parameters["realm"]
         service = self.challenge.parameters.get("service", self.registry)
-        params = [("scope", s) for s in scopes] + [("service", service)]
         headers: dict[str, str] = {}
         auth = self.credentials.authorization()
         if auth is not None:
             headers["Authorization"] = auth
-        prepared = requests.Request("GET", realm, params=params).prepare()
-        resp = self._send("GET", prepared.url or realm, headers)
+        # ggcr refreshBasic: the realm's own query kept, every scope repeated, keys sorted
+        url = with_query(realm, {"scope": scopes, "service": service})
+        resp = self._send("GET", url, headers)
         self.check_error(resp, (200,))
         content = read_body(resp)
         resp.close()
@@ -339,11 +356,11 @@ class Transport:
             raise ClientError(f"no token in bearer response:\n{content.decode('utf-8', 'replace')}")
         return token
 
-    def _authorization(self, scope: str) -> str | None:
+    def _authorization(self, scopes: tuple[str, ...]) -> str | None:
         if self.challenge is None or self.challenge.scheme == "anonymous":
             return None
         if self.challenge.scheme == "bearer":
-            return "Bearer " + self._token_for(self._bearer_scopes(scope))
+            return "Bearer " + self._token_for(self._bearer_scopes(scopes))
         return self.credentials.authorization()  # Basic (or unknown) challenge: ggcr basicTransport
 
     # -- requests --------------------------------------------------------------------------------
@@ -353,7 +370,7 @@ class Transport:
         method: str,
         url_or_path: str,
         *,
-        scope: str,
+        scope: Scopes,
         headers: Mapping[str, str] | None = None,
         data: Any = None,
         stream: bool = False,
@@ -361,17 +378,20 @@ class Transport:
         retry: bool = True,
         allow_redirects: bool = True,
     ) -> requests.Response:
-        """Send a request for ``scope`` (``repository:foo/bar:pull``) and return the response.
+        """Send a request for ``scope`` (``repository:foo/bar:pull``, or a sequence of scopes
+        that one token must grant) and return the response.
 
         Pings first if this transport has not. Adds the auth the challenge calls for; under a
-        Bearer challenge a 401 fetches a new token (adding a scope the 401 names) and resends
-        once (only when the 401 carries a challenge, as ggcr). A status outside ``ok`` raises :class:`TransportError`. ``stream=False`` reads the
-        body (a cut body raises :class:`UnexpectedEOF`); ``retry=False`` bypasses the retry layer
-        (ggcr's ``retry.Never`` for uploads)."""
+        Bearer challenge a 401 that carries a challenge (as ggcr) fetches a new token, asking
+        first for a scope the 401 names, then the request's, and resends once. A status outside
+        ``ok`` raises :class:`TransportError`. ``stream=False`` reads the body (a cut body raises
+        :class:`UnexpectedEOF`); ``retry=False`` bypasses the retry layer (ggcr's
+        ``retry.Never`` for uploads)."""
+        scopes = _scope_tuple(scope)
         if self.challenge is None:
             with self._ping_lock:  # concurrent first requests (parallel uploads) ping once
                 if self.challenge is None:
-                    self.ping(scope)
+                    self.ping(scopes)
         url = self.url(url_or_path)
         base_headers = dict(headers or {})
 
@@ -381,7 +401,7 @@ class Transport:
                 hdrs["Authorization"] = auth_header
             return self._send(method, url, hdrs, data, retry=retry, allow_redirects=allow_redirects)
 
-        resp = send(self._authorization(scope))
+        resp = send(self._authorization(scopes))
         # ggcr's bearerTransport refreshes only when the 401 carries a challenge
         # (authchallenge.ResponseChallenges); a bare 401 goes back to the caller as is.
         challenges = (
@@ -390,13 +410,15 @@ class Transport:
             else []
         )
         if challenges and self.challenge is not None and self.challenge.scheme == "bearer":
-            scopes = self._bearer_scopes(scope)
+            wanted = self._bearer_scopes(scopes)
+            added: list[str] = []
             for ch in challenges:
                 extra = ch.parameters.get("scope")
-                if ch.scheme == "bearer" and extra and extra not in scopes:
-                    scopes = (*scopes, extra)
+                if ch.scheme == "bearer" and extra and extra not in wanted and extra not in added:
+                    added.append(extra)
+            # ggcr puts the scopes a 401 asks for first: some registries read only the first
             resp.close()
-            resp = send("Bearer " + self._token_for(scopes, refresh=True))
+            resp = send("Bearer " + self._token_for((*added, *wanted), refresh=True))
         self.check_error(resp, ok)
         if not stream:
             try:

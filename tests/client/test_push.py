@@ -6,11 +6,12 @@ import json
 import logging
 import random
 import re
+from urllib.parse import quote_plus
 
 import pytest
 from werkzeug import Request, Response
 
-from flakymirror.client import TransportError, new_remote_image
+from flakymirror.client import BasicCredentials, TransportError, new_remote_image
 from flakymirror.client.layers import LayerBuilder
 from flakymirror.client.push import (
     MountSource,
@@ -22,13 +23,21 @@ from flakymirror.client.push import (
 )
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest
+from flakymirror.registry import BearerAuth, Registry
 
-from .export_helpers import HookedRegistry, Sleeps, oci_error, pull_and_verify, run_image
+from .export_helpers import (
+    HookedRegistry,
+    Sleeps,
+    bearer_token,
+    oci_error,
+    pull_and_verify,
+    run_image,
+)
 
 
-def _app_image(reg: HookedRegistry, n_new: int = 1, repo_from: str = "run"):
+def _app_image(reg, n_new: int = 1, repo_from: str = "run", keychain=None):
     """The run image's layers (mountable) plus ``n_new`` local layers and a new config."""
-    run = new_remote_image(f"{reg.host}/{repo_from}:1", insecure=True)
+    run = new_remote_image(f"{reg.host}/{repo_from}:1", insecure=True, keychain=keychain)
     src = MountSource(reg.host, repo_from, run.transport)
     blobs = [PushBlob(d.digest, d.size, d.media_type, source=src) for d in run.layers]
     descs = [json.loads(d.to_bytes()) for d in run.layers]
@@ -315,3 +324,76 @@ def test_ggcr_manifest_shape():
     assert list(out) == ["schemaVersion", "mediaType", "config", "layers", "annotations"]
     assert list(out["layers"][0]) == ["mediaType", "size", "digest"]
     assert list(out["annotations"]) == ["a", "z"]
+
+
+def test_bearer_mount_asks_one_token_for_push_and_source_pull_scopes():
+    """ggcr's maybeUpdateScopes: before mounting from ``run`` the writer re-pings and fetches
+    one token for ``repository:app:push,pull`` and ``repository:run:pull``; the registry then
+    mounts (201) instead of starting an upload, and nothing is read from ``run``."""
+    auth = BearerAuth(users={"ci": "secret"})
+    creds = BasicCredentials("ci", "secret")
+    with Registry(auth=auth) as reg:
+        reg.push(run_image(1), "run:1")
+        run, manifest, blobs = _app_image(reg, keychain=creds)
+        reg.server.clear_log()
+        issued = auth.issued
+        result = push_image(
+            f"{reg.host}/app:1", manifest, mt.OCI_MANIFEST, blobs, insecure=True, keychain=creds
+        )
+        log = [(e.method, e.target, e.status) for e in reg.server.log]
+        issued = auth.issued - issued
+        app = pull_and_verify(reg.url, "app", "1", bearer_token(reg.url, "app", "ci", "secret"))
+
+    run_digests = [str(d.digest) for d in run.layers]
+    for digest in run_digests:
+        assert result.blobs[digest] == "mounted"
+        mounts = [e for e in log if e[0] == "POST" and quote_plus(digest) in e[1]]
+        assert len(mounts) == 1 and mounts[0][2] == 201
+        assert mounts[0][1].startswith("/v2/app/blobs/uploads/?from=run&mount=")
+    assert not [e for e in log if e[0] == "GET" and "/blobs/" in e[1]]  # no read of run's blobs
+    assert len([e for e in log if e[0] == "PATCH"]) == 2  # the new layer and the config only
+    assert [e for e in log if e[2] in (401, 403)] == [("GET", "/v2/", 401)] * 2  # challenges
+
+    tokens = [e[1] for e in log if e[1].startswith("/token")]
+    assert tokens == [
+        "/token?scope=repository%3Aapp%3Apush%2Cpull&service=flakymirror",
+        "/token?scope=repository%3Aapp%3Apush%2Cpull&scope=repository%3Arun%3Apull"
+        "&service=flakymirror",
+    ]
+    assert issued == 2
+    assert [e[1] for e in log if e[0] == "GET" and e[1] == "/v2/"] == ["/v2/", "/v2/"]
+    # the second token comes before the first mount, after the blob HEADs that preceded it
+    first_mount = next(i for i, e in enumerate(log) if e[0] == "POST" and "mount=" in e[1])
+    second_token = next(i for i, e in enumerate(log) if "run%3Apull" in e[1])
+    assert second_token < first_mount
+    assert app.layer_digests[: len(run_digests)] == run_digests
+
+
+def test_scope_refresh_pings_once_per_source_repository(reg):
+    """Two mountable layers from one other repository: one extra ``GET /v2/`` (ggcr builds
+    the new transport once); layers from the target repository itself add no scope."""
+    _run, manifest, blobs = _app_image(reg)
+    before = len(reg.log)
+    push_image(f"{reg.host}/app:1", manifest, mt.OCI_MANIFEST, blobs, insecure=True)
+    assert [e for e in reg.log[before:] if e[1] == "/v2/"] == [("GET", "/v2/", 200)] * 2
+
+    reg.push(run_image(1), "app:base")  # the same layers, now in the target repository
+    app_src = MountSource(reg.host, "app")
+    same_repo = [PushBlob(b.digest, b.size, b.media_type, source=app_src) for b in blobs[:2]]
+    before = len(reg.log)
+    push_image(f"{reg.host}/app:2", manifest, mt.OCI_MANIFEST, same_repo + blobs[2:], insecure=True)
+    assert [e for e in reg.log[before:] if e[1] == "/v2/"] == [("GET", "/v2/", 200)]
+
+
+def test_mount_from_another_registry_adds_no_scope():
+    with HookedRegistry() as target, HookedRegistry() as other:
+        other.push(run_image(1), "run:1")
+        run, manifest, blobs = _app_image(other)
+        result = push_image(f"{target.host}/app:1", manifest, mt.OCI_MANIFEST, blobs, insecure=True)
+    assert [e for e in target.log if e[1] == "/v2/"] == [("GET", "/v2/", 200)]
+    mounts = [e for e in target.log if e[0] == "POST" and "mount=" in e[1]]
+    assert len(mounts) == 2 and all(f"origin={quote_plus(other.host)}" in e[1] for e in mounts)
+    assert all(e[2] == 202 for e in mounts)  # not in this registry: an upload starts instead
+    for layer in run.layers:  # read from the source registry, then uploaded
+        assert len(other.requests("GET", f"^/v2/run/blobs/{layer.digest}$")) == 1
+    assert sorted(result.blobs.values()) == ["pushed"] * 4
