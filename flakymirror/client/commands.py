@@ -206,6 +206,29 @@ def _run(
     return 0
 
 
+def _common_kwargs(
+    args: argparse.Namespace, log: logging.Logger, sleep: Callable[[float], None] | None
+) -> dict[str, Any]:
+    """The keyword arguments of :func:`export` and :func:`rebase` that the options added by
+    ``_common`` give (``--image`` aside)."""
+    return {
+        "additional_tags": args.tag,
+        "previous_image": args.previous_image,
+        "platform_api": args.platform_api,
+        "insecure": args.insecure,
+        "keychain": _keychain(args),
+        "profile": args.profile,
+        "platform": args.platform,
+        "sleep": sleep,
+        "logger": log,
+    }
+
+
+def _image_report(r: Any) -> dict[str, Any]:
+    """The ``image`` part of an export or rebase ``--report``."""
+    return {"tags": r.tags, "digest": str(r.digest), "manifest-size": r.manifest_size}
+
+
 def _export(
     args: argparse.Namespace, log: logging.Logger, sleep: Callable[[float], None] | None
 ) -> dict[str, Any]:
@@ -216,26 +239,18 @@ def _export(
     r = export(
         args.image,
         args.run_image,
-        additional_tags=args.tag,
-        previous_image=args.previous_image,
         buildpacks=_buildpacks(args.layer_dir),
         app_dir=args.app_dir,
         processes=_processes(args.process),
         default_process=args.default_process,
         run_image_mirrors=args.run_image_mirror,
         labels=_pairs(args.label, "--label"),
-        platform_api=args.platform_api,
         history=not args.no_history,
-        insecure=args.insecure,
-        keychain=_keychain(args),
-        profile=args.profile,
-        platform=args.platform,
-        sleep=sleep,
-        logger=log,
+        **_common_kwargs(args, log, sleep),
         **kwargs,
     )
     return {
-        "image": {"tags": r.tags, "digest": str(r.digest), "manifest-size": r.manifest_size},
+        "image": _image_report(r),
         "run-image": {"reference": r.run_image_reference, "top-layer": r.top_layer},
         "layers": [{"id": i, "action": a} for i, a in r.layers],
         "requests": len(r.requests),
@@ -248,19 +263,11 @@ def _rebase(
     r = rebase(
         args.image,
         run_image=args.run_image,
-        previous_image=args.previous_image,
-        additional_tags=args.tag,
         force=args.force,
-        platform_api=args.platform_api,
-        insecure=args.insecure,
-        keychain=_keychain(args),
-        profile=args.profile,
-        platform=args.platform,
-        sleep=sleep,
-        logger=log,
+        **_common_kwargs(args, log, sleep),
     )
     return {
-        "image": {"tags": r.tags, "digest": str(r.digest), "manifest-size": r.manifest_size},
+        "image": _image_report(r),
         "run-image": {"name": r.run_image, "reference": r.reference, "top-layer": r.top_layer},
         "requests": len(r.requests),
     }

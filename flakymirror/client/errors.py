@@ -18,7 +18,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus, urlsplit, urlunsplit
+
+from flakymirror.client.urls import redact_url
 
 __all__ = [
     "ClientError",
@@ -79,27 +80,10 @@ _GO_STATUS_TEXT: dict[int, str] = {
     510: "Not Extended", 511: "Network Authentication Required",
 }  # fmt: skip
 
-# Query keys ggcr's redact.URL leaves alone; every other value prints as REDACTED.
-_QUERY_ALLOWLIST = frozenset({"scope", "service", "mount", "from", "digest", "n", "last"})
-
 
 def go_status_text(status: int) -> str:
     """``http.StatusText(status)`` as Go prints it (``""`` for 499, 522 and other unknowns)."""
     return _GO_STATUS_TEXT.get(status, "")
-
-
-def redact_url(url: str) -> str:
-    """ggcr's ``redact.URL``: query values outside the protocol's allowlist become ``REDACTED``
-    and the query is re-encoded with sorted keys, as Go's ``url.Values.Encode`` does."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    ordered = sorted(
-        ((k, v if k in _QUERY_ALLOWLIST else "REDACTED") for k, v in pairs), key=lambda kv: kv[0]
-    )
-    query = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in ordered)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 def _go_float(value: float) -> str:

@@ -44,7 +44,7 @@ from flakymirror.client.remote import RemoteImage
 from flakymirror.client.retry import RetryProfile
 from flakymirror.client.session import Session
 from flakymirror.client.transport import RequestRecord
-from flakymirror.client.working_image import WorkingImage
+from flakymirror.client.working_image import WorkingImage, image_labels
 from flakymirror.oci.digest import Digest
 
 __all__ = [
@@ -81,8 +81,7 @@ class ExportReport:
 def _previous_metadata(previous: RemoteImage | None) -> LayersMetadata:
     if previous is None or previous.empty:
         return LayersMetadata()
-    labels = (previous.config_dict.get("config") or {}).get("Labels") or {}
-    text = labels.get(LIFECYCLE_METADATA_LABEL, "")
+    text = image_labels(previous).get(LIFECYCLE_METADATA_LABEL, "")
     if not text:
         return LayersMetadata()
     try:

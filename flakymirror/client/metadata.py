@@ -34,6 +34,7 @@ __all__ = [
     "RunImageForExport",
     "RunImageForRebase",
     "api_less_than",
+    "decode_json",
     "go_json",
     "parse_api",
     "repository_name",
@@ -64,6 +65,14 @@ def go_json(value: Any) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+
+
+def decode_json(text: str) -> Any:
+    """Label text as JSON; bad JSON raises :class:`MetadataError` (``invalid JSON: …``)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise MetadataError(f"invalid JSON: {e}") from e
 
 
 def parse_api(version: str) -> tuple[int, int]:
@@ -104,22 +113,22 @@ def _obj(value: Any, path: str) -> Mapping[str, Any]:
     return value
 
 
-def _str(d: Mapping[str, Any], key: str, path: str) -> str:
+def _typed(d: Mapping[str, Any], key: str, path: str, kind: type, what: str, default: Any) -> Any:
+    """``d[key]`` when it is a ``kind``; ``default`` when missing or null."""
     value = d.get(key)
     if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise MetadataError(f"{path}.{key}: expected a string, got {type(value).__name__}")
+        return default
+    if not isinstance(value, kind):
+        raise MetadataError(f"{path}.{key}: expected {what}, got {type(value).__name__}")
     return value
+
+
+def _str(d: Mapping[str, Any], key: str, path: str) -> str:
+    return _typed(d, key, path, str, "a string", "")
 
 
 def _bool(d: Mapping[str, Any], key: str, path: str) -> bool:
-    value = d.get(key)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise MetadataError(f"{path}.{key}: expected a boolean, got {type(value).__name__}")
-    return value
+    return _typed(d, key, path, bool, "a boolean", False)
 
 
 def _strs(d: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
@@ -132,12 +141,7 @@ def _strs(d: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
 
 
 def _list(d: Mapping[str, Any], key: str, path: str) -> list[Any] | None:
-    value = d.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise MetadataError(f"{path}.{key}: expected a list, got {type(value).__name__}")
-    return value
+    return _typed(d, key, path, list, "a list", None)
 
 
 # --- value types ------------------------------------------------------------------------------
@@ -352,11 +356,7 @@ class LayersMetadata:
     @classmethod
     def from_json(cls, text: str) -> LayersMetadata:
         """Parse label text; bad JSON or a bad shape raises :class:`MetadataError`."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise MetadataError(f"invalid JSON: {e}") from e
-        return cls.from_dict(data)
+        return cls.from_dict(decode_json(text))
 
     def buildpack(self, key: str) -> BuildpackLayersMetadata | None:
         """``LayersMetadataFor``: the entry of one buildpack, if any."""

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flakymirror.client.errors import RemoteImageError, go_decode_json, go_quote
-from flakymirror.client.transport import Transport
+from flakymirror.client.transport import Transport, repository_scope
+from flakymirror.client.urls import blob_path, manifest_path
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest, DigestError
 from flakymirror.oci.model import Platform
@@ -108,8 +109,8 @@ def _fetch_manifest(
     """ggcr ``fetcher.fetchManifest``: GET, digest of the body, by-digest check."""
     resp = transport.request(
         "GET",
-        f"/v2/{r.repository}/manifests/{identifier}",
-        scope=f"repository:{r.repository}:pull",
+        manifest_path(r.repository, identifier),
+        scope=repository_scope(r.repository),
         headers={"Accept": accept},
     )
     body = transport.read_body(resp)
@@ -128,7 +129,7 @@ def _fetch_manifest(
 
 def pull(transport: Transport, r: Reference, platform: Platform) -> Pulled:
     """ggcr ``remote.Image(ref, WithPlatform(p))``: ping, manifest, platform child."""
-    transport.ping(f"repository:{r.repository}:pull")
+    transport.ping(repository_scope(r.repository))
     printable = _ggcr_ref(r)
     body, media_type, digest = _fetch_manifest(
         transport, r, r.identifier, mt.GGCR_MANIFEST_ACCEPT, printable, r.digest
@@ -175,8 +176,8 @@ def fetch_config(transport: Transport, r: Reference, manifest: Mapping[str, Any]
     desc = desc if isinstance(desc, Mapping) else {}
     digest = go_hash(desc.get("digest", ""), "Manifest.config.digest")
     size = _go_int(desc.get("size"), "Manifest.config.size")
-    url = transport.url(f"/v2/{r.repository}/blobs/{digest}")
-    resp = transport.request("GET", url, scope=f"repository:{r.repository}:pull", stream=True)
+    url = transport.url(blob_path(r.repository, digest))
+    resp = transport.request("GET", url, scope=repository_scope(r.repository), stream=True)
     try:
         length = resp.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) != size:

@@ -34,12 +34,19 @@ from urllib.parse import urljoin
 from flakymirror.client.auth import Credentials, Keychain
 from flakymirror.client.errors import ClientError, TransportError, go_quote
 from flakymirror.client.metadata import go_json
-from flakymirror.client.remote import parse_reference
+from flakymirror.client.pull import go_hash, parse_reference
 from flakymirror.client.retry import RetryProfile
-from flakymirror.client.transport import RequestRecord, Transport
-from flakymirror.client.urls import go_query_encode, with_query
+from flakymirror.client.transport import (
+    PULL,
+    PUSH,
+    RequestRecord,
+    Transport,
+    recorder,
+    repository_scope,
+)
+from flakymirror.client.urls import blob_path, go_query_encode, manifest_path, with_query
 from flakymirror.oci import mediatypes as mt
-from flakymirror.oci.digest import Digest, DigestError, verify_stream
+from flakymirror.oci.digest import Digest, verify_stream
 
 __all__ = [
     "MountSource",
@@ -85,6 +92,10 @@ class PushBlob:
         if self.chunks is None and self.source is None:
             raise ValueError(f"blob {self.digest}: needs local content or a mount source")
 
+    def descriptor(self) -> dict[str, Any]:
+        """The blob's descriptor (``mediaType``, ``size``, ``digest``) as a manifest holds it."""
+        return {"mediaType": self.media_type, "size": self.size, "digest": str(self.digest)}
+
     def content(self) -> Iterator[bytes]:
         """The compressed bytes: local content, or a verified GET from the source registry."""
         if self.chunks is not None:
@@ -95,7 +106,7 @@ class PushBlob:
             raise ClientError(f"blob {self.digest}: no way to read it from {self.source.registry}")
         repo = self.source.repository
         resp = self.source.transport.request(
-            "GET", f"/v2/{repo}/blobs/{self.digest}", scope=f"repository:{repo}:pull", stream=True
+            "GET", blob_path(repo, self.digest), scope=repository_scope(repo), stream=True
         )
         try:
             yield from verify_stream(resp.iter_content(_CHUNK), self.digest, self.size)
@@ -130,8 +141,10 @@ class _SizedBody:
         return self._blob.content()
 
 
-def _location(resp: Any, request_url: str, *, required: bool) -> str:
-    """ggcr ``getLocation``/``nextLocation``: Location resolved against the request URL."""
+def _location(resp: Any, sent_to: str, *, required: bool) -> str:
+    """ggcr ``getLocation``/``nextLocation``: Location resolved against the request URL
+    (``sent_to`` when the response does not name it)."""
+    request_url = resp.request.url or sent_to
     loc = resp.headers.get("Location")
     if not loc:
         if required:
@@ -156,7 +169,7 @@ class _Writer:
         self.t = make_transport()
         self.transports = [self.t]
         self.repo = repository
-        self.scopes: tuple[str, ...] = (f"repository:{repository}:push,pull",)
+        self.scopes: tuple[str, ...] = (repository_scope(repository, PUSH),)
         self._client = (self.t, self.scopes)
         self.log = logger
         self.outcome: dict[str, str] = {}
@@ -185,7 +198,7 @@ class _Writer:
         registry, ask for its pull scope too (once per repository), on a new transport."""
         if source.registry != self.t.registry or source.repository == self.repo:
             return
-        scope = f"repository:{source.repository}:pull"
+        scope = repository_scope(source.repository, PULL)
         with self._scope_lock:
             if scope in self.scopes:
                 return
@@ -201,7 +214,7 @@ class _Writer:
     def blob_exists(self, digest: Digest) -> bool:
         resp = self._request(
             "HEAD",
-            f"/v2/{self.repo}/blobs/{digest}",
+            blob_path(self.repo, digest),
             ok=(200, 404),
             retry=False,
         )
@@ -237,7 +250,7 @@ class _Writer:
             raise
         if resp.status_code == 201:
             return None, True
-        return _location(resp, resp.request.url or url, required=True), False
+        return _location(resp, url, required=True), False
 
     def upload_one(self, blob: PushBlob) -> None:
         def attempt() -> None:
@@ -260,7 +273,7 @@ class _Writer:
                 ok=(202, 204, 201),
                 retry=False,
             )
-            commit = _location(resp, resp.request.url or location, required=False)
+            commit = _location(resp, location, required=False)
             self._request(
                 "PUT",
                 with_query(commit, {"digest": str(blob.digest)}),
@@ -276,7 +289,7 @@ class _Writer:
 
     def manifest_digest(self, tag: str) -> Digest | None:
         """ggcr ``manifestExists`` HEAD: the digest under ``tag``, None for 404/403."""
-        path = f"/v2/{self.repo}/manifests/{tag}"
+        path = manifest_path(self.repo, tag)
         try:
             resp = self._request("HEAD", path, headers={"Accept": mt.GGCR_MANIFEST_ACCEPT})
         except TransportError as err:
@@ -286,17 +299,13 @@ class _Writer:
         length = resp.headers.get("Content-Length", "")
         if not length.isdigit():
             raise ClientError(f"strconv.ParseInt: parsing {go_quote(length)}: invalid syntax")
-        header = resp.headers.get("Docker-Content-Digest", "")
-        try:
-            return Digest.parse(header)
-        except DigestError:
-            raise ClientError(f"cannot parse hash: {go_quote(header)}") from None
+        return go_hash(resp.headers.get("Docker-Content-Digest", ""), "Docker-Content-Digest")
 
     def put_manifest(self, tag: str, manifest: bytes, media_type: str) -> None:
         def attempt() -> None:
             self._request(
                 "PUT",
-                f"/v2/{self.repo}/manifests/{tag}",
+                manifest_path(self.repo, tag),
                 headers={"Content-Type": media_type},
                 data=manifest,
                 ok=(200, 201, 202),
@@ -329,11 +338,7 @@ def push_image(
     ref = parse_reference(reference)
     tag = ref.identifier
     log: list[RequestRecord] = []
-
-    def note(item: RequestRecord) -> None:
-        log.append(item)
-        if record is not None:
-            record.append(item)
+    note = recorder(log, record)
 
     digest = Digest.of(manifest)
     result = PushResult(f"{ref.name}:{tag}", digest, len(manifest), requests=log)

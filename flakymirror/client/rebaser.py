@@ -44,8 +44,9 @@ from flakymirror.client.remote import RemoteImage, parse_reference
 from flakymirror.client.retry import RetryProfile
 from flakymirror.client.session import Session
 from flakymirror.client.target import TargetMetadata, parse_mixins, strip_stage_prefixes
-from flakymirror.client.transport import RequestRecord, Transport
-from flakymirror.client.working_image import WorkingImage
+from flakymirror.client.transport import RequestRecord, Transport, repository_scope
+from flakymirror.client.urls import manifest_path
+from flakymirror.client.working_image import WorkingImage, image_labels
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest
 
@@ -196,17 +197,13 @@ def _can_read(ctx: Session, ref: str) -> bool:
         try:
             t.request(
                 "HEAD",
-                f"/v2/{r.repository}/manifests/{r.identifier}",
-                scope=f"repository:{r.repository}:pull",
+                manifest_path(r.repository, r.identifier),
+                scope=repository_scope(r.repository),
                 headers={"Accept": mt.GGCR_MANIFEST_ACCEPT},
             )
         except ClientError:
             return False
     return True
-
-
-def _labels(image: RemoteImage) -> dict[str, str]:
-    return dict((image.config_dict.get("config") or {}).get("Labels") or {})
 
 
 def _decode(ctx: Session, image: RemoteImage, labels: Mapping[str, str]) -> LayersMetadata:
@@ -239,7 +236,7 @@ def _set_app_image(
     if not ctx.found(app):
         raise fail(LifecycleError.fail("access image to rebase", None))
     try:
-        md = _decode(ctx, app, _labels(app))
+        md = _decode(ctx, app, image_labels(app))
     except RebaseError as err:
         raise fail(err) from err
     if run_image:

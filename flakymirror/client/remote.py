@@ -29,7 +29,8 @@ from flakymirror.client.errors import (
 )
 from flakymirror.client.pull import Pulled, fetch_config, go_hash, parse_reference, pull
 from flakymirror.client.retry import RetryProfile
-from flakymirror.client.transport import RequestRecord, Transport
+from flakymirror.client.transport import RequestRecord, Transport, recorder, repository_scope
+from flakymirror.client.urls import manifest_path
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.config import ImageConfig
 from flakymirror.oci.digest import Digest
@@ -171,9 +172,9 @@ class RemoteImage:
             record=self.requests,
         )
         with t:
-            path = f"/v2/{self.ref.repository}/manifests/{self.ref.identifier}"
+            path = manifest_path(self.ref.repository, self.ref.identifier)
             resp = t.request(
-                "HEAD", path, scope=f"repository:{self.ref.repository}:pull",
+                "HEAD", path, scope=repository_scope(self.ref.repository),
                 headers={"Accept": mt.GGCR_MANIFEST_ACCEPT},
             )  # fmt: skip
             url = t.url(path)
@@ -254,11 +255,7 @@ def new_remote_image(
     plat = Platform.parse(platform) if platform is not None else DEFAULT_PLATFORM
     sleep_fn = sleep if sleep is not None else time.sleep
     log: list[RequestRecord] = []
-
-    def note(item: RequestRecord) -> None:
-        log.append(item)
-        if record is not None:
-            record.append(item)
+    note = recorder(log, record)
 
     def make_transport() -> Transport:
         return Transport(
@@ -285,12 +282,10 @@ def new_remote_image(
         except ClientError as err:
             if type(err) is GoEOF and attempt != IMGUTIL_EOF_RETRIES:
                 continue
-            if isinstance(err, TransportError) and err.errors and err.status_code in (404, 401):
-                image = _empty_image(reference, r, plat, err, transport)
-                transport.close()
-                image.requests = log
-                return image
-            if "no child with platform" in str(err):
+            missing = (
+                isinstance(err, TransportError) and err.errors and err.status_code in (404, 401)
+            )
+            if missing or "no child with platform" in str(err):
                 image = _empty_image(reference, r, plat, err, transport)
                 transport.close()
                 image.requests = log

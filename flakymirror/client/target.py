@@ -3,7 +3,6 @@ mixins, with lifecycle's comparison rules."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ from flakymirror.client.metadata import (
     DISTRO_VERSION_LABEL,
     TARGET_ID_LABEL,
     MetadataError,
+    decode_json,
     go_json,
 )
 
@@ -77,10 +77,7 @@ def parse_mixins(text: str | None) -> list[str]:
     """Decode the ``io.buildpacks.stack.mixins`` JSON array (missing label: empty)."""
     if not text:
         return []
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise MetadataError(f"invalid JSON: {e}") from e
+    value = decode_json(text)
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

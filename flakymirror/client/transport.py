@@ -50,11 +50,21 @@ from flakymirror.client.wire import (
     ReuseTrackingAdapter,
     last_request_reused,
     network_error,
+    read_and_close,
     read_body,
     reset_reuse_flag,
 )
 
-__all__ = ["RequestRecord", "Scopes", "Transport", "network_error"]
+__all__ = [
+    "PULL",
+    "PUSH",
+    "RequestRecord",
+    "Scopes",
+    "Transport",
+    "network_error",
+    "recorder",
+    "repository_scope",
+]
 
 T = TypeVar("T")
 USER_AGENT = "flakymirror-client (go-containerregistry behaviour)"
@@ -62,6 +72,14 @@ USER_AGENT = "flakymirror-client (go-containerregistry behaviour)"
 #: The scopes a request needs: one scope string or several (the first one first in the token
 #: request; some registries read only the first).
 Scopes = str | Sequence[str]
+#: ggcr's ``transport.PullScope`` and ``transport.PushScope`` actions.
+PULL = "pull"
+PUSH = "push,pull"
+
+
+def repository_scope(repository: str, actions: str = PULL) -> str:
+    """``repository:<name>:<actions>`` (ggcr ``name.Repository.Scope``)."""
+    return f"repository:{repository}:{actions}"
 
 
 def _scope_tuple(scope: Scopes) -> tuple[str, ...]:
@@ -79,6 +97,26 @@ class RequestRecord:
     url: str
     status: int | None
     error: str | None = None
+
+
+def recorder(*sinks: list[RequestRecord] | None) -> Callable[[RequestRecord], None]:
+    """A ``record`` callable for :class:`Transport` that appends every :class:`RequestRecord`
+    to each list of ``sinks`` (None entries are skipped): an operation's own log plus the
+    caller's, across the several transports the operation may build."""
+    lists = [s for s in sinks if s is not None]
+
+    def note(item: RequestRecord) -> None:
+        for sink in lists:
+            sink.append(item)
+
+    return note
+
+
+def _response_challenges(resp: requests.Response) -> list[Challenge]:
+    """The ``WWW-Authenticate`` challenges of a 401 (docker's ``ResponseChallenges``)."""
+    if resp.status_code != 401 or resp.raw is None:
+        return []
+    return parse_challenges(resp.raw.headers.getlist("WWW-Authenticate"))
 
 
 class Transport:
@@ -258,10 +296,7 @@ class Transport:
         ``resp.status_code`` is in ``ok``."""
         if resp.status_code in tuple(ok):
             return
-        try:
-            body = read_body(resp, ERROR_BODY_LIMIT)
-        finally:
-            resp.close()
+        body = read_and_close(resp, ERROR_BODY_LIMIT)
         request = RequestInfo(resp.request.method or "GET", resp.request.url or resp.url)
         raise TransportError.from_body(
             resp.status_code,
@@ -278,22 +313,16 @@ class Transport:
         a transport."""
         url = self.url("/v2/")
         resp = self._send("GET", url, {})
-        try:
-            read_body(resp)  # drain, as ggcr does, so the connection is kept alive
-            if resp.status_code == 200:
-                challenge = Challenge("anonymous")
-            elif resp.status_code == 401:
-                values = (
-                    resp.raw.headers.getlist("WWW-Authenticate") if resp.raw is not None else []
-                )
-                parsed = parse_challenges(values)
-                picked = next((c for c in parsed if c.scheme in ("basic", "bearer")), None)
-                challenge = picked or (parsed[0] if parsed else Challenge(""))
-            else:
-                self.check_error(resp, (200, 401))
-                raise AssertionError("unreachable")  # pragma: no cover
-        finally:
-            resp.close()
+        read_and_close(resp)  # drain, as ggcr does, so the connection is kept alive
+        if resp.status_code == 200:
+            challenge = Challenge("anonymous")
+        elif resp.status_code == 401:
+            parsed = _response_challenges(resp)
+            picked = next((c for c in parsed if c.scheme in ("basic", "bearer")), None)
+            challenge = picked or (parsed[0] if parsed else Challenge(""))
+        else:
+            self.check_error(resp, (200, 401))
+            raise AssertionError("unreachable")  # pragma: no cover
         if challenge.scheme == "bearer" and "realm" not in challenge.parameters:
             raise ClientError(
                 f"malformed www-authenticate, missing realm: {go_format(dict(challenge.parameters))}"
@@ -335,8 +364,7 @@ class Transport:
         url = with_query(realm, {"scope": scopes, "service": service})
         resp = self._send("GET", url, headers)
         self.check_error(resp, (200,))
-        content = read_body(resp)
-        resp.close()
+        content = read_and_close(resp)
         try:
             doc = json.loads(content)
         except ValueError as exc:
@@ -404,11 +432,7 @@ class Transport:
         resp = send(self._authorization(scopes))
         # ggcr's bearerTransport refreshes only when the 401 carries a challenge
         # (authchallenge.ResponseChallenges); a bare 401 goes back to the caller as is.
-        challenges = (
-            parse_challenges(resp.raw.headers.getlist("WWW-Authenticate"))
-            if resp.status_code == 401 and resp.raw is not None
-            else []
-        )
+        challenges = _response_challenges(resp)
         if challenges and self.challenge is not None and self.challenge.scheme == "bearer":
             wanted = self._bearer_scopes(scopes)
             added: list[str] = []
@@ -421,10 +445,7 @@ class Transport:
             resp = send("Bearer " + self._token_for((*added, *wanted), refresh=True))
         self.check_error(resp, ok)
         if not stream:
-            try:
-                read_body(resp)
-            finally:
-                resp.close()
+            read_and_close(resp)
         return resp
 
     def read_body(self, resp: requests.Response, limit: int | None = None) -> bytes:

@@ -5,7 +5,8 @@
 * :class:`ReuseTrackingAdapter` tells, per request, whether it went out on a kept-alive
   connection: Go's ``http.Transport`` silently resends an idempotent request once when such a
   connection turns out closed or reset before the first response byte.
-* :func:`read_body` reads a streamed body the way ``io.ReadAll`` fails on a cut one.
+* :func:`read_body` reads a streamed body the way ``io.ReadAll`` fails on a cut one;
+  :func:`read_and_close` also closes the response (Go's ``defer resp.Body.Close()``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "ReuseTrackingAdapter",
     "last_request_reused",
     "network_error",
+    "read_and_close",
     "read_body",
     "reset_reuse_flag",
 ]
@@ -174,3 +176,11 @@ def read_body(resp: requests.Response, limit: int | None = None) -> bytes:
         return bytes(out[:limit])
     except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise UnexpectedEOF() from exc
+
+
+def read_and_close(resp: requests.Response, limit: int | None = None) -> bytes:
+    """:func:`read_body`, then close the response, whether the read worked or not."""
+    try:
+        return read_body(resp, limit)
+    finally:
+        resp.close()

@@ -25,7 +25,7 @@ from flakymirror.client.remote import RemoteImage
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest
 
-__all__ = ["NORMALIZED_TIME", "WorkingImage", "normalized_history"]
+__all__ = ["NORMALIZED_TIME", "WorkingImage", "image_labels", "normalized_history"]
 
 #: imgutil ``NormalizedDateTime``: the ``created`` time of every exported image.
 NORMALIZED_TIME = "1980-01-01T00:00:01Z"
@@ -40,6 +40,11 @@ class _Entry:
 
 def _mount_source(image: RemoteImage) -> MountSource:
     return MountSource(image.ref.registry or "", image.ref.repository, image.transport)
+
+
+def image_labels(image: RemoteImage) -> dict[str, str]:
+    """The config labels of an opened image (none for an empty one)."""
+    return dict((image.config_dict.get("config") or {}).get("Labels") or {})
 
 
 def normalized_history(history: Any, n_layers: int) -> list[dict[str, Any]]:
@@ -152,9 +157,8 @@ class WorkingImage:
 
     def add_layer(self, layer: LocalLayer, created_by: str) -> None:
         """``AddLayerWithDiffIDAndHistory``: a new local layer, uploaded on save."""
-        desc = {"mediaType": self.layer_type, "size": layer.size, "digest": str(layer.digest)}
         blob = PushBlob(layer.digest, layer.size, self.layer_type, chunks=layer.chunks)
-        self.entries.append(_Entry(desc, str(layer.diff_id), blob))
+        self.entries.append(_Entry(blob.descriptor(), str(layer.diff_id), blob))
         self.history.append({"created_by": created_by})
 
     def reuse_layer(self, diff_id: str, created_by: str) -> None:
@@ -190,19 +194,17 @@ class WorkingImage:
         cfg["history"] = history
         cfg["rootfs"] = {"type": "layers", "diff_ids": [e.diff_id for e in self.entries]}
         config_bytes = ggcr_config_bytes(cfg)
-        config_desc = {
-            "mediaType": self.config_type,
-            "size": len(config_bytes),
-            "digest": str(Digest.of(config_bytes)),
-        }
-        annotations = self.base.manifest_dict.get("annotations") if not self.base.empty else None
-        manifest = ggcr_manifest_bytes(
-            self.media_type, config_desc, [e.descriptor for e in self.entries], annotations
-        )
         config_blob = PushBlob(
             Digest.of(config_bytes),
             len(config_bytes),
             self.config_type,
             chunks=lambda: [config_bytes],
+        )
+        annotations = self.base.manifest_dict.get("annotations") if not self.base.empty else None
+        manifest = ggcr_manifest_bytes(
+            self.media_type,
+            config_blob.descriptor(),
+            [e.descriptor for e in self.entries],
+            annotations,
         )
         return manifest, config_bytes, [e.blob for e in self.entries] + [config_blob]
