@@ -1,4 +1,5 @@
-"""Credentials (a small keychain) and ``WWW-Authenticate`` challenge parsing.
+"""Credentials (a small keychain), ``WWW-Authenticate`` challenge parsing, token scopes and the
+token service's answer.
 
 Credentials are values: :class:`Anonymous`, :class:`BasicCredentials` (exchanged for a Bearer
 token, or sent as Basic auth when the registry asks for Basic) and :class:`StaticToken` (sent as
@@ -9,8 +10,11 @@ token, or sent as Basic auth when the registry asks for Basic) and :class:`Stati
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from flakymirror.client.errors import ClientError
 
 __all__ = [
     "Anonymous",
@@ -18,9 +22,15 @@ __all__ = [
     "Challenge",
     "Credentials",
     "Keychain",
+    "PULL",
+    "PUSH",
+    "Scopes",
     "StaticToken",
     "parse_challenges",
+    "repository_scope",
     "resolve_credentials",
+    "scope_tuple",
+    "token_from_response",
 ]
 
 
@@ -186,3 +196,47 @@ def parse_challenges(values: list[str] | str) -> list[Challenge]:
             elif i < len(header) and header[i] not in _TOKEN_CHARS:
                 break
     return out
+
+
+#: The scopes a request needs: one scope string or several (the first one first in the token
+#: request; some registries read only the first).
+Scopes = str | Sequence[str]
+#: ggcr's ``transport.PullScope`` and ``transport.PushScope`` actions.
+PULL = "pull"
+PUSH = "push,pull"
+
+
+def repository_scope(repository: str, actions: str = PULL) -> str:
+    """``repository:<name>:<actions>`` (ggcr ``name.Repository.Scope``)."""
+    return f"repository:{repository}:{actions}"
+
+
+def scope_tuple(scope: Scopes) -> tuple[str, ...]:
+    """``scope`` as a non-empty tuple of scope strings (``ValueError`` naming it otherwise)."""
+    scopes = (scope,) if isinstance(scope, str) else tuple(scope)
+    if not scopes or not all(isinstance(s, str) and s for s in scopes):
+        raise ValueError(f"scope must be a non-empty string or strings, got {scope!r}")
+    return scopes
+
+
+def token_from_response(content: bytes, realm: str) -> str:
+    """The token of a token service's JSON answer: ``access_token`` wins over ``token``, as in
+    ggcr; raises :class:`ClientError` when the body is not JSON or holds neither."""
+    try:
+        doc = json.loads(content)
+    except ValueError as exc:
+        raise ClientError(f"token response from {realm} is not JSON: {exc}") from exc
+    token = ""
+    if isinstance(doc, dict):
+        access = doc.get("access_token")
+        plain = doc.get("token")
+        token = (
+            access
+            if isinstance(access, str) and access
+            else plain
+            if isinstance(plain, str)
+            else ""
+        )
+    if not token:
+        raise ClientError(f"no token in bearer response:\n{content.decode('utf-8', 'replace')}")
+    return token

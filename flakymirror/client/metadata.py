@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flakymirror.client.gojson import go_json
+
 __all__ = [
     "BUILD_METADATA_LABEL",
     "DISTRO_NAME_LABEL",
@@ -53,18 +55,6 @@ DISTRO_VERSION_LABEL = "io.buildpacks.base.distro.version"
 
 class MetadataError(ValueError):
     """Metadata JSON of the wrong shape; the message names the offending key path."""
-
-
-def go_json(value: Any) -> str:
-    """Compact JSON exactly as Go's ``json.Marshal`` writes it (HTML-safe escaping)."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
 
 
 def decode_json(text: str) -> Any:

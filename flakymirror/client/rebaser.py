@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flakymirror.client.auth import Credentials, Keychain
+from flakymirror.client.auth import Credentials, Keychain, repository_scope
 from flakymirror.client.errors import ClientError
 from flakymirror.client.lifecycle_error import CODE_INVALID_ARGS, CODE_REBASE_ERROR, LifecycleError
 from flakymirror.client.metadata import (
@@ -44,7 +44,7 @@ from flakymirror.client.remote import RemoteImage, parse_reference
 from flakymirror.client.retry import RetryProfile
 from flakymirror.client.session import Session
 from flakymirror.client.target import TargetMetadata, parse_mixins, strip_stage_prefixes
-from flakymirror.client.transport import RequestRecord, Transport, repository_scope
+from flakymirror.client.transport import RequestRecord, Transport
 from flakymirror.client.urls import manifest_path
 from flakymirror.client.working_image import WorkingImage, image_labels
 from flakymirror.oci import mediatypes as mt

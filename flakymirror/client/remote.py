@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flakymirror.client.auth import Credentials, Keychain
+from flakymirror.client.auth import Credentials, Keychain, repository_scope
 from flakymirror.client.errors import (
     ClientError,
     GoEOF,
@@ -29,8 +29,9 @@ from flakymirror.client.errors import (
 )
 from flakymirror.client.pull import Pulled, fetch_config, go_hash, parse_reference, pull
 from flakymirror.client.retry import RetryProfile
-from flakymirror.client.transport import RequestRecord, Transport, recorder, repository_scope
+from flakymirror.client.transport import RequestRecord, Transport
 from flakymirror.client.urls import manifest_path
+from flakymirror.client.wire import recorder
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.config import ImageConfig
 from flakymirror.oci.digest import Digest

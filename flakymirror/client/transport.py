@@ -15,12 +15,10 @@ cross-repository mount. One token is fetched per set of scopes, all of them in o
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import requests
@@ -30,9 +28,12 @@ from flakymirror.client.auth import (
     Challenge,
     Credentials,
     Keychain,
+    Scopes,
     StaticToken,
     parse_challenges,
     resolve_credentials,
+    scope_tuple,
+    token_from_response,
 )
 from flakymirror.client.errors import (
     ERROR_BODY_LIMIT,
@@ -47,6 +48,7 @@ from flakymirror.client.retry import RetryProfile, ggcr_retry_predicate, resolve
 from flakymirror.client.urls import with_query
 from flakymirror.client.wire import (
     REPLAYABLE,
+    RequestRecord,
     ReuseTrackingAdapter,
     last_request_reused,
     network_error,
@@ -55,61 +57,10 @@ from flakymirror.client.wire import (
     reset_reuse_flag,
 )
 
-__all__ = [
-    "PULL",
-    "PUSH",
-    "RequestRecord",
-    "Scopes",
-    "Transport",
-    "network_error",
-    "recorder",
-    "repository_scope",
-]
+__all__ = ["RequestRecord", "Scopes", "Transport", "network_error"]
 
 T = TypeVar("T")
 USER_AGENT = "flakymirror-client (go-containerregistry behaviour)"
-
-#: The scopes a request needs: one scope string or several (the first one first in the token
-#: request; some registries read only the first).
-Scopes = str | Sequence[str]
-#: ggcr's ``transport.PullScope`` and ``transport.PushScope`` actions.
-PULL = "pull"
-PUSH = "push,pull"
-
-
-def repository_scope(repository: str, actions: str = PULL) -> str:
-    """``repository:<name>:<actions>`` (ggcr ``name.Repository.Scope``)."""
-    return f"repository:{repository}:{actions}"
-
-
-def _scope_tuple(scope: Scopes) -> tuple[str, ...]:
-    scopes = (scope,) if isinstance(scope, str) else tuple(scope)
-    if not scopes or not all(isinstance(s, str) and s for s in scopes):
-        raise ValueError(f"scope must be a non-empty string or strings, got {scope!r}")
-    return scopes
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One HTTP exchange a transport made: method, URL, status (None when no response came)."""
-
-    method: str
-    url: str
-    status: int | None
-    error: str | None = None
-
-
-def recorder(*sinks: list[RequestRecord] | None) -> Callable[[RequestRecord], None]:
-    """A ``record`` callable for :class:`Transport` that appends every :class:`RequestRecord`
-    to each list of ``sinks`` (None entries are skipped): an operation's own log plus the
-    caller's, across the several transports the operation may build."""
-    lists = [s for s in sinks if s is not None]
-
-    def note(item: RequestRecord) -> None:
-        for sink in lists:
-            sink.append(item)
-
-    return note
 
 
 def _response_challenges(resp: requests.Response) -> list[Challenge]:
@@ -331,7 +282,7 @@ class Transport:
             self.challenge = challenge
             self._tokens.clear()
         if scope is not None and challenge.scheme == "bearer":
-            self._token_for(_scope_tuple(scope))
+            self._token_for(scope_tuple(scope))
         return challenge
 
     def _bearer_scopes(self, scopes: tuple[str, ...]) -> tuple[str, ...]:
@@ -365,24 +316,7 @@ class Transport:
         resp = self._send("GET", url, headers)
         self.check_error(resp, (200,))
         content = read_and_close(resp)
-        try:
-            doc = json.loads(content)
-        except ValueError as exc:
-            raise ClientError(f"token response from {realm} is not JSON: {exc}") from exc
-        token = ""
-        if isinstance(doc, dict):
-            access = doc.get("access_token")
-            plain = doc.get("token")
-            token = (
-                access
-                if isinstance(access, str) and access
-                else plain
-                if isinstance(plain, str)
-                else ""
-            )
-        if not token:
-            raise ClientError(f"no token in bearer response:\n{content.decode('utf-8', 'replace')}")
-        return token
+        return token_from_response(content, realm)
 
     def _authorization(self, scopes: tuple[str, ...]) -> str | None:
         if self.challenge is None or self.challenge.scheme == "anonymous":
@@ -415,7 +349,7 @@ class Transport:
         ``ok`` raises :class:`TransportError`. ``stream=False`` reads the body (a cut body raises
         :class:`UnexpectedEOF`); ``retry=False`` bypasses the retry layer (ggcr's
         ``retry.Never`` for uploads)."""
-        scopes = _scope_tuple(scope)
+        scopes = scope_tuple(scope)
         if self.challenge is None:
             with self._ping_lock:  # concurrent first requests (parallel uploads) ping once
                 if self.challenge is None:

@@ -1,4 +1,5 @@
-"""Go's net/http behaviour on top of requests/urllib3, for :mod:`flakymirror.client.transport`.
+"""Go's net/http behaviour on top of requests/urllib3, for :mod:`flakymirror.client.transport`,
+and the record of each exchange (:class:`RequestRecord`, :func:`recorder`).
 
 * :func:`network_error` turns a requests failure into Go's ``*url.Error`` text
   (``Get "<url>": EOF``) and a kind ggcr's retry predicate understands.
@@ -14,7 +15,8 @@ from __future__ import annotations
 import http.client
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -27,13 +29,39 @@ from flakymirror.client.errors import NetworkError, UnexpectedEOF
 
 __all__ = [
     "REPLAYABLE",
+    "RequestRecord",
     "ReuseTrackingAdapter",
     "last_request_reused",
     "network_error",
     "read_and_close",
     "read_body",
+    "recorder",
     "reset_reuse_flag",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One HTTP exchange a transport made: method, URL, status (None when no response came)."""
+
+    method: str
+    url: str
+    status: int | None
+    error: str | None = None
+
+
+def recorder(*sinks: list[RequestRecord] | None) -> Callable[[RequestRecord], None]:
+    """A ``record`` callable for :class:`~flakymirror.client.transport.Transport` that appends
+    every :class:`RequestRecord` to each list of ``sinks`` (None entries are skipped): an
+    operation's own log plus the caller's, across the several transports it may build."""
+    lists = [s for s in sinks if s is not None]
+
+    def note(item: RequestRecord) -> None:
+        for sink in lists:
+            sink.append(item)
+
+    return note
+
 
 #: Methods Go's http.Transport treats as replayable (``Request.isReplayable``).
 REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})

@@ -14,13 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flakymirror.client.gojson import ggcr_config_bytes, ggcr_manifest_bytes
 from flakymirror.client.layers import LocalLayer
-from flakymirror.client.push import (
-    MountSource,
-    PushBlob,
-    ggcr_config_bytes,
-    ggcr_manifest_bytes,
-)
+from flakymirror.client.push import MountSource, PushBlob
 from flakymirror.client.remote import RemoteImage
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest
