@@ -170,6 +170,8 @@ class RemoteImage:
             keychain=old.credentials,
             profile=old.profile,
             sleep=old.sleep,
+            timeout=old.timeout,
+            verify=old.session.verify,
             record=self.requests,
         )
         with t:

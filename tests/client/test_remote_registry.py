@@ -275,6 +275,7 @@ def test_tls_registry_with_and_without_the_ca(tmp_path, sleeps):
         img = new_remote_image(ref, verify=str(ca_file), sleep=sleeps)
         assert img.top_layer() == str(image.layers[-1].diff_id)
         assert all(r.url.startswith("https://") for r in img.requests)
+        assert img.exists()  # Found()'s HEAD uses the same CA as the open
         with pytest.raises(RepoStoreError) as info:
             new_remote_image(ref, sleep=sleeps)
         assert str(info.value) == (
