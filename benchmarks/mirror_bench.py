@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import requests
 
-from benchmarks.distribution import Distribution
 from benchmarks.load import LoadResult, run_load
 from benchmarks.registry_bench import ACCEPT, REPO, TAG, push
 from benchmarks.report import Row, at_least
 from flakymirror.client import LIFECYCLE_DELAYS, new_remote_image, open_remote_image
 from flakymirror.client.errors import ImageError
+from flakymirror.distribution import Distribution
 from flakymirror.mirror import FlakyMirror, SyncPlan, Timeline, VirtualClock
 from flakymirror.oci import Image, build_image
 from flakymirror.registry import Registry

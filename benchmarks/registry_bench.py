@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import requests
 
-from benchmarks.distribution import Distribution
 from benchmarks.load import LoadResult, download, median_download, run_load
 from benchmarks.report import Row, at_least, at_most, no_worse_than_distribution
 from flakymirror.client.push import PushBlob, push_image
+from flakymirror.distribution import Distribution
 from flakymirror.oci import Image, build_image
 from flakymirror.oci import mediatypes as mt
 from flakymirror.registry import Registry

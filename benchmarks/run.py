@@ -28,8 +28,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``flakymirror`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import distribution  # noqa: E402
 from benchmarks.report import LEGEND, Row, machine, markdown, write_results  # noqa: E402
+from flakymirror import distribution  # noqa: E402
 
 MEASURES = ("startstop", "replay", "manifest", "blob", "mirror")
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import require_binary
 from flakymirror.client.commands import main, register
+from flakymirror.distribution import Distribution
 
 from .export_helpers import HookedRegistry, Sleeps, oci_error, pull_and_verify, run_image
 
@@ -189,10 +190,8 @@ def test_skopeo_reads_exported_and_rebased_images(reg, app_dir):
 
 @pytest.mark.real_client
 def test_commands_against_a_real_distribution_registry(tmp_path, app_dir):
-    from .export_helpers import Distribution
-
     binary = require_binary("/usr/bin/docker-registry")
-    with Distribution(binary, tmp_path / "registry") as dist:
+    with Distribution(binary=binary, root=tmp_path / "registry") as dist:
         dist.push(run_image(1, flavor="docker"), "base/run", "latest")
         app, deps = app_dir
         code, out, err = _run(_export_argv(dist, app, deps, run="base/run:latest"))

@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlencode, urljoin
 
 import pytest
 import requests
 
 from conftest import require_binary
+from flakymirror.distribution import Distribution
 from flakymirror.mirror import FlakyMirror, Interval, SyncPlan
 from flakymirror.oci import build_image
 from tests.mirror.conftest import ACCEPT, get_blob, get_manifest, sha256
@@ -26,82 +24,12 @@ pytestmark = pytest.mark.real_client
 REPO = "lib/app"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Distribution:
-    """distribution/registry 2.8 on loopback with a temp-dir config; stopped and reaped."""
-
-    def __init__(self, binary: str, root: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        root.mkdir(parents=True, exist_ok=True)
-        config = root / "config.yml"
-        config.write_text(
-            "version: 0.1\n"
-            "log:\n  level: error\n  accesslog:\n    disabled: true\n"
-            f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-            "  delete:\n    enabled: true\n"
-            f"http:\n  addr: 127.0.0.1:{self.port}\n"
-        )
-        self.proc = subprocess.Popen(
-            [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if requests.get(self.url + "/v2/", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"docker-registry did not start: {self.proc.stderr.read()!r}")
-            time.sleep(0.05)
-
-    def push(self, image, repo: str, tag: str) -> None:
-        """Push over HTTP like any client: POST + PUT per blob, then the manifest."""
-        for blob in image.blobs():
-            r = requests.post(f"{self.url}/v2/{repo}/blobs/uploads/", timeout=10)
-            assert r.status_code == 202, r.text
-            location = urljoin(self.url, r.headers["Location"])
-            sep = "&" if "?" in location else "?"
-            put = requests.put(
-                location + sep + urlencode({"digest": str(blob.digest)}),
-                data=b"".join(blob.chunks()),
-                headers={"Content-Type": "application/octet-stream"},
-                timeout=10,
-            )
-            assert put.status_code == 201, put.text
-        r = requests.put(
-            f"{self.url}/v2/{repo}/manifests/{tag}",
-            data=image.manifest_bytes,
-            headers={"Content-Type": image.media_type},
-            timeout=10,
-        )
-        assert r.status_code == 201, r.text
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
-
-
 @pytest.fixture
 def distribution(tmp_path) -> Iterator[Distribution]:
+    """distribution 2.8 on loopback, storage under tmp_path; a test may stop it early."""
     binary = require_binary("/usr/bin/docker-registry")
-    reg = Distribution(binary, tmp_path / "registry")
-    yield reg
-    reg.stop()
+    with Distribution(binary=binary, root=tmp_path / "registry") as reg:
+        yield reg
 
 
 def _pull(
