@@ -16,7 +16,7 @@ from ..oci.reference import Reference
 from .app import MANIFEST_LIMIT, RegistryApp
 from .auth import AnonymousAuth, BasicAuth, BearerAuth, Identity, Policy, Scope
 from .errors import CODES, STATUS, RegistryError, error_body, error_response
-from .server import CloseConnection, LogEntry, Server
+from .server import CloseConnection, LogEntry, RejectedRequest, Server
 from .store import Store, StoredManifest
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "Registry",
     "RegistryApp",
     "RegistryError",
+    "RejectedRequest",
     "Scope",
     "Server",
     "STATUS",

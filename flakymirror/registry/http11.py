@@ -25,9 +25,13 @@ from werkzeug.exceptions import BadRequest, ClientDisconnected
 from .bodies import MAX_LINE, BodyReader, ChunkedReader
 from .errors import error_body
 
-__all__ = ["CloseConnection", "Connection", "LogEntry"]
+__all__ = ["CloseConnection", "Connection", "LogEntry", "RejectedRequest", "http_date"]
 
 MAX_HEADERS = 128
+#: Longest ``Content-Length`` value accepted (a 63-bit number, as Go's net/http parses it).
+MAX_LENGTH_DIGITS = 19
+#: Longest request target kept in a :class:`RejectedRequest` (the 414 case has ~64 KiB).
+_MAX_TARGET_KEPT = 8192
 #: Unread request body bytes the gateway reads and discards to keep a connection usable.
 DRAIN_LIMIT = 8 << 20
 _READ = 65536
@@ -51,26 +55,45 @@ class LogEntry(NamedTuple):
     client: str
 
 
+class RejectedRequest(NamedTuple):
+    """A request the gateway refused before it reached the app (its status and why).
+
+    ``method`` and ``target`` are what could be read of the request line (``""`` when
+    nothing usable was sent); ``reason`` is the human message sent in the error body.
+    """
+
+    method: str
+    target: str
+    status: int
+    reason: str
+    client: str
+
+
 class _ClientGone(Exception):  # noqa: N818
     """The peer closed or reset the connection while we were writing."""
 
 
 class _BadRequestLine(Exception):  # noqa: N818
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, method: str = "", target: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.method = method
+        self.target = target
 
 
-_date_cache: list[Any] = [0, b""]
+_date_cache: tuple[int, bytes] = (-1, b"")
 
 
-def _http_date() -> bytes:
+def http_date() -> bytes:
+    """The wall-clock ``Date`` header value (RFC 9110 IMF-fixdate), formatted once a second."""
+    global _date_cache
     now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache[1] = formatdate(now, usegmt=True).encode()
-        _date_cache[0] = now
-    return _date_cache[1]
+    cached = _date_cache
+    if cached[0] != now:
+        cached = (now, formatdate(now, usegmt=True).encode())
+        _date_cache = cached  # one tuple swap: threads never see a half-updated cache
+    return cached[1]
 
 
 _NO_BODY_STATUS = frozenset({204, 304})
@@ -81,7 +104,10 @@ class Connection:
     """Serve requests from one accepted socket until it closes, errors or the server stops.
 
     ``on_error(exc)`` receives exceptions raised by the app (they answer 500 when the headers
-    are not out yet); ``on_log(entry)`` receives one :class:`LogEntry` per response.
+    are not out yet) and any unexpected gateway error; ``on_log(entry)`` receives one
+    :class:`LogEntry` per response the app produced; ``on_reject(rejected)`` receives one
+    :class:`RejectedRequest` per request refused before the app, before its error response is
+    sent; ``date()`` gives the ``Date`` header value.
     """
 
     def __init__(
@@ -92,12 +118,16 @@ class Connection:
         *,
         on_error: Callable[[BaseException], None],
         on_log: Callable[[LogEntry], None],
+        on_reject: Callable[[RejectedRequest], None] | None = None,
+        date: Callable[[], bytes] = http_date,
     ) -> None:
         self.sock = sock
         self.app = app
         self.base_environ = base_environ
         self.on_error = on_error
         self.on_log = on_log
+        self.on_reject = on_reject
+        self.date = date
         self.rfile = sock.makefile("rb", buffering=_READ)
         peer = base_environ.get("REMOTE_ADDR", "")
         self.client = f"{peer}:{base_environ.get('REMOTE_PORT', '')}"
@@ -109,13 +139,22 @@ class Connection:
         except OSError as exc:
             raise _ClientGone(str(exc)) from exc
 
-    def _send_simple(self, status: int, reason: str, body: bytes) -> None:
+    def _send_simple(self, status: int, body: bytes) -> None:
         head = (
-            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8\r\n"
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+            "Content-Type: application/json; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n"
-            "Docker-Distribution-API-Version: registry/2.0\r\n\r\n"
+            "Docker-Distribution-API-Version: registry/2.0\r\nDate: "
         ).encode("latin-1")
-        self._send(head + body)
+        self._send(head + self.date() + b"\r\n\r\n" + body)
+
+    def _reject(self, status: int, message: str, method: str, target: str) -> None:
+        """Report a request refused before the app, then answer it with an OCI error body."""
+        if self.on_reject is not None:
+            self.on_reject(
+                RejectedRequest(method, target[:_MAX_TARGET_KEPT], status, message, self.client)
+            )
+        self._send_simple(status, error_body("UNKNOWN", message))
 
     # -- reading -------------------------------------------------------------------------
     def _read_head(self) -> tuple[str, str, str, list[tuple[str, str]]] | None:
@@ -125,14 +164,18 @@ class Connection:
             line = rfile.readline(MAX_LINE + 1)
         if not line:
             return None
+        parts = [p.decode("latin-1") for p in line.split()]
+        seen_method = parts[0] if parts else ""
+        seen_target = parts[1] if len(parts) > 1 else ""
         if len(line) > MAX_LINE:
-            raise _BadRequestLine(414, "request line too long")
-        parts = line.split()
+            raise _BadRequestLine(414, "request line too long", seen_method, seen_target)
         if len(parts) != 3:
-            raise _BadRequestLine(400, f"malformed request line {line[:80]!r}")
-        method, target, version = (p.decode("latin-1") for p in parts)
+            raise _BadRequestLine(
+                400, f"malformed request line {line[:80]!r}", seen_method, seen_target
+            )
+        method, target, version = parts
         if version not in ("HTTP/1.1", "HTTP/1.0"):
-            raise _BadRequestLine(505, f"unsupported HTTP version {version!r}")
+            raise _BadRequestLine(505, f"unsupported HTTP version {version!r}", method, target)
         headers: list[tuple[str, str]] = []
         while True:
             h = rfile.readline(MAX_LINE + 1)
@@ -141,10 +184,10 @@ class Connection:
             if not h:
                 return None
             if len(h) > MAX_LINE or len(headers) >= MAX_HEADERS:
-                raise _BadRequestLine(431, "request header fields too large")
+                raise _BadRequestLine(431, "request header fields too large", method, target)
             name, sep, value = h.decode("latin-1").partition(":")
             if not sep or not name or name != name.strip():
-                raise _BadRequestLine(400, f"malformed header line {h[:80]!r}")
+                raise _BadRequestLine(400, f"malformed header line {h[:80]!r}", method, target)
             headers.append((name, value.strip()))
         return method, target, version, headers
 
@@ -158,6 +201,8 @@ class Connection:
             pass
         except OSError:
             pass  # reading the next request line failed: peer reset or server stop
+        except Exception as exc:  # noqa: BLE001 - a gateway bug must reach check(), not stderr
+            self.on_error(exc)
         finally:
             self.close()
 
@@ -192,7 +237,7 @@ class Connection:
         try:
             head = self._read_head()
         except _BadRequestLine as exc:
-            self._send_simple(exc.status, "Bad Request", error_body("UNKNOWN", exc.message))
+            self._reject(exc.status, exc.message, exc.method, exc.target)
             return False
         if head is None:
             return False
@@ -216,24 +261,27 @@ class Connection:
         for name, value in headers:
             key = name.upper().replace("-", "_")
             if key == "CONTENT_LENGTH":
-                if not value.isdigit():
-                    self._send_simple(
-                        400, "Bad Request", error_body("UNKNOWN", f"bad Content-Length {value!r}")
+                parsed = _content_length(value)
+                if parsed is None:
+                    self._reject(400, f"bad Content-Length {value[:80]!r}", method, target)
+                    return False
+                if length is not None and parsed != length:
+                    self._reject(
+                        400,
+                        f"conflicting Content-Length values {length} and {parsed}",
+                        method,
+                        target,
                     )
                     return False
-                length = int(value)
-                environ["CONTENT_LENGTH"] = value
+                length = parsed
+                environ["CONTENT_LENGTH"] = str(parsed)
                 continue
             if key == "CONTENT_TYPE":
                 environ["CONTENT_TYPE"] = value
                 continue
             if key == "TRANSFER_ENCODING":
                 if value.lower() != "chunked":
-                    self._send_simple(
-                        501,
-                        "Not Implemented",
-                        error_body("UNKNOWN", f"unsupported Transfer-Encoding {value!r}"),
-                    )
+                    self._reject(501, f"unsupported Transfer-Encoding {value!r}", method, target)
                     return False
                 chunked = True
             elif key == "CONNECTION":
@@ -315,7 +363,7 @@ class Connection:
             elif version == "HTTP/1.0":
                 lines.append("Connection: keep-alive\r\n")
             lines.append("Date: ")
-            out = "".join(lines).encode("latin-1") + _http_date() + b"\r\n\r\n"
+            out = "".join(lines).encode("latin-1") + self.date() + b"\r\n\r\n"
             state["sent"] = True
             if first and not no_body:
                 out += _frame(first)
@@ -366,9 +414,7 @@ class Connection:
             self.on_log(LogEntry(method, target, 500, self.client))
             if not state["sent"]:
                 self._send_simple(
-                    500,
-                    "Internal Server Error",
-                    error_body("UNKNOWN", f"handler raised {type(exc).__name__}: {exc}"),
+                    500, error_body("UNKNOWN", f"handler raised {type(exc).__name__}: {exc}")
                 )
             return False
         if state.get("chunked"):
@@ -386,3 +432,18 @@ class Connection:
             except (BadRequest, OSError):
                 return False
         return True
+
+
+def _content_length(value: str) -> int | None:
+    """The number in a ``Content-Length`` value, or None when it is not one.
+
+    RFC 9112 6.3: a list of identical values (``5, 5``) is that value; differing values or
+    anything but ASCII digits is invalid. ``str.isdigit`` alone would accept ``'²'``.
+    """
+    numbers = {v.strip() for v in value.split(",")}
+    if len(numbers) != 1:
+        return None
+    text = numbers.pop()
+    if not (0 < len(text) <= MAX_LENGTH_DIGITS and text.isascii() and text.isdigit()):
+        return None
+    return int(text)

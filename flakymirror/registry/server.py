@@ -6,26 +6,33 @@ and replaces what would block: the accept loop waits on a selector together with
 socketpair, so ``stop()`` returns as soon as the threads are joined instead of after the stock
 0.5 s poll; request bodies reach the app as streams (no ``request.get_data()`` up front); the
 request log is a bounded deque. See :mod:`flakymirror.registry.http11` for the per-connection loop.
+
+Two hooks serve fault injection: :attr:`Server.date_clock` makes the ``Date`` header follow
+another clock (a mirror's virtual clock), and :attr:`Server.on_reject` sees every request
+the gateway refuses before the app (malformed request line, bad ``Content-Length``, 431,
+501, 505...), as a :class:`RejectedRequest`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import selectors
 import socket
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from email.utils import formatdate
 from ssl import SSLContext
 from typing import Any
 
 from pytest_httpserver.httpserver import HTTPServerBase, HTTPServerError
 from werkzeug.wrappers import Request, Response
 
-from .http11 import CloseConnection, Connection, LogEntry
+from .http11 import CloseConnection, Connection, LogEntry, RejectedRequest, http_date
 
-__all__ = ["CloseConnection", "LogEntry", "Server", "HTTPServerError"]
+__all__ = ["CloseConnection", "LogEntry", "RejectedRequest", "Server", "HTTPServerError"]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -35,7 +42,14 @@ class Server(HTTPServerBase):
 
     ``stopping`` is a :class:`threading.Event` set when :meth:`stop` begins: handlers that stall
     on purpose should wait on it (``environ["flakymirror.stopping"]`` is the same event) so a
-    stop never hangs. :attr:`log` keeps the last ``log_size`` :class:`LogEntry` values.
+    stop never hangs. :attr:`log` keeps the last ``log_size`` :class:`LogEntry` values,
+    including requests the gateway rejected before the app (with their 4xx/5xx status).
+
+    ``date_clock`` (also a settable attribute) returns epoch seconds; when set, every
+    ``Date`` header is formatted from it instead of wall time. ``on_reject`` (a settable
+    attribute, default None) is called with a :class:`RejectedRequest` for every request the
+    gateway refuses, before the error response is sent. An exception from either hook is kept
+    for :meth:`check` and never kills the connection (the ``Date`` falls back to wall time).
     """
 
     def __init__(
@@ -48,6 +62,7 @@ class Server(HTTPServerBase):
         *,
         log_size: int = 1000,
         join_timeout: float = 5.0,
+        date_clock: Callable[[], float] | None = None,
     ) -> None:
         # HTTPServerBase.__init__ is not called: it would make ``host`` the bind address, but
         # our ``host`` is the "127.0.0.1:PORT" string clients put in image references.
@@ -62,6 +77,9 @@ class Server(HTTPServerBase):
         self.handler_errors: list[Exception] = []
         self.log: deque[LogEntry] = deque(maxlen=log_size)  # type: ignore[assignment]
         self.no_handler_status_code = 500
+        self.date_clock: Callable[[], float] | None = date_clock
+        self.on_reject: Callable[[RejectedRequest], None] | None = None
+        self._date_cache: tuple[int, bytes] = (-1, b"")
         self.server = None
         self.server_thread: threading.Thread | None = None
         self.stopping = threading.Event()
@@ -195,7 +213,13 @@ class Server(HTTPServerBase):
             environ["REMOTE_PORT"] = str(addr[1])
             environ["werkzeug.socket"] = sock
             Connection(
-                sock, self.app, environ, on_error=self._record_error, on_log=self.log.append
+                sock,
+                self.app,
+                environ,
+                on_error=self._record_error,
+                on_log=self._log,
+                on_reject=self._rejected,
+                date=self.http_date,
             ).serve()
         finally:
             with self._lock:
@@ -204,6 +228,36 @@ class Server(HTTPServerBase):
     def _record_error(self, exc: BaseException) -> None:
         if isinstance(exc, Exception):
             self.handler_errors.append(exc)
+
+    def _log(self, entry: LogEntry) -> None:
+        self.log.append(entry)  # via self: clear_log() replaces the deque
+
+    def _rejected(self, rejected: RejectedRequest) -> None:
+        self.log.append(
+            LogEntry(rejected.method, rejected.target, rejected.status, rejected.client)
+        )
+        hook = self.on_reject
+        if hook is not None:
+            try:
+                hook(rejected)
+            except Exception as exc:  # noqa: BLE001 - the hook's bug goes to check()
+                self.handler_errors.append(exc)
+
+    def http_date(self) -> bytes:
+        """The ``Date`` header value: from :attr:`date_clock` when set, else wall time."""
+        clock = self.date_clock
+        if clock is None:
+            return http_date()
+        try:
+            second = math.floor(clock())
+            cached = self._date_cache
+            if cached[0] != second:
+                cached = (second, formatdate(second, usegmt=True).encode())
+                self._date_cache = cached
+            return cached[1]
+        except Exception as exc:  # noqa: BLE001 - a broken clock must not break responses
+            self.handler_errors.append(exc)
+            return http_date()
 
     def stop(self) -> None:
         """Stop accepting, close every connection, join every thread. Takes milliseconds.
