@@ -34,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flakymirror`` script; returns the exit code."""
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     handler = getattr(args, "handler", None) or args.func
-    return int(handler(args))
+    # a reader that went away (`flakymirror replay | head -1`) is not an error of ours
+    return scenario_commands.run_handler(handler, args)
 
 
 if __name__ == "__main__":

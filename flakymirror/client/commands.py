@@ -50,10 +50,27 @@ class _LifecycleFormatter(logging.Formatter):
         return text
 
 
+class _PipeSafeHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that stops writing, quietly, once the reader of stdout went away
+    (``flakymirror export | head -1``); the command still runs to the end and keeps its code."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        """Silence stdout on ``BrokenPipeError``; any other error as logging does."""
+        if isinstance(sys.exc_info()[1], BrokenPipeError) and self.stream is sys.stdout:
+            # the Python docs' recipe: what is still buffered goes to devnull at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, sys.stdout.fileno())
+            finally:
+                os.close(devnull)
+            return
+        super().handleError(record)
+
+
 def _logger(out: TextIO, verbose: bool) -> logging.Logger:
     # an unregistered logger: nothing leaks into logging's global registry between runs
     log = logging.Logger("flakymirror.cli", logging.DEBUG if verbose else logging.INFO)
-    handler = logging.StreamHandler(out)
+    handler = _PipeSafeHandler(out)
     handler.setFormatter(_LifecycleFormatter())
     log.addHandler(handler)
     return log

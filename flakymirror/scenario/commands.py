@@ -15,6 +15,7 @@ invalid scenario file, reported on stderr with its file, line and key; nothing i
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -24,7 +25,16 @@ from flakymirror.scenario.errors import ScenarioError
 from flakymirror.scenario.library import ENV_VAR, load_all
 from flakymirror.scenario.report import render_json, render_result
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_CRASH", "EXIT_FAILED", "EXIT_OK", "main", "register"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_CRASH",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "main",
+    "register",
+    "run_handler",
+    "stdout_to_devnull",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CRASH = 0, 1, 2, 3
 
@@ -66,6 +76,32 @@ def _report_errors(errors: Sequence[ScenarioError], err: TextIO) -> None:
         print(f"flakymirror: invalid scenario: {e}", file=err)
 
 
+def stdout_to_devnull() -> None:
+    """Point file descriptor 1 at ``os.devnull`` after a ``BrokenPipeError`` on stdout.
+
+    The reader went away (``flakymirror replay | head -1``); what is still buffered must not
+    make the interpreter fail again when it flushes stdout at exit (the recipe of the Python
+    docs' "Note on SIGPIPE").
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _emit(lines: Sequence[str], out: TextIO) -> None:
+    """Print ``lines`` and flush; a reader that went away silences stdout instead of failing."""
+    try:
+        for line in lines:
+            print(line, file=out)
+        out.flush()
+    except BrokenPipeError:
+        if out is not sys.stdout:
+            raise
+        stdout_to_devnull()
+
+
 def replay_command(
     args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -90,8 +126,9 @@ def replay_command(
             traceback.print_exc(file=err)
             return EXIT_CRASH
     text = render_json(results) if args.json else render_result(results, verbose=args.verbose)
-    print(text, file=out)
-    return EXIT_FAILED if any(r.failures for r in results) else EXIT_OK
+    code = EXIT_FAILED if any(r.failures for r in results) else EXIT_OK
+    _emit([text], out)
+    return code
 
 
 def scenarios_command(
@@ -101,8 +138,7 @@ def scenarios_command(
     out = out or sys.stdout
     err = err or sys.stderr
     scenarios, errors = load_all(args.paths)
-    for s in scenarios:
-        print(f"{s.name} — {s.description} [{', '.join(s.source)}]", file=out)
+    _emit([f"{s.name} — {s.description} [{', '.join(s.source)}]" for s in scenarios], out)
     if errors:
         _report_errors(errors, err)
         return EXIT_BAD_INPUT
@@ -125,7 +161,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse reports usage errors itself, with code 2
         return int(e.code or 0)
-    return int(args.func(args))
+    return run_handler(args.func, args)
+
+
+def run_handler(handler: Any, args: argparse.Namespace) -> int:
+    """Call ``handler(args)`` and flush stdout; returns its exit code.
+
+    The handlers here already survive a closed stdout with their own code; a handler that does
+    not (it raised ``BrokenPipeError``) exits 1, quietly, like a Python program killed by EPIPE.
+    """
+    code = 1
+    try:
+        code = int(handler(args))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_to_devnull()
+    return code
 
 
 if __name__ == "__main__":
