@@ -12,14 +12,18 @@ from .manifests import etag_matches
 
 __all__ = ["get", "delete", "parse_range"]
 
-_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+#: ASCII digits only, at most 19 (a 63-bit offset, as Go's net/http parses it): a longer
+#: number is refused as malformed instead of reaching Python's int-conversion digit limit.
+_RANGE = re.compile(r"^[ \t]*([0-9]{0,19})[ \t]*-[ \t]*([0-9]{0,19})[ \t]*$")
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
     """``Range: bytes=a-b`` → ``(start, end_exclusive)``; None = serve the whole blob.
 
     Several ranges or another unit are ignored (RFC 9110 allows it); a malformed or
-    unsatisfiable ``bytes`` range raises ``416 RANGE_INVALID``.
+    unsatisfiable ``bytes`` range raises ``416 RANGE_INVALID``. On an empty blob a suffix
+    range (``bytes=-5``) is satisfiable by RFC 9110 14.1.1 but has no byte to name in a
+    ``Content-Range``, so it is ignored (the whole, empty blob with 200).
     """
     unit, sep, spec = header.partition("=")
     if not sep or unit.strip().lower() != "bytes":
@@ -34,6 +38,8 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         n = int(last)
         if n == 0:
             raise _unsatisfiable(header, size, "empty suffix range")
+        if size == 0:
+            return None
         return max(size - n, 0), size
     start = int(first)
     end = size - 1 if not last else min(int(last), size - 1)

@@ -111,6 +111,8 @@ def inspect_manifest(data: bytes, content_type: str | None) -> ManifestInfo:
         doc = json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
         raise _invalid(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise _invalid("not valid JSON: nested too deeply") from None
     if not isinstance(doc, dict):
         raise _invalid(f"top level must be a JSON object, got {type(doc).__name__}")
     media_type = _media_type(doc, content_type)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
@@ -11,6 +12,8 @@ from .errors import RegistryError
 
 __all__ = ["list_tags", "catalog", "paginate"]
 
+#: ``n`` as ASCII digits, at most 19 of them (``str.isdigit`` would pass ``'²'`` to ``int``).
+_PAGE_SIZE = re.compile(r"[0-9]{1,19}")
 #: Page size when a client asks for none on the catalog (tags are unpaged unless asked).
 CATALOG_PAGE = 10000
 
@@ -22,10 +25,10 @@ def paginate(
     raw_n = request.args.get("n")
     n = default
     if raw_n is not None:
-        if not raw_n.isdigit():
+        if not _PAGE_SIZE.fullmatch(raw_n):
             raise RegistryError(
                 "PAGINATION_NUMBER_INVALID",
-                f"n must be a non-negative integer, got {raw_n[:50]!r}",
+                f"n must be a non-negative integer of at most 19 digits, got {raw_n[:50]!r}",
                 {"n": raw_n[:50]},
             )
         n = int(raw_n)

@@ -22,7 +22,10 @@ from .spool import CHUNK
 
 __all__ = ["post", "patch", "put", "status", "cancel", "parse_content_range"]
 
-_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?\s*(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+#: At most 19 ASCII digits per number: longer ones are malformed, never an int() overflow.
+_CONTENT_RANGE = re.compile(
+    r"^(?:bytes[ =])?[ \t]*([0-9]{1,19})-([0-9]{1,19})(?:/(?:[0-9]{1,19}|\*))?$"
+)
 
 
 def parse_content_range(value: str) -> tuple[int, int]:
@@ -38,8 +41,8 @@ def parse_content_range(value: str) -> tuple[int, int]:
     if end < start:
         raise RegistryError(
             "RANGE_INVALID",
-            f"Content-Range {value!r} ends before it starts",
-            {"Content-Range": value},
+            f"Content-Range {value[:100]!r} ends before it starts",
+            {"Content-Range": value[:100]},
         )
     return start, end
 

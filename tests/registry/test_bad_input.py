@@ -128,6 +128,8 @@ CASES = [
         "MANIFEST_INVALID",
     ),
     ("PUT", "/v2/a/manifests/x", {}, b'{"schemaVersion":2}', 400, "MANIFEST_INVALID"),
+    ("PUT", "/v2/a/manifests/x", OCI, b"[" * 100_000, 400, "MANIFEST_INVALID"),  # RecursionError
+    ("PUT", "/v2/a/manifests/x", OCI, b'{"a":' * 100_000, 400, "MANIFEST_INVALID"),
     # uploads
     (
         "PATCH",
@@ -143,13 +145,25 @@ CASES = [
     ("PATCH", "{upload}", {"Content-Range": "5-1"}, b"x", 416, "RANGE_INVALID"),
     ("PATCH", "{upload}", {"Content-Range": "7-7"}, b"x", 416, "RANGE_INVALID"),
     ("PATCH", "{upload}", {"Content-Range": "0-4"}, b"x", 400, "SIZE_INVALID"),
+    ("PATCH", "{upload}", {"Content-Range": "0-" + "9" * 5000}, b"x", 416, "RANGE_INVALID"),
+    ("PATCH", "{upload}", {"Content-Range": "\u00b2-3"}, b"x", 416, "RANGE_INVALID"),
     ("POST", "{upload}", {}, b"", 405, "UNSUPPORTED"),
     # ranges and pagination
     ("GET", f"/v2/a/blobs/{D}", {"Range": "bytes=9-1"}, b"", 416, "RANGE_INVALID"),
     ("GET", f"/v2/a/blobs/{D}", {"Range": "bytes=100-"}, b"", 416, "RANGE_INVALID"),
+    # numbers past Python's int-conversion digit limit are malformed ranges, not a 500
+    ("GET", f"/v2/a/blobs/{D}", {"Range": "bytes=-" + "9" * 5000}, b"", 416, "RANGE_INVALID"),
+    ("GET", f"/v2/a/blobs/{D}", {"Range": "bytes=" + "9" * 5000 + "-"}, b"", 416, "RANGE_INVALID"),
+    ("GET", f"/v2/a/blobs/{D}", {"Range": "bytes=0-" + "9" * 20}, b"", 416, "RANGE_INVALID"),
+    ("GET", f"/v2/a/blobs/{D}", {"Range": "bytes=\u00b2-"}, b"", 416, "RANGE_INVALID"),
     ("GET", "/v2/a/tags/list?n=-1", {}, b"", 400, "PAGINATION_NUMBER_INVALID"),
     ("GET", "/v2/a/tags/list?n=abc", {}, b"", 400, "PAGINATION_NUMBER_INVALID"),
     ("GET", "/v2/_catalog?n=1.5", {}, b"", 400, "PAGINATION_NUMBER_INVALID"),
+    ("GET", "/v2/a/tags/list?n=%C2%B2", {}, b"", 400, "PAGINATION_NUMBER_INVALID"),  # '²'
+    ("GET", "/v2/_catalog?n=%C2%B2", {}, b"", 400, "PAGINATION_NUMBER_INVALID"),
+    ("GET", "/v2/_catalog?n=%D9%A3", {}, b"", 400, "PAGINATION_NUMBER_INVALID"),  # Arabic 3
+    ("GET", "/v2/a/tags/list?n=" + "9" * 5000, {}, b"", 400, "PAGINATION_NUMBER_INVALID"),
+    ("GET", "/v2/_catalog?n=" + "1" * 20, {}, b"", 400, "PAGINATION_NUMBER_INVALID"),
     # paths and methods
     ("GET", "/nothing", {}, b"", 404, "METHOD_UNKNOWN"),
     ("GET", "/v2/a/unknown/thing", {}, b"", 404, "METHOD_UNKNOWN"),

@@ -166,6 +166,36 @@ def test_blob_ranges(registry, header, status, span):
         assert r.headers["Content-Range"] == f"bytes {start}-{end - 1}/2048"
 
 
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        ("bytes=-5", 200),  # satisfiable (RFC 9110 14.1.1) but no byte to name: Range ignored
+        ("bytes=-" + "9" * 19, 200),
+        ("bytes=0-", 416),
+        ("bytes=0-0", 416),
+        ("bytes=-0", 416),
+        ("bytes=1-0", 416),
+    ],
+)
+def test_ranges_on_an_empty_blob_never_send_an_impossible_content_range(registry, header, status):
+    d = push_blob(registry.url, "e", b"")
+    r = requests.get(f"{registry.url}/v2/e/blobs/{d}", headers={"Range": header})
+    assert r.status_code == status
+    assert r.headers["Content-Length"] == str(len(r.content))
+    if status == 416:
+        assert code_of(r) == "RANGE_INVALID"
+        assert r.headers["Content-Range"] == "bytes */0"
+    else:
+        assert r.content == b"" and "Content-Range" not in r.headers
+
+
+def test_a_suffix_range_longer_than_the_blob_is_the_whole_blob(registry):
+    d = push_blob(registry.url, "r", b"abc")
+    r = requests.get(f"{registry.url}/v2/r/blobs/{d}", headers={"Range": "bytes=-" + "9" * 19})
+    assert r.status_code == 206 and r.content == b"abc"
+    assert r.headers["Content-Range"] == "bytes 0-2/3"
+
+
 def test_well_known_blobs(registry):
     for data in (b"", b"{}"):
         d = push_blob(registry.url, "w", data)
