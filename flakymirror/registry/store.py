@@ -264,7 +264,8 @@ class Store:
         ``media_type`` may be empty: the ``mediaType`` field decides. With ``check`` the
         manifest is validated (``MANIFEST_INVALID``) and every blob it names must be in the
         repository (``MANIFEST_BLOB_UNKNOWN``, 400, one error per blob), every child manifest
-        of an index too (``MANIFEST_UNKNOWN``, 404, as go-containerregistry answers). A subject
+        of an index too (the same 400 ``MANIFEST_BLOB_UNKNOWN``, one error per child: the spec's
+        end-7a code for any missing reference, and distribution 2.8's answer). A subject
         need not exist. ``digest`` stores it under another algorithm's digest (sha512 pushes).
         """
         data = bytes(data)
@@ -295,25 +296,27 @@ class Store:
     def _check_references(repo: str, r: _Repo | None, info: ManifestInfo) -> None:
         blobs = r.blobs if r is not None else set()
         manifests = r.manifests if r is not None else {}
-        missing = [d for d in info.blobs if str(d) not in blobs]
-        if missing:
-            errors = [
-                {
-                    "code": "MANIFEST_BLOB_UNKNOWN",
-                    "message": f"blob {d} is unknown to repository {repo!r}",
-                    "detail": {"digest": str(d)},
-                }
-                for d in missing
-            ]
+        errors = [
+            {
+                "code": "MANIFEST_BLOB_UNKNOWN",
+                "message": f"blob {d} is unknown to repository {repo!r}",
+                "detail": {"digest": str(d)},
+            }
+            for d in info.blobs
+            if str(d) not in blobs
+        ]
+        errors += [
+            {
+                "code": "MANIFEST_BLOB_UNKNOWN",
+                "message": f"child manifest {d} of the index is unknown to repository {repo!r}",
+                "detail": {"digest": str(d)},
+            }
+            for d in info.children
+            if str(d) not in manifests
+        ]
+        if errors:
             raise RegistryError(
                 "MANIFEST_BLOB_UNKNOWN", errors[0]["message"], errors[0]["detail"], more=errors[1:]
-            )
-        children = [d for d in info.children if str(d) not in manifests]
-        if children:
-            raise RegistryError(
-                "MANIFEST_UNKNOWN",
-                f"child manifest {children[0]} of the index is unknown to repository {repo!r}",
-                {"digests": [str(d) for d in children]},
             )
 
     def get_manifest(self, repo: str, reference: str) -> StoredManifest | None:

@@ -261,15 +261,30 @@ def test_manifest_missing_references(registry):
         "MANIFEST_BLOB_UNKNOWN",
         "MANIFEST_BLOB_UNKNOWN",
     ]
+    # an index whose children are missing: 400 MANIFEST_BLOB_UNKNOWN per child (end-7a)
+    img = build_image(layers=1, seed=3)
+    registry.push(img, "r:present")
     index = {
         "schemaVersion": 2,
         "mediaType": mt.OCI_INDEX,
-        "manifests": [descriptor(b"nope", mt.OCI_MANIFEST)],
+        "manifests": [
+            descriptor(b"nope", mt.OCI_MANIFEST),
+            descriptor(img.manifest_bytes, mt.OCI_MANIFEST),
+            descriptor(b"nope2", mt.OCI_MANIFEST),
+        ],
     }
     r = requests.put(
         f"{url}/v2/r/manifests/i", data=json.dumps(index), headers={"Content-Type": mt.OCI_INDEX}
     )
-    assert r.status_code == 404 and code_of(r) == "MANIFEST_UNKNOWN"
+    assert r.status_code == 400, r.text
+    errors = r.json()["errors"]
+    assert [e["code"] for e in errors] == ["MANIFEST_BLOB_UNKNOWN"] * 2
+    assert [e["detail"] for e in errors] == [
+        {"digest": str(Digest.of(b"nope"))},
+        {"digest": str(Digest.of(b"nope2"))},
+    ]
+    assert str(Digest.of(b"nope")) in errors[0]["message"]
+    assert requests.head(f"{url}/v2/r/manifests/i").status_code == 404
     # a blob in another repository does not count
     push_blob(url, "other", b"l1")
     push_blob(url, "other", b"l2")

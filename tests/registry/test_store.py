@@ -127,7 +127,8 @@ def test_manifest_references_must_exist(store):
     )
     with pytest.raises(RegistryError) as exc:
         store.put_manifest("r", child.encode(), mt.OCI_INDEX)
-    assert exc.value.code == "MANIFEST_UNKNOWN"
+    assert exc.value.code == "MANIFEST_BLOB_UNKNOWN" and exc.value.status == 400
+    assert exc.value.detail == {"digest": str(Digest.of(b"x"))} and exc.value.more == []
     # check=False seeds anything, even broken bytes
     assert store.put_manifest("r", b"not json", "application/octet-stream", ["x"], check=False)
     assert store.get_manifest("r", "x").data == b"not json"
