@@ -19,6 +19,7 @@ from flakymirror.scenario.errors import ScenarioError
 from flakymirror.scenario.library import (
     discover,
     library_dir,
+    library_dirs,
     library_scenarios,
     load_all,
     load_scenario,
@@ -56,6 +57,7 @@ __all__ = [
     "apply_to_mirror",
     "discover",
     "library_dir",
+    "library_dirs",
     "library_scenarios",
     "load_all",
     "load_file",

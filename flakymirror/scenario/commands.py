@@ -39,8 +39,8 @@ __all__ = [
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CRASH = 0, 1, 2, 3
 
 _PATHS_HELP = (
-    "scenario files, folders of *.toml files, or library scenario names "
-    f"(default: the whole incident library; ${ENV_VAR} overrides where it is)"
+    "scenario files, folders of *.toml files, or library scenario names (default: every "
+    f"scenario in ${ENV_VAR}, else in ./scenarios, else in the bundled incident library)"
 )
 
 

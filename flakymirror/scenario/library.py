@@ -1,12 +1,17 @@
 """Where the incident library lives, and loading scenarios by name, file or folder.
 
-:func:`library_dir` finds the library, first match wins:
+The library directories, in search order (:func:`library_dirs` lists those that exist):
 
-1. the directory named by the ``FLAKYMIRROR_SCENARIOS`` environment variable;
-2. ``flakymirror/scenario/library/`` inside the installed package (a wheel built with the
-   repository's ``scenarios/`` force-included there);
-3. ``scenarios/`` of the source checkout the package was imported from (editable installs);
-4. ``scenarios/`` in the current directory.
+1. the directory named by the ``FLAKYMIRROR_SCENARIOS`` environment variable (an explicit
+   setting wins over anything found by looking around);
+2. ``scenarios/`` in the current directory (a project's own incidents);
+3. the bundled library: ``flakymirror/scenario/library/`` inside the installed package (a wheel
+   built with the repository's ``scenarios/`` force-included there), else ``scenarios/`` of the
+   source checkout the package was imported from (editable installs).
+
+:func:`library_dir` is the first of them: what ``flakymirror replay`` and ``flakymirror
+scenarios`` use when given no PATH. A scenario *name* is looked up in every one, in that order,
+so a project's folder adds to the bundled library (and shadows a bundled file of the same name).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ __all__ = [
     "ENV_VAR",
     "discover",
     "library_dir",
+    "library_dirs",
     "library_scenarios",
     "load_all",
     "load_scenario",
@@ -34,26 +40,43 @@ _HERE = Path(__file__).resolve().parent
 
 
 def _candidates() -> list[Path]:
-    out = []
     env = os.environ.get(ENV_VAR)
-    if env:
-        out.append(Path(env))
+    out = [Path(env)] if env else []
+    out.append(Path.cwd() / "scenarios")
     out.append(_HERE / "library")
     out.append(_HERE.parents[1] / "scenarios")
-    out.append(Path.cwd() / "scenarios")
+    return out
+
+
+def library_dirs() -> list[Path]:
+    """The library directories that exist, in search order (see the module docstring)."""
+    env = os.environ.get(ENV_VAR)
+    if env and not Path(env).is_dir():
+        raise ScenarioError(f"{ENV_VAR}={env!r} is not a directory", path=env)
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for candidate in _candidates():
+        if candidate.is_dir() and candidate.resolve() not in seen:
+            seen.add(candidate.resolve())
+            out.append(candidate)
+    if not out:
+        tried = ", ".join(str(c) for c in _candidates())
+        raise ScenarioError(f"cannot find the scenario library (tried {tried})")
     return out
 
 
 def library_dir() -> Path:
-    """The incident library's directory (see the module docstring for the search order)."""
-    env = os.environ.get(ENV_VAR)
-    if env and not Path(env).is_dir():
-        raise ScenarioError(f"{ENV_VAR}={env!r} is not a directory", path=env)
-    for candidate in _candidates():
-        if candidate.is_dir():
+    """The default library: the first of :func:`library_dirs`."""
+    return library_dirs()[0]
+
+
+def _named(name: str) -> Path | None:
+    """The file of library scenario ``name`` in the first library directory holding one."""
+    for folder in library_dirs():
+        candidate = folder / f"{name}.toml"
+        if candidate.is_file():
             return candidate
-    tried = ", ".join(str(c) for c in _candidates())
-    raise ScenarioError(f"cannot find the scenario library (tried {tried})")
+    return None
 
 
 def library_files() -> list[Path]:
@@ -78,18 +101,21 @@ def load_scenario(name_or_path: str | os.PathLike[str]) -> Scenario:
         return load_file(path)
     if isinstance(name_or_path, os.PathLike) or _looks_like_path(text):
         raise ScenarioError("no such scenario file", path=text)
-    candidate = library_dir() / f"{text}.toml"
-    if candidate.is_file():
+    candidate = _named(text)
+    if candidate is not None:
         return load_file(candidate)
-    names = [p.stem for p in library_files()]
+    folders = library_dirs()
+    names = sorted({p.stem for folder in folders for p in folder.glob("*.toml")})
     close = difflib.get_close_matches(text, names, n=3, cutoff=0.5)
     hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-    raise ScenarioError(f"no scenario named {text!r} in {library_dir()}{hint}", path=text)
+    where = ", ".join(str(f) for f in folders)
+    raise ScenarioError(f"no scenario named {text!r} in {where}{hint}", path=text)
 
 
 def discover(paths: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
     """Scenario files named by ``paths``: files, folders (``*.toml`` inside, recursively) or
-    library names. No paths means the whole library. Missing paths raise :class:`ScenarioError`.
+    library names. No paths means every file of :func:`library_dir`. Missing paths raise
+    :class:`ScenarioError`.
     """
     paths = list(paths)
     if not paths:
@@ -105,8 +131,8 @@ def discover(paths: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
             out.extend(found)
         elif path.is_file():
             out.append(path)
-        elif not _looks_like_path(text) and (library_dir() / f"{text}.toml").is_file():
-            out.append(library_dir() / f"{text}.toml")
+        elif not _looks_like_path(text) and (named := _named(text)) is not None:
+            out.append(named)
         else:
             raise ScenarioError("no such file, folder or library scenario", path=text)
     seen: set[Path] = set()

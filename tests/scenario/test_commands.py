@@ -177,3 +177,48 @@ def test_replay_exit_3_when_the_replay_itself_crashes(quick_dir, monkeypatch, ca
     err = capsys.readouterr().err
     assert "replay of lifecycle-1674-empty-layers crashed:" in err
     assert "RuntimeError: a bug in flakymirror" in err
+
+
+def _names(out: str) -> list[str]:
+    return [line.split(" — ")[0] for line in out.splitlines()]
+
+
+def test_default_library_is_scenarios_in_the_current_directory(
+    monkeypatch, tmp_path, quick_dir, capsys
+):
+    """No PATH: $FLAKYMIRROR_SCENARIOS, else ./scenarios, else the bundled library."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    project = tmp_path / "project"
+    (project / "scenarios").mkdir(parents=True)
+    shutil.copy(quick_dir / f"{QUICK[0]}.toml", project / "scenarios")
+    monkeypatch.chdir(project)
+    assert main(["scenarios"]) == 0
+    assert _names(capsys.readouterr().out) == [QUICK[0]]
+    assert main(["replay", "--json"]) == 0
+    assert [s["name"] for s in json.loads(capsys.readouterr().out)["scenarios"]] == [QUICK[0]]
+    assert library_dir() == project / "scenarios"
+
+    monkeypatch.setenv(ENV_VAR, str(quick_dir))  # an explicit setting beats the directory
+    assert main(["scenarios"]) == 0
+    assert _names(capsys.readouterr().out) == sorted(QUICK)
+
+    monkeypatch.delenv(ENV_VAR)
+    monkeypatch.chdir(tmp_path)  # no ./scenarios here: the bundled library
+    assert main(["scenarios"]) == 0
+    assert len(_names(capsys.readouterr().out)) == len(library_files()) > 2
+
+
+def test_names_resolve_through_every_library_in_order(monkeypatch, tmp_path):
+    """A name is looked up in ./scenarios first, then in the bundled library: a project's own
+    folder adds to the library (and shadows a bundled file of the same name)."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    bundled = library_dir()
+    (tmp_path / "scenarios").mkdir()
+    mine = tmp_path / "scenarios" / "registry-401-without-body.toml"
+    mine.write_text((bundled / "registry-401-without-body.toml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert load_scenario("registry-401-without-body").path == str(mine)
+    never = load_scenario("lifecycle-1674-never-converges")
+    assert Path(never.path).parent.resolve() == bundled.resolve()
+    with pytest.raises(ScenarioError, match="did you mean 'lifecycle-1674-never-converges'"):
+        load_scenario("lifecycle-1674-never-converge")
