@@ -2,8 +2,9 @@
 
 Every request names the access it needs as :class:`Scope` values (``repository:foo:pull``).
 An auth object answers with an :class:`Identity` or raises the OCI error: ``401 UNAUTHORIZED``
-with a ``WWW-Authenticate`` challenge when (re)authenticating can help, ``403 DENIED`` when the
-caller is known and the policy refuses. Grants (who gets which actions on which repositories)
+with a ``WWW-Authenticate`` challenge when (re)authenticating can help (no or bad credentials,
+an expired token, an anonymous token when a user could have the access), ``403 DENIED`` when
+the caller is known and the policy refuses. Grants (who gets which actions on which repositories)
 are data: ``{"alice": {"*": "pull,push"}, "": {"public/*": "pull"}}`` where ``""`` is the
 anonymous caller, ``"*"`` any authenticated user, and keys of the inner mapping are
 ``fnmatch`` patterns over repository names (``"registry:catalog"`` for the catalog).
@@ -208,8 +209,10 @@ class BearerAuth:
 
     Tokens are opaque random strings kept in a table with their grants and expiry, read
     against ``clock()`` (epoch seconds; inject a virtual clock to drive expiry). A token that
-    lacks access answers ``401`` + ``error="insufficient_scope"`` when the token's user could
-    get it (so clients fetch a new token), ``403 DENIED`` when the policy refuses the user.
+    lacks access answers ``401`` + ``error="insufficient_scope"`` when a new token could get
+    it: the token's user is granted the access, or the token is anonymous and some configured
+    user is (so clients log in and fetch a new token). ``403 DENIED`` is for a logged-in user
+    the grants refuse, and for an anonymous token asking what no user may have.
     """
 
     token_path = "/token"
@@ -284,6 +287,14 @@ class BearerAuth:
                     raise self._unauthorized(
                         request, needed, f"token does not grant {scope}", "insufficient_scope"
                     )
+                if token.user is None and self._some_user_may(scope):
+                    # an anonymous token: logging in can help, so challenge (distribution: 401)
+                    raise self._unauthorized(
+                        request,
+                        needed,
+                        f"anonymous token does not grant {scope}; authentication required",
+                        "insufficient_scope",
+                    )
                 who = "anonymous caller" if token.user is None else f"user {token.user!r}"
                 raise RegistryError(
                     "DENIED",
@@ -291,6 +302,11 @@ class BearerAuth:
                     _detail([scope]),
                 )
         return Identity(token.user, has)
+
+    def _some_user_may(self, scope: Scope) -> bool:
+        """True when some configured user would be granted every action of ``scope``."""
+        wanted = set(scope.actions)
+        return any(wanted <= self.policy.allowed(user, scope) for user in self.users)
 
     # -- the token service -------------------------------------------------------------------
     def issue(

@@ -165,12 +165,54 @@ def test_bad_credentials_at_the_token_endpoint():
             f"{reg.url}/token", params={"scope": "garbage"}, auth=("alice", "wonderland")
         )
         assert r.status_code == 400
-        # anonymous token with no grants: valid, grants nothing; pulls are denied
+        # anonymous token with no grants: valid, grants nothing; a user could pull, so the
+        # caller is challenged to log in (401 insufficient_scope), never a final 403
         tok = get_token(reg.url, "repository:a:pull")
         r = requests.get(
             f"{reg.url}/v2/a/tags/list", headers={"Authorization": f"Bearer {tok['token']}"}
         )
+        assert r.status_code == 401 and code_of(r) == "UNAUTHORIZED"
+        assert challenge(r)["error"] == "insufficient_scope"
+        assert challenge(r)["scope"] == "repository:a:pull"
+        reg.check()
+
+
+def test_anonymous_token_lacking_push_is_challenged_not_denied():
+    grants = {"": {"public/*": "pull"}, "alice": {"*": "pull,push"}, "reader": {"*": "pull"}}
+    with Registry(auth=BearerAuth(users=USERS, grants=grants)) as reg:
+        url = reg.url
+        anon = get_token(url, "repository:public/app:pull,push")  # granted pull only
+        bearer = {"Authorization": f"Bearer {anon['token']}"}
+        assert requests.get(f"{url}/v2/public/app/tags/list", headers=bearer).status_code == 404
+        r = requests.post(f"{url}/v2/public/app/blobs/uploads/", headers=bearer)
+        assert r.status_code == 401 and code_of(r) == "UNAUTHORIZED", r.text
+        c = challenge(r)
+        assert c["error"] == "insufficient_scope"
+        assert c["scope"] == "repository:public/app:pull,push"
+        assert c["realm"] == f"{url}/token"
+        # logging in as alice with the challenged scope then works
+        tok = get_token(url, c["scope"], auth=("alice", "wonderland"))
+        r = requests.post(
+            f"{url}/v2/public/app/blobs/uploads/",
+            headers={"Authorization": f"Bearer {tok['token']}"},
+        )
+        assert r.status_code == 202
+        # an authenticated user the grants refuse is final: 403 DENIED, no challenge
+        tok = get_token(url, "repository:public/app:pull,push", auth=("reader", "books"))
+        r = requests.post(
+            f"{url}/v2/public/app/blobs/uploads/",
+            headers={"Authorization": f"Bearer {tok['token']}"},
+        )
         assert r.status_code == 403 and code_of(r) == "DENIED"
+        assert "WWW-Authenticate" not in r.headers
+        # an anonymous token asking what no user may have (delete): 403, logging in cannot help
+        anon = get_token(url, "repository:public/app:delete")
+        r = requests.delete(
+            f"{url}/v2/public/app/manifests/{Digest.of(b'x')}",
+            headers={"Authorization": f"Bearer {anon['token']}"},
+        )
+        assert r.status_code == 403 and code_of(r) == "DENIED"
+        assert "anonymous caller" in r.json()["errors"][0]["message"]
         reg.check()
 
 
