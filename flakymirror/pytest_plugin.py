@@ -35,6 +35,7 @@ JOURNAL_SECTION = "flakymirror journal"
 MARKER = "mirror_scenario"
 _MIRRORS = pytest.StashKey[list[tuple[str, Any]]]()
 _SCENARIO = pytest.StashKey["LoadedScenario"]()
+_SETTINGS = pytest.StashKey["_Settings"]()
 
 _INI_JOURNAL_SIZE = "flakymirror_journal_size"
 _INI_JOURNAL_LINES = "flakymirror_journal_lines"
@@ -80,13 +81,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """The plugin's numeric options, checked once at start-up."""
+
+    journal_size: int
+    journal_lines: int
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``mirror_scenario`` marker (``--strict-markers`` clean)."""
+    """Register the ``mirror_scenario`` marker (``--strict-markers`` clean) and check the
+    plugin's options: a bad value is a usage error (exit code 4) before any test runs."""
     config.addinivalue_line(
         "markers",
         f"{MARKER}(name_or_path): load an incident scenario (a library name or a TOML file, "
         "relative to the test file or to the flakymirror_scenarios directories) into the "
         "flaky_mirror fixture before the test runs",
+    )
+    config.stash[_SETTINGS] = _Settings(
+        journal_size=_int_ini(config, _INI_JOURNAL_SIZE, 1),
+        journal_lines=_journal_lines(config),
     )
 
 
@@ -105,7 +119,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _int_ini(config: pytest.Config, name: str, minimum: int) -> int:
     raw = config.getini(name)
     try:
-        value = int(raw)
+        value = int(raw.strip()) if isinstance(raw, str) else int(raw)
     except (TypeError, ValueError):
         raise pytest.UsageError(f"ini option {name}: expected an integer, got {raw!r}") from None
     if value < minimum:
@@ -190,7 +204,7 @@ def _flakymirror_session(
         clock=VirtualClock(),
         host=host,
         port=port,
-        journal_size=_int_ini(pytestconfig, _INI_JOURNAL_SIZE, 1),
+        journal_size=pytestconfig.stash[_SETTINGS].journal_size,
         ssl_context=flakymirror_ssl_context,
     )
     with mirror:
@@ -330,7 +344,7 @@ def make_flaky_mirror(
             kwargs["clock"] = VirtualClock()
         kwargs.setdefault("host", host)
         kwargs.setdefault("ssl_context", flakymirror_ssl_context)
-        kwargs.setdefault("journal_size", _int_ini(pytestconfig, _INI_JOURNAL_SIZE, 1))
+        kwargs.setdefault("journal_size", pytestconfig.stash[_SETTINGS].journal_size)
         mirror = FlakyMirror(upstream, **kwargs)
         made.append(mirror)
         mirror.start()
@@ -405,7 +419,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.when == "call" and report.failed:
         mirrors = item.stash.get(_MIRRORS, None)
-        max_lines = _journal_lines(item.config)
+        max_lines = item.config.stash[_SETTINGS].journal_lines
         if mirrors and max_lines > 0:
             text = "\n\n".join(render_journal(m, label, max_lines) for label, m in mirrors)
             report.sections.append((JOURNAL_SECTION, text))

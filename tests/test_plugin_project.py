@@ -384,10 +384,35 @@ def test_journal_lines_option_and_ini(pytester: pytest.Pytester) -> None:
     assert "flakymirror journal" not in result.stdout.str()
 
 
-def test_bad_ini_values_are_usage_errors(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "flakymirror_journal_size=lots"],
+         "ini option flakymirror_journal_size: expected an integer, got 'lots'"),
+        (["-o", "flakymirror_journal_size=0"],
+         "ini option flakymirror_journal_size: must be >= 1, got 0"),
+        (["-o", "flakymirror_journal_lines=-1"],
+         "ini option flakymirror_journal_lines: must be >= 0, got -1"),
+        (["-o", "flakymirror_journal_lines=many"],
+         "ini option flakymirror_journal_lines: expected an integer, got 'many'"),
+        (["--flakymirror-journal-lines=-3"], "--flakymirror-journal-lines must be >= 0, got -3"),
+    ],
+)  # fmt: skip
+def test_bad_ini_values_are_usage_errors(pytester: pytest.Pytester, args, message) -> None:
+    """Checked at start-up, before any test runs, whether a test fails or not (exit code 4)."""
     write_project(pytester)
-    result = pytester.runpytest("test_handler.py", "-o", "flakymirror_journal_size=lots")
-    result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(
-        ["*ini option flakymirror_journal_size: expected an integer, got 'lots'*"]
+    result = pytester.runpytest("test_handler.py", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert "passed" not in result.stdout.str() and "collected" not in result.stdout.str()
+
+
+def test_bad_ini_value_in_the_ini_file_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nflakymirror_journal_lines = -1\n")
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: ini option flakymirror_journal_lines: must be >= 0, got -1"]
     )
