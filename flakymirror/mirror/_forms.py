@@ -8,10 +8,42 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import re
+import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["FormError", "Form", "glob_match", "join"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_SECONDS",
+    "MAX_STEPS",
+    "Form",
+    "FormError",
+    "glob_match",
+    "header_map",
+    "header_name",
+    "header_value",
+    "integer",
+    "join",
+    "number",
+    "seconds",
+]
+
+#: Longest duration any value takes (fault delays and stalls, ``Retry-After``, a clock
+#: advance): ten years. Longer waits cannot be told apart from "forever" in a test, and they
+#: would overflow datetimes and ``threading`` timeouts.
+MAX_SECONDS = 10 * 366 * 86400
+#: Largest number of bytes a fault generates itself (``garbage``): 1 GiB.
+MAX_BYTES = 1 << 30
+#: Most steps a fault sequence holds once expanded (``times`` included).
+MAX_STEPS = 10_000
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = _REPR.maxother = 60
 
 
 class FormError(ValueError):
@@ -82,15 +114,31 @@ class Form:
                 )
         return value
 
-    def number(self, key: str, default: Any = None, *, minimum: float | None = None) -> Any:
+    def number(
+        self,
+        key: str,
+        default: Any = None,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> Any:
+        """The number at ``key`` (``default`` when absent), within the bounds given."""
         if key not in self.data:
             return default
-        return number(self.data[key], self.at(key), minimum=minimum)
+        return number(self.data[key], self.at(key), minimum=minimum, maximum=maximum)
 
-    def int(self, key: str, default: Any = None, *, minimum: int | None = None) -> Any:
+    def int(
+        self,
+        key: str,
+        default: Any = None,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> Any:
+        """The integer at ``key`` (``default`` when absent), within the bounds given."""
         if key not in self.data:
             return default
-        return integer(self.data[key], self.at(key), minimum=minimum)
+        return integer(self.data[key], self.at(key), minimum=minimum, maximum=maximum)
 
     def bool(self, key: str, default: Any = None) -> Any:
         value = self.data.get(key, default)
@@ -116,29 +164,94 @@ class Form:
         return list(value)
 
 
-def number(value: Any, path: str, *, minimum: float | None = None) -> float:
-    """``value`` as a finite float (ints accepted, booleans refused)."""
+def number(
+    value: Any, path: str, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    """``value`` as a finite float within ``[minimum, maximum]`` (ints accepted, booleans
+    refused)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise FormError(path, f"expected a number, got {value!r}")
-    value = float(value)
+        raise FormError(path, f"expected a number, got {_short(value)}")
+    try:
+        value = float(value)
+    except OverflowError:
+        raise FormError(path, "expected a finite number, got a too large integer") from None
     if not math.isfinite(value):
         raise FormError(path, f"expected a finite number, got {value!r}")
     if minimum is not None and value < minimum:
-        raise FormError(path, f"must be >= {minimum:g}, got {value:g}")
+        raise FormError(path, f"must be >= {_num(minimum)}, got {_num(value)}")
+    if maximum is not None and value > maximum:
+        raise FormError(path, f"must be <= {_num(maximum)}, got {_num(value)}")
     return value
 
 
-def integer(value: Any, path: str, *, minimum: int | None = None) -> int:
-    """``value`` as an int (booleans and floats with a fraction refused)."""
+def _num(x: float) -> str:
+    """``3``, ``0.5``, ``1000000000000`` or ``1e+300``: integral values as integers."""
+    if float(x).is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    return f"{x:g}"
+
+
+def integer(
+    value: Any, path: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """``value`` as an int within ``[minimum, maximum]`` (booleans and floats with a fraction
+    refused)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise FormError(path, f"expected an integer, got {value!r}")
+        raise FormError(path, f"expected an integer, got {_short(value)}")
     if isinstance(value, float):
         if not value.is_integer():
             raise FormError(path, f"expected an integer, got {value!r}")
         value = int(value)
     if minimum is not None and value < minimum:
-        raise FormError(path, f"must be >= {minimum}, got {value}")
+        raise FormError(path, f"must be >= {minimum}, got {_short(value)}")
+    if maximum is not None and value > maximum:
+        raise FormError(path, f"must be <= {maximum}, got {_short(value)}")
     return value
+
+
+def seconds(value: Any, path: str) -> float:
+    """A duration: a number from 0 to :data:`MAX_SECONDS`."""
+    return number(value, path, minimum=0, maximum=MAX_SECONDS)
+
+
+def header_name(value: Any, path: str) -> str:
+    """An HTTP field name (an RFC 9110 token: no spaces, colons, CR or LF)."""
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+        raise FormError(path, f"not a valid HTTP header name: {_short(value)}")
+    return value
+
+
+def header_value(value: Any, path: str, name: str = "") -> str:
+    """An HTTP field value: Latin-1 text without CR, LF or other control characters (a
+    ``Content-Length`` must be a decimal number, or every matched response would break)."""
+    if not isinstance(value, str):
+        raise FormError(path, f"expected a string, got {_short(value)}")
+    if not _FIELD_VALUE.fullmatch(value):
+        raise FormError(
+            path,
+            f"header values may not contain CR, LF or other control characters or "
+            f"non-Latin-1 text, got {_short(value)}",
+        )
+    if name.lower() == "content-length" and not _DIGITS.fullmatch(value):
+        raise FormError(path, f"Content-Length must be a decimal byte count, got {value!r}")
+    return value
+
+
+def header_map(value: Any, path: str) -> dict[str, str]:
+    """A table of header names to values, each checked (errors name the header)."""
+    if not isinstance(value, Mapping):
+        raise FormError(path, f"expected a table of strings, got {_short(value)}")
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        name = header_name(k, join(path, k) if isinstance(k, str) and k else path)
+        out[name] = header_value(v, join(path, name), name)
+    return out
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a bad value may be huge or deeply nested)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def glob_match(pattern: str | None, value: str | None) -> bool:

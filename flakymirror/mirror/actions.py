@@ -9,10 +9,22 @@ response: ``headers``, ``drip``, ``truncate``, ``corrupt``, ``wrong-digest``, ``
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from flakymirror.mirror._forms import Form, FormError, integer, join, number
+from flakymirror.mirror._forms import (
+    MAX_BYTES,
+    Form,
+    FormError,
+    _short,
+    header_map,
+    header_name,
+    header_value,
+    integer,
+    join,
+    seconds,
+)
 from flakymirror.oci.digest import Digest, DigestError
 
 __all__ = [
@@ -37,6 +49,8 @@ __all__ = [
 ]
 
 BODY_SHAPES = ("oci", "text", "html", "empty")
+#: Most pieces a drip splits a body into.
+MAX_CHUNKS = 100_000
 
 
 class _Base:
@@ -94,9 +108,10 @@ class Status(_Base):
     stage: ClassVar[str] = "answer"
 
     def __post_init__(self) -> None:
-        status = integer(self.status, "status", minimum=100)
-        if status > 599:
-            raise FormError("status", f"must be an HTTP status (100-599), got {status}")
+        status = integer(self.status, "status")
+        if not 200 <= status <= 599:
+            # 1xx are interim answers: a request cannot end with one
+            raise FormError("status", f"must be an HTTP status (200-599), got {_short(status)}")
         object.__setattr__(self, "status", status)
         if self.body not in BODY_SHAPES:
             raise FormError("body", f"{self.body!r} is not one of {', '.join(BODY_SHAPES)}")
@@ -104,14 +119,16 @@ class Status(_Base):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise FormError(name, f"expected a string, got {value!r}")
-        if not isinstance(self.headers, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
-        ):
-            raise FormError("headers", f"expected a table of strings, got {self.headers!r}")
+        if self.www_authenticate is not None:
+            header_value(self.www_authenticate, "www_authenticate")
+        if self.detail is not None:
+            try:
+                json.dumps(self.detail)
+            except (TypeError, ValueError, RecursionError):
+                raise FormError("detail", "expected a JSON value") from None
+        object.__setattr__(self, "headers", header_map(self.headers, "headers"))
         if self.retry_after is not None:
-            object.__setattr__(
-                self, "retry_after", number(self.retry_after, "retry_after", minimum=0)
-            )
+            object.__setattr__(self, "retry_after", seconds(self.retry_after, "retry_after"))
         if self.retry_after_format not in ("seconds", "http-date"):
             raise FormError(
                 "retry_after_format",
@@ -143,7 +160,8 @@ class Close(_Base):
 
 @dataclass(frozen=True)
 class Garbage(_Base):
-    """Send ``size`` random bytes (from ``seed``) instead of a response, then close."""
+    """Send ``size`` random bytes (from ``seed``; at most 1 GiB, streamed) instead of a
+    response, then close."""
 
     size: int = 64
     seed: int = 0
@@ -151,7 +169,7 @@ class Garbage(_Base):
     stage: ClassVar[str] = "answer"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "size", integer(self.size, "size", minimum=1))
+        object.__setattr__(self, "size", integer(self.size, "size", minimum=1, maximum=MAX_BYTES))
         object.__setattr__(self, "seed", integer(self.seed, "seed"))
 
 
@@ -164,7 +182,7 @@ class Delay(_Base):
     stage: ClassVar[str] = "before"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "seconds", number(self.seconds, "seconds", minimum=0))
+        object.__setattr__(self, "seconds", seconds(self.seconds, "seconds"))
 
 
 @dataclass(frozen=True)
@@ -177,14 +195,15 @@ class Headers(_Base):
     stage: ClassVar[str] = "after"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.set, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in self.set.items()
-        ):
-            raise FormError("set", f"expected a table of strings, got {self.set!r}")
-        remove = (self.remove,) if isinstance(self.remove, str) else tuple(self.remove)
-        if not all(isinstance(r, str) for r in remove):
-            raise FormError("remove", f"expected a list of header names, got {self.remove!r}")
-        object.__setattr__(self, "remove", remove)
+        object.__setattr__(self, "set", header_map(self.set, "set"))
+        remove = self.remove
+        if isinstance(remove, str):
+            remove = (remove,)
+        if not isinstance(remove, list | tuple):
+            raise FormError("remove", f"expected a list of header names, got {remove!r}")
+        object.__setattr__(
+            self, "remove", tuple(header_name(r, f"remove[{i}]") for i, r in enumerate(remove))
+        )
 
     def __hash__(self) -> int:
         return hash((tuple(self.set.items()), self.remove))
@@ -208,8 +227,9 @@ class Drip(_Base):
     stage: ClassVar[str] = "after"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "chunks", integer(self.chunks, "chunks", minimum=1))
-        object.__setattr__(self, "seconds", number(self.seconds, "seconds", minimum=0))
+        chunks = integer(self.chunks, "chunks", minimum=1, maximum=MAX_CHUNKS)
+        object.__setattr__(self, "chunks", chunks)
+        object.__setattr__(self, "seconds", seconds(self.seconds, "seconds"))
 
 
 @dataclass(frozen=True)
@@ -282,7 +302,7 @@ class Stall(_Base):
     def __post_init__(self) -> None:
         object.__setattr__(self, "after", integer(self.after, "after", minimum=0))
         if self.seconds is not None:
-            object.__setattr__(self, "seconds", number(self.seconds, "seconds", minimum=0))
+            object.__setattr__(self, "seconds", seconds(self.seconds, "seconds"))
         if self.then not in ("resume", "close"):
             raise FormError("then", f"{self.then!r} is not one of 'resume', 'close'")
 

@@ -25,12 +25,15 @@ from unittest import mock
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 
-from flakymirror.mirror._forms import Form, FormError
+from flakymirror.mirror._forms import MAX_SECONDS, Form, FormError
 
 __all__ = ["Clock", "RealClock", "VirtualClock", "clock_from_dict", "elapsed"]
 
 _UTC = _dt.UTC
 DEFAULT_VIRTUAL_START = "2026-01-01T00:00:00+00:00"
+#: A virtual clock never passes this moment, so a time plus any allowed duration (ten years)
+#: still formats as an HTTP date.
+LATEST = _dt.datetime(9000, 1, 1)
 
 
 class _Real:
@@ -76,9 +79,8 @@ class RealClock:
         return _Real.now()
 
     def sleep(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError(f"sleep length must be non-negative, got {seconds!r}")
-        _Real.wait(seconds)
+        """Really sleep (``ValueError`` for a negative duration or one over ten years)."""
+        _Real.wait(_duration(seconds))
 
     def pause(self, seconds: float, interrupt: threading.Event | None = None) -> bool:
         if seconds <= 0:
@@ -118,7 +120,10 @@ def _parse_start(start: float | str | _dt.datetime | None) -> _dt.datetime:
     if isinstance(start, _dt.datetime):
         moment = start
     elif isinstance(start, int | float) and not isinstance(start, bool):
-        moment = _dt.datetime.fromtimestamp(float(start), _UTC)
+        try:
+            moment = _dt.datetime.fromtimestamp(float(start), _UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"start: epoch seconds out of range, got {start!r}") from None
     elif isinstance(start, str):
         try:
             moment = _dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
@@ -129,7 +134,13 @@ def _parse_start(start: float | str | _dt.datetime | None) -> _dt.datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_UTC)
     # freezegun's factories hold naive UTC datetimes
-    return moment.astimezone(_UTC).replace(tzinfo=None)
+    try:
+        naive = moment.astimezone(_UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise ValueError(f"start: out of range, got {start!r}") from None
+    if naive >= LATEST:
+        raise ValueError(f"start: must be before {LATEST.year}-01-01, got {start!r}")
+    return naive
 
 
 class VirtualClock:
@@ -181,22 +192,30 @@ class VirtualClock:
         """A client's sleep: returns at once, advances time by ``seconds``, records it."""
         seconds = _duration(seconds)
         with self._lock:
+            _check_room(self._factory(), seconds)
             self._sleeps.append(seconds)
             self._factory.tick(_dt.timedelta(seconds=seconds))
 
     def advance(self, seconds: float) -> float:
-        """Move time forward by ``seconds`` without recording a sleep; return the new now."""
+        """Move time forward by ``seconds`` without recording a sleep; return the new now.
+
+        ``ValueError`` when ``seconds`` is over ten years or the clock would pass year 9000.
+        """
         seconds = _duration(seconds)
         with self._lock:
+            _check_room(self._factory(), seconds)
             moment = self._factory.tick(_dt.timedelta(seconds=seconds))
         return moment.replace(tzinfo=_UTC).timestamp()
 
     def pause(self, seconds: float, interrupt: threading.Event | None = None) -> bool:
-        """Server-side wait under virtual time: advance, never block."""
+        """Server-side wait under virtual time: advance, never block (and never fail: at the
+        clock's last moment, year 9000, time stops)."""
         if interrupt is not None and interrupt.is_set():
             return False
         if seconds > 0:
-            self.advance(seconds)
+            with self._lock:
+                room = (LATEST - self._factory()).total_seconds()
+                self._factory.tick(_dt.timedelta(seconds=min(seconds, room, MAX_SECONDS)))
         return True
 
     def reset(self) -> None:
@@ -247,9 +266,21 @@ class VirtualClock:
 def _duration(seconds: float) -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         raise TypeError(f"a duration in seconds must be a number, got {seconds!r}")
-    if seconds < 0:
+    if not seconds >= 0:  # also refuses NaN
         raise ValueError(f"sleep length must be non-negative, got {seconds!r}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(
+            f"a duration must be <= {MAX_SECONDS} seconds (ten years), got {seconds!r}"
+        )
     return float(seconds)
+
+
+def _check_room(now: _dt.datetime, seconds: float) -> None:
+    if (LATEST - now).total_seconds() < seconds:
+        raise ValueError(
+            f"the virtual clock cannot move past {LATEST.year}-01-01 "
+            f"(now {now.isoformat()}Z, asked to advance {seconds:g}s)"
+        )
 
 
 def clock_from_dict(data: Any, path: str = "clock") -> RealClock | VirtualClock:

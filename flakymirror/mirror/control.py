@@ -1,19 +1,21 @@
 """The control API under ``/_flakymirror/`` (JSON in, JSON out), for non-Python clients.
 
-==========  ===========================  =================================================
-method      path                         body / answer
-==========  ===========================  =================================================
-GET         /_flakymirror/state          plans, faults (+ counters), clock, journal size,
-                                         tracked images and their sync state
-GET/PUT     /_flakymirror/plan           a plan table or a list of them (POST = PUT)
-GET/POST    /_flakymirror/faults         a rule table or a list of them; answers the
-                                         indexes of the added rules
-DELETE      /_flakymirror/faults         remove every rule
-GET/POST    /_flakymirror/clock/advance  ``{"seconds": x}`` (virtual clock only)
-GET         /_flakymirror/journal        ``?kind=&repo=&method=&status=`` filters,
-                                         ``format=text`` for a readable timeline
-POST        /_flakymirror/reset          back to the mirror's initial state
-==========  ===========================  =================================================
+============  ===========================  =================================================
+method        path                         body / answer
+============  ===========================  =================================================
+GET           /_flakymirror/state          plans, faults (+ counters), clock, journal size,
+                                           tracked images and their sync state
+GET/PUT/POST  /_flakymirror/plan           a plan table or a list of them (POST = PUT)
+GET/POST      /_flakymirror/faults         a rule table or a list of them; answers the
+                                           indexes of the added rules
+DELETE        /_flakymirror/faults         remove every rule
+GET           /_flakymirror/clock          the clock: kind, start, ``now``, ``t``, sleeps
+POST          /_flakymirror/clock/advance  ``{"seconds": x}`` (virtual clock only; at most
+                                           ten years at a time); answers the clock
+GET           /_flakymirror/journal        ``?kind=&repo=&method=&reference=&status=``
+                                           filters, ``format=text`` for a readable timeline
+POST          /_flakymirror/reset          back to the mirror's initial state
+============  ===========================  =================================================
 
 Bad input answers ``400 {"error": "<key path>: <what is wrong>", "field": "<key path>"}``;
 the mirror keeps serving.
@@ -22,12 +24,13 @@ the mirror keeps serving.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from flakymirror.mirror._forms import FormError, number
+from flakymirror.mirror._forms import MAX_SECONDS, FormError, number
 from flakymirror.mirror.faults import rules_from_dict
 from flakymirror.mirror.plans import plans_from_dict
 
@@ -37,6 +40,26 @@ if TYPE_CHECKING:
 __all__ = ["ControlAPI"]
 
 BODY_LIMIT = 1 << 20
+#: Deepest JSON nesting a control body may have (a fault rule needs about 8 levels).
+MAX_DEPTH = 32
+_STATUS = re.compile(r"[0-9]{1,9}")
+
+
+def _depth_over(doc: Any, limit: int) -> bool:
+    """Whether ``doc`` nests lists/objects deeper than ``limit`` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Iterable[Any] = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 class _BadInput(Exception):  # noqa: N818
@@ -108,9 +131,14 @@ class ControlAPI:
         if len(raw) > BODY_LIMIT:
             raise _BadInput("body", f"request body over {BODY_LIMIT} bytes")
         try:
-            return json.loads(raw or b"null")
+            doc = json.loads(raw or b"null")
+        except RecursionError:
+            raise _BadInput("body", f"JSON nested deeper than {MAX_DEPTH} levels") from None
         except (UnicodeDecodeError, ValueError) as exc:
             raise _BadInput("body", f"not valid JSON: {exc}") from None
+        if _depth_over(doc, MAX_DEPTH):
+            raise _BadInput("body", f"JSON nested deeper than {MAX_DEPTH} levels")
+        return doc
 
     # -- endpoints -----------------------------------------------------------------------------
     def get_state(self, request: Request) -> Response:
@@ -158,13 +186,16 @@ class ControlAPI:
             )
         if "seconds" not in data:
             raise _BadInput("seconds", "missing required key")
-        seconds = number(data["seconds"], "seconds", minimum=0)
+        seconds = number(data["seconds"], "seconds", minimum=0, maximum=MAX_SECONDS)
         clock = self.mirror.clock
         if not clock.virtual:
             raise _BadInput(
                 "clock", "the mirror runs on a real clock; only a virtual clock advances"
             )
-        clock.advance(seconds)  # type: ignore[attr-defined]
+        try:
+            clock.advance(seconds)  # type: ignore[attr-defined]
+        except ValueError as exc:  # it would pass the virtual clock's last moment
+            raise _BadInput("seconds", str(exc)) from None
         return _json(self.mirror.state()["clock"])
 
     def get_journal(self, request: Request) -> Response:
@@ -174,8 +205,8 @@ class ControlAPI:
                 criteria[key] = request.args[key]
         if "status" in request.args:
             raw = request.args["status"]
-            if not raw.isdigit():
-                raise _BadInput("status", f"expected an integer status, got {raw!r}")
+            if not _STATUS.fullmatch(raw):
+                raise _BadInput("status", f"expected an integer status, got {raw[:50]!r}")
             criteria["status"] = int(raw)
         unknown = set(request.args) - {"kind", "repo", "method", "reference", "status", "format"}
         if unknown:

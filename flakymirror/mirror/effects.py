@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import re
 import socket
 import struct
 import threading
@@ -44,7 +45,10 @@ from flakymirror.mirror.match import Endpoint
 from flakymirror.registry.errors import CODES
 from flakymirror.registry.server import CloseConnection
 
-__all__ = ["EFFECTS", "Ctx", "Resp", "reason"]
+__all__ = ["EFFECTS", "Ctx", "Resp", "garbage_chunks", "reason"]
+
+GARBAGE_CHUNK = 1 << 16
+_LENGTH = re.compile(r"[0-9]{1,19}")
 
 _HTML = (
     "<html>\n<head><title>{status} {reason}</title></head>\n<body>\n"
@@ -87,7 +91,7 @@ class Resp:
     @property
     def length(self) -> int | None:
         value = self.header("Content-Length")
-        return int(value) if value is not None and value.isdigit() else None
+        return int(value) if value is not None and _LENGTH.fullmatch(value) else None
 
     @property
     def status_line(self) -> str:
@@ -180,6 +184,9 @@ def _status(ctx: Ctx, action: Status, resp: Resp | None) -> Resp:
     if action.www_authenticate is not None:
         headers.append(("WWW-Authenticate", _challenge(ctx, action.www_authenticate)))
     headers.extend(action.headers.items())
+    if status in (204, 304):  # a response that never has a body (RFC 9110 15.3.5, 15.4.5)
+        headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+        return Resp(status, headers, [])
     headers.append(("Content-Length", str(len(body))))
     return Resp(status, headers, [body] if ctx.method != "HEAD" else [])
 
@@ -200,22 +207,49 @@ def _close(ctx: Ctx, action: Close, resp: Resp | None) -> Resp:
     raise CloseConnection("connection closed by a fault rule")
 
 
+def garbage_chunks(size: int, seed: int) -> Iterator[bytes]:
+    """``size`` pseudo-random bytes from ``seed``, in pieces of at most 64 KiB."""
+    rng = random.Random(seed)
+    left = size
+    while left > 0:
+        n = min(left, GARBAGE_CHUNK)
+        left -= n
+        yield rng.randbytes(n)
+
+
 def _garbage(ctx: Ctx, action: Garbage, resp: Resp | None) -> Resp:
-    data = random.Random(action.seed).randbytes(action.size)
     sock = _socket(ctx)
     if sock is not None:
         with contextlib.suppress(OSError):
-            sock.sendall(data)
+            for chunk in garbage_chunks(action.size, action.seed):
+                if ctx.interrupt.is_set():
+                    break
+                sock.sendall(chunk)
     raise CloseConnection("garbage sent by a fault rule")
 
 
 # -- transforms of the response ------------------------------------------------------------
+def _closing(inner: Iterable[bytes], outer: Iterator[bytes]) -> Iterator[bytes]:
+    """``outer`` (a transform of ``inner``) that closes ``inner`` when it ends or is closed,
+    so a file the registry opened for a body is released whatever the fault did."""
+    try:
+        yield from outer
+    finally:
+        close = getattr(inner, "close", None)
+        if close is not None:
+            close()
+
+
 def _headers(ctx: Ctx, action: Headers, resp: Resp | None) -> Resp:
     assert resp is not None
     for name in action.remove:
         resp.remove(name)
     for name, value in action.set.items():
         resp.set(name, value)
+    length = resp.length
+    if length is not None and any(k.lower() == "content-length" for k in action.set):
+        # a shorter length than the body's: send only that many bytes, as declared
+        resp.body = _closing(resp.body, _Cursor(resp.body).take(length))
     return resp
 
 
@@ -262,7 +296,7 @@ def _drip(ctx: Ctx, action: Drip, resp: Resp | None) -> Resp:
             if piece:
                 yield piece
 
-    resp.body = drip()
+    resp.body = _closing(resp.body, drip())
     return resp
 
 
@@ -315,7 +349,7 @@ def _truncate(ctx: Ctx, action: Truncate, resp: Resp | None) -> Resp:
             _reset(ctx, None, None)
         raise CloseConnection("response truncated by a fault rule")
 
-    resp.body = cut()
+    resp.body = _closing(resp.body, cut())
     return resp
 
 
@@ -345,7 +379,7 @@ def _corrupt(ctx: Ctx, action: Corrupt, resp: Resp | None) -> Resp:
             pos += len(chunk)
             yield chunk
 
-    resp.body = flip()
+    resp.body = _closing(resp.body, flip())
     return resp
 
 
@@ -363,7 +397,7 @@ def _stall(ctx: Ctx, action: Stall, resp: Resp | None) -> Resp:
             raise CloseConnection("stalled response closed")
         yield from cursor.rest()
 
-    resp.body = stall()
+    resp.body = _closing(resp.body, stall())
     return resp
 
 

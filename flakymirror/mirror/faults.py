@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from flakymirror.mirror._forms import Form, FormError, integer, join
+from flakymirror.mirror._forms import MAX_STEPS, Form, FormError, integer, join
 from flakymirror.mirror.actions import Action, Pass, _Base, action_from_dict
 from flakymirror.mirror.match import Endpoint, Match
 
@@ -52,6 +52,7 @@ class Sequence(_Base):
     def __post_init__(self) -> None:
         if not isinstance(self.steps, tuple | list) or not self.steps:
             raise FormError("steps", "expected a non-empty list of steps")
+        _check_steps(len(self.steps), "steps")
         steps = tuple(_as_step(s, f"steps[{i}]") for i, s in enumerate(self.steps))
         object.__setattr__(self, "steps", steps)
         if self.then not in ("pass", "repeat-last", "cycle"):
@@ -79,6 +80,15 @@ class Sequence(_Base):
         return {"kind": self.kind, "steps": steps, "then": self.then}
 
 
+def _check_steps(n: int, path: str) -> None:
+    if n > MAX_STEPS:
+        raise FormError(
+            path,
+            f"a sequence holds at most {MAX_STEPS} steps, got {n} (for longer runs use "
+            "then='repeat-last' or match.times)",
+        )
+
+
 def _step_dict(step: Step) -> Any:
     return step[0].to_dict() if len(step) == 1 else [a.to_dict() for a in step]
 
@@ -86,7 +96,7 @@ def _step_dict(step: Step) -> Any:
 def _step_from_dict(data: Any, path: str) -> list[Step]:
     if isinstance(data, dict) and "times" in data:
         form = Form(data, path, allowed={"times", "action"})
-        times = form.int("times", minimum=1)
+        times = form.int("times", minimum=1, maximum=MAX_STEPS)
         return [_step_from_dict(form.required("action"), form.at("action"))[0]] * times
     if isinstance(data, list):
         if not data:
@@ -118,6 +128,8 @@ class FaultRule:
     def then(self, action: Any, times: int = 1) -> FaultRule:
         """This rule's steps followed by ``action`` ``times`` times, then normal behaviour."""
         steps = self.action.steps if isinstance(self.action, Sequence) else (self.action,)
+        times = integer(times, "times", minimum=1, maximum=MAX_STEPS)
+        _check_steps(len(steps) + times, "times")
         new = Sequence((*steps, *([_as_step(action, "action")] * times)), then="pass")
         return FaultRule(self.match, new, self.name)
 
@@ -144,6 +156,7 @@ class FaultRule:
             steps: list[Step] = []
             for i, step in enumerate(sform.list("steps")):
                 steps.extend(_step_from_dict(step, f"{sform.at('steps')}[{i}]"))
+                _check_steps(len(steps), sform.at("steps"))
             try:
                 action: Any = Sequence(tuple(steps), then=sform.str("then", "pass"))
             except FormError as exc:
@@ -158,7 +171,7 @@ def fail(times: int, action: Any, *, match: Match | None = None, **match_kw: Any
 
     ``fail(2, Status(503), kind="manifest")``; chain ``.then(other)`` for longer sequences.
     """
-    times = integer(times, "times", minimum=1)
+    times = integer(times, "times", minimum=1, maximum=MAX_STEPS)
     if match is None:
         match = Match(**match_kw)
     elif match_kw:

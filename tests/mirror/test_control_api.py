@@ -168,3 +168,32 @@ def test_reset_can_empty_the_own_upstream(make_mirror, vclock, image) -> None:
     shared = make_mirror(upstream=mirror.upstream)
     with pytest.raises(TypeError, match="own in-process upstream"):
         shared.reset(upstream=True)
+
+
+def _documented_routes() -> list[tuple[str, str]]:
+    """(method, path) pairs from the table in the control module's docstring."""
+    import flakymirror.mirror.control as control
+
+    pairs = []
+    for line in (control.__doc__ or "").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].startswith("/_flakymirror/"):
+            pairs += [(method, parts[1]) for method in parts[0].split("/")]
+    return pairs
+
+
+def test_the_documented_routes_are_the_served_ones(mirror) -> None:
+    documented = _documented_routes()
+    assert ("POST", "/_flakymirror/clock/advance") in documented
+    for method, path in documented:
+        kw = {"json": {"seconds": 1}} if path.endswith("advance") else {}
+        if path.endswith("faults") and method == "POST":
+            kw = {"json": {"action": {"kind": "pass"}}}
+        r = requests.request(method, mirror.url + path, timeout=5, **kw)
+        assert r.status_code not in (404, 405), (method, path, r.text)
+    served = {
+        (method, "/_flakymirror/" + name)
+        for name, handlers in mirror.control.routes.items()
+        for method in handlers
+    }
+    assert served == set(documented)
