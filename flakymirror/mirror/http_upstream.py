@@ -35,6 +35,7 @@ MANIFEST_ACCEPT = ",".join(
 )
 _PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 CHUNK = 1 << 16
+_LENGTH = re.compile(r"[0-9]{1,19}")
 
 
 def _json(r: requests.Response) -> dict[str, Any]:
@@ -206,7 +207,9 @@ class HttpUpstream:
         except UpstreamDown:
             return None
         length = r.headers.get("Content-Length")
-        return int(length) if r.status_code == 200 and length and length.isdigit() else None
+        if r.status_code != 200 or length is None or not _LENGTH.fullmatch(length):
+            return None
+        return int(length)
 
     def ensure_blob(self, repo: str, digest: str) -> int | None:
         """Fetch a blob into the cache unless it is there; one upstream GET however many
@@ -303,7 +306,17 @@ class HttpUpstream:
         return sorted(set(repos or []) | set(cached))
 
     def has_repository(self, repo: str) -> bool:
-        return True
+        """False only when upstream answers 404 for the repository's tag list (distribution's
+        ``NAME_UNKNOWN``) and nothing of it is cached; True when upstream cannot tell (down,
+        auth refused), so a missing manifest stays ``MANIFEST_UNKNOWN`` then."""
+        if self.cache.has_repository(repo):
+            return True
+        try:
+            r = self._request("GET", f"/v2/{repo}/tags/list?n=1", f"repository:{repo}:pull")
+        except UpstreamDown:
+            return True
+        r.close()
+        return r.status_code != 404
 
     def referrers(self, repo: str, digest: str) -> list[StoredManifest]:
         try:

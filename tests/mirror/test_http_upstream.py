@@ -117,6 +117,30 @@ def test_upstream_dies_cached_content_still_served(make_mirror, upstream, image)
     assert requests.get(f"{mirror.url}/v2/{REPO}/tags/list", timeout=5).json()["tags"] == ["1"]
 
 
+def test_unknown_repository_is_name_unknown_like_upstream(make_mirror, upstream, image) -> None:
+    mirror = make_mirror(upstream=upstream.url)
+    r = requests.get(f"{mirror.url}/v2/no/such/tags/list", timeout=5)
+    assert r.status_code == 404 and r.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+    up = requests.get(f"{upstream.url}/v2/no/such/tags/list", timeout=5)
+    assert (up.status_code, up.json()["errors"][0]["code"]) == (404, "NAME_UNKNOWN")
+    r = get_manifest(mirror, "no/such", "1")
+    assert r.status_code == 404 and r.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+    # a known repository still lists its tags and answers MANIFEST_UNKNOWN for a missing tag
+    assert requests.get(f"{mirror.url}/v2/{REPO}/tags/list", timeout=5).json()["tags"] == [
+        "1",
+        "multi",
+    ]
+    r = get_manifest(mirror, REPO, "nope")
+    assert r.status_code == 404 and r.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+    # what the mirror cached (both tags, read while listing) keeps the repository known when
+    # upstream goes away; an uncached one stays a plain 404 (upstream cannot tell)
+    upstream.stop()
+    r = requests.get(f"{mirror.url}/v2/{REPO}/tags/list", timeout=5)
+    assert r.json()["tags"] == ["1", "multi"]
+    assert get_manifest(mirror, "other/repo", "1").status_code == 404
+    mirror.check()
+
+
 @pytest.mark.parametrize("auth", ["bearer", "basic"])
 def test_upstream_auth_is_followed(make_mirror, image, auth) -> None:
     users = {"alice": "s3cret"}
