@@ -123,7 +123,11 @@ def test_manifest_blob_unknown_mode(make_mirror, vclock, image) -> None:
     r = get_manifest(mirror, REPO, "1")
     assert r.status_code == 400
     err = r.json()["errors"][0]
-    assert err == {"code": "MANIFEST_BLOB_UNKNOWN", "message": "blob unknown to registry", "detail": first}
+    assert err == {
+        "code": "MANIFEST_BLOB_UNKNOWN",
+        "message": "blob unknown to registry",
+        "detail": first,
+    }
     vclock.sleep(2)
     err = get_manifest(mirror, REPO, "1").json()["errors"][0]
     assert err["detail"] == str(image.manifest.layers[2].digest)
