@@ -15,7 +15,7 @@ from typing import Any
 from ..oci.reference import Reference
 from .app import MANIFEST_LIMIT, RegistryApp
 from .auth import AnonymousAuth, BasicAuth, BearerAuth, Identity, Policy, Scope
-from .errors import CODES, STATUS, RegistryError, error_body, error_response
+from .errors import CODES, STATUS, STATUS_EXCEPTIONS, RegistryError, error_body, error_response
 from .server import CloseConnection, LogEntry, RejectedRequest, Server
 from .store import Store, StoredManifest
 
@@ -36,6 +36,7 @@ __all__ = [
     "Scope",
     "Server",
     "STATUS",
+    "STATUS_EXCEPTIONS",
     "Store",
     "StoredManifest",
     "error_body",

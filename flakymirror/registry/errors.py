@@ -2,6 +2,22 @@
 
 Handlers raise :class:`RegistryError`; the app turns it into a response with
 ``{"errors":[{"code","message","detail"}]}`` and the status from :data:`STATUS`.
+
+Deliberate exceptions, where real registries send a code with another status, are listed
+in :data:`STATUS_EXCEPTIONS` and nowhere else; a :class:`RegistryError` with any other
+``status`` is a ValueError:
+
+- ``MANIFEST_INVALID`` / ``SIZE_INVALID`` with **413**: a manifest (or other bounded body)
+  over the size limit. The spec lists 413 for end-7a and distribution answers it.
+- ``UNSUPPORTED`` with **400**: the token endpoint got a malformed ``scope`` or an
+  unsupported OAuth2 ``grant_type`` (a bad request, not a bad method; RFC 6749 5.2 uses 400).
+- ``UNAVAILABLE`` with **502**: a mirror's upstream sent a blob that does not verify
+  (a bad gateway, not an unavailable service).
+
+Outside :class:`RegistryError`, ``UNKNOWN`` is the code of every refusal below the app, with
+that refusal's own status: the HTTP gateway's 400/414/431/501/505 and werkzeug's HTTP errors
+(e.g. 400 for a malformed chunked body). Fault rules build bodies with :func:`error_body` and
+any status on purpose; they are not bound by this table.
 """
 
 from __future__ import annotations
@@ -12,7 +28,15 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-__all__ = ["CODES", "STATUS", "RegistryError", "error_body", "error_entry", "error_response"]
+__all__ = [
+    "CODES",
+    "STATUS",
+    "STATUS_EXCEPTIONS",
+    "RegistryError",
+    "error_body",
+    "error_entry",
+    "error_response",
+]
 
 #: code → (status, default message). Statuses follow distribution's errcode registry,
 #: which is what clients expect in practice.
@@ -39,6 +63,15 @@ CODES: dict[str, tuple[int, str]] = {
     "UNAVAILABLE": (503, "service unavailable"),
 }
 STATUS: dict[str, int] = {code: status for code, (status, _) in CODES.items()}
+
+#: The only (code, status) pairs a :class:`RegistryError` may carry besides :data:`STATUS`,
+#: with the reason each exists (see the module docstring).
+STATUS_EXCEPTIONS: dict[tuple[str, int], str] = {
+    ("MANIFEST_INVALID", 413): "manifest over the size limit (spec end-7a, distribution)",
+    ("SIZE_INVALID", 413): "request body over the size limit",
+    ("UNSUPPORTED", 400): "token endpoint: malformed scope or unsupported grant_type",
+    ("UNAVAILABLE", 502): "mirror: the upstream sent content that does not verify",
+}
 
 
 def error_entry(code: str, message: str | None = None, detail: Any = None) -> dict[str, Any]:
@@ -84,6 +117,11 @@ class RegistryError(Exception):
             raise ValueError(f"unknown OCI error code {self.code!r}")
         if self.status is None:
             self.status = STATUS[self.code]
+        elif self.status != STATUS[self.code] and (self.code, self.status) not in STATUS_EXCEPTIONS:
+            raise ValueError(
+                f"{self.code} answers {STATUS[self.code]}, not {self.status}: add the pair to "
+                "errors.STATUS_EXCEPTIONS with its reason if the deviation is deliberate"
+            )
         if self.message is None:
             self.message = CODES[self.code][1]
         super().__init__(f"{self.code}: {self.message}")
