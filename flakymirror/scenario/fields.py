@@ -9,14 +9,16 @@ file and line.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from flakymirror.scenario.errors import format_key
 
-__all__ = ["Invalid", "Table", "describe", "suggest"]
+__all__ = ["Invalid", "Table", "describe", "suggest", "toml_value"]
 
 KeyPath = tuple[str | int, ...]
 T = TypeVar("T")
@@ -32,22 +34,86 @@ class Invalid(Exception):
         self.message = message
 
 
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_string(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def toml_value(value: Any) -> str:
+    """``value`` spelled as TOML would write it: ``true``, ``"text"``, ``inf``, ``[1, 2]``,
+    ``{ a = 1 }``, ``1979-05-27``; what an error message shows of the user's input."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)  # a finite float's repr ("0.1", "1e+20") is a TOML float
+    if isinstance(value, dt.date | dt.time):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        pairs = (
+            f"{k if _BARE_KEY.fullmatch(k) else _toml_string(k)} = {toml_value(v)}"
+            for k, v in value.items()
+        )
+        return "{ " + ", ".join(pairs) + " }" if value else "{}"
+    return repr(value)  # not a TOML value: only reachable from Python callers
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dt.datetime):
+        return "a date-time"
+    for kind, name in ((int, "an integer"), (float, "a float"), (str, "a string"),
+                       (dt.date, "a date"), (dt.time, "a time")):  # fmt: skip
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
 def describe(value: Any) -> str:
-    """A short TOML-flavoured description of a value's type and the value itself."""
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string"}
+    """A short description of a value's TOML type and the value itself, spelled as TOML:
+    ``a boolean (true)``, ``a string ("two")``; arrays and tables by type only."""
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
         return "an array"
-    name = names.get(type(value), type(value).__name__)
-    text = repr(value)
-    return f"{name} ({text if len(text) <= 40 else text[:37] + '...'})"
+    text = toml_value(value)
+    return f"{_type_name(value)} ({text if len(text) <= 40 else text[:37] + '...'})"
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when a choice is close to ``word``, else an empty string."""
+def suggest(word: str, choices: Iterable[str], *, spell: Callable[[str], str] = repr) -> str:
+    """`` (did you mean 'x'?)`` when a choice is close to ``word``, else an empty string;
+    ``spell`` writes the choice (``repr`` for key names, :func:`toml_value` for values)."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return f" (did you mean {spell(close[0])}?)" if close else ""
 
 
 class Table:
@@ -94,8 +160,8 @@ class Table:
         if choices is not None and value not in choices:
             raise Invalid(
                 self.key(name),
-                f"must be one of {', '.join(repr(c) for c in choices)}, got {value!r}"
-                + suggest(value, choices),
+                f"must be one of {', '.join(toml_value(c) for c in choices)}, "
+                f"got {toml_value(value)}" + suggest(value, choices, spell=toml_value),
             )
         return value
 

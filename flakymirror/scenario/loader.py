@@ -25,6 +25,7 @@ from flakymirror.scenario.fields import (
     check_str,
     describe,
     suggest,
+    toml_value,
 )
 from flakymirror.scenario.locate import line_of
 from flakymirror.scenario.model import (
@@ -96,7 +97,8 @@ def _scenario(t: Table, path: str | None) -> Scenario:
     name = t.string("name")
     if not _NAME_RE.match(name):
         raise Invalid(
-            t.key("name"), f"must be lowercase letters, digits, '.', '_' or '-', got {name!r}"
+            t.key("name"),
+            f"must be lowercase letters, digits, '.', '_' or '-', got {toml_value(name)}",
         )
     description = t.string("description")
     source = t.array("source", check_str, accept_single=True)
@@ -112,12 +114,13 @@ def _scenario(t: Table, path: str | None) -> Scenario:
     if action.base_image is not None and action.base_image not in refs:
         raise Invalid(
             ("action", "base_image"),
-            f"{action.base_image!r} is not one of the images" + suggest(action.base_image, refs),
+            f"{toml_value(action.base_image)} is not one of the images"
+            + suggest(action.base_image, refs, spell=toml_value),
         )
     if action.app_image is not None and action.app_image in refs:
         raise Invalid(
             ("action", "app_image"),
-            f"{action.app_image!r} is one of the images; the rebase set-up exports the app "
+            f"{toml_value(action.app_image)} is one of the images; the rebase set-up exports the app "
             "image there, so name a repository of its own",
         )
     return Scenario(
@@ -142,7 +145,7 @@ def _images(t: Table) -> tuple[ImageSpec, ...]:
     for i, item in enumerate(raw):
         spec = _image(Table(item, t.key("images") + (i,)))
         if spec.ref in seen:
-            raise Invalid(t.key("images") + (i, "ref"), f"{spec.ref!r} is pushed twice")
+            raise Invalid(t.key("images") + (i, "ref"), f"{toml_value(spec.ref)} is pushed twice")
         seen.add(spec.ref)
         specs.append(spec)
     return tuple(specs)
@@ -374,17 +377,22 @@ def _reference(text: str, path: tuple, *, tag_required: bool) -> Reference:
         raise Invalid(path, str(e)) from e
     if ref.registry is not None:
         raise Invalid(
-            path, f"{text!r} names a registry; give 'repo:tag' (the runner adds the mirror's host)"
+            path,
+            f"{toml_value(text)} names a registry; give 'repo:tag' (the runner adds the mirror's host)",
         )
     if tag_required and (ref.tag is None or ref.digest is not None):
-        raise Invalid(path, f"{text!r} must be 'repo:tag'")
+        raise Invalid(path, f"{toml_value(text)} must be 'repo:tag'")
     if ref.tag is None and ref.digest is None:
-        raise Invalid(path, f"{text!r} needs a tag or a digest ('repo:tag' or 'repo@sha256:…')")
+        raise Invalid(
+            path, f"{toml_value(text)} needs a tag or a digest ('repo:tag' or 'repo@sha256:…')"
+        )
     return ref
 
 
 def _platform(value: Any, path: tuple) -> str:
     text = check_str(value, path)
     if not _PLATFORM_RE.match(text):
-        raise Invalid(path, f"invalid platform {text!r}: expected 'os/arch' or 'os/arch/variant'")
+        raise Invalid(
+            path, f"invalid platform {toml_value(text)}: expected 'os/arch' or 'os/arch/variant'"
+        )
     return text
