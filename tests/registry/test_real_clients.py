@@ -17,6 +17,8 @@ from flakymirror.oci import build_image, build_index
 from flakymirror.oci import mediatypes as mt
 from flakymirror.registry import BearerAuth, Registry
 
+from .conftest import require_module
+
 pytestmark = pytest.mark.real_client
 
 TLS = ["--src-tls-verify=false", "--dest-tls-verify=false"]
@@ -135,7 +137,7 @@ def test_skopeo_with_bearer_auth(tmp_path):
 
 
 def test_oras_push_and_pull_a_file(tmp_path):
-    oras_client = pytest.importorskip("oras.client")
+    oras_client = require_module("oras.client")
     with Registry() as reg:
         client = oras_client.OrasClient(hostname=reg.host, insecure=True)
         for tag, chunked in (("v1", False), ("v2", True)):
@@ -162,7 +164,7 @@ def test_oras_push_and_pull_a_file(tmp_path):
 
 @pytest.mark.parametrize("with_auth", [False, True])
 def test_dxf_push_and_pull(tmp_path, with_auth):
-    dxf = pytest.importorskip("dxf")
+    dxf = require_module("dxf")
     auth = BearerAuth(users={"bob": "builder"}) if with_auth else None
     data = os.urandom(300_000)
     blob = tmp_path / "blob"
@@ -170,7 +172,7 @@ def test_dxf_push_and_pull(tmp_path, with_auth):
     tls: dict = {"insecure": True}
     ssl_context = None
     if with_auth:  # python-dxf sends credentials over HTTPS only: serve TLS from a test CA
-        trustme = pytest.importorskip("trustme")
+        trustme = require_module("trustme")
         ca = trustme.CA()
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1").configure_cert(ssl_context)
