@@ -52,6 +52,7 @@ class RegistryApp:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
+        """The WSGI entry point: a manifest fast path when it applies, else :meth:`handle`."""
         if self._fast is not None:
             fast = self._fast(environ, start_response)
             if fast is not None:

@@ -32,6 +32,7 @@ class FastManifests:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes] | None:
+        """Serve a plain manifest GET/HEAD from the store, or return None to defer."""
         method = environ["REQUEST_METHOD"]
         if method != "GET" and method != "HEAD":
             return None
