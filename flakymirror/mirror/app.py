@@ -3,7 +3,8 @@
 journal entry opened → fault rules decided → "before" effects (delay) → an "answer" effect
 (status, reset, close, garbage) *or* the sync view through the registry app → "after" effects
 (headers, wrong digest, drip, truncate, corrupt, stall) → journal entry closed when the last
-body byte went out (or the connection dropped).
+body byte went out (or the connection dropped). Requests the server refuses before this app
+(malformed, oversized, unsupported) reach :meth:`MirrorApp.rejected` and are journaled too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from flakymirror.mirror.store import RequestState, current_request
 from flakymirror.registry.auth import AnonymousAuth
 from flakymirror.registry.base import API_VERSION
 from flakymirror.registry.errors import RegistryError
-from flakymirror.registry.server import CloseConnection
+from flakymirror.registry.server import CloseConnection, RejectedRequest
 from flakymirror.registry.store import StoredManifest
 
 if TYPE_CHECKING:
@@ -78,6 +79,32 @@ class MirrorApp:
         except BaseException:
             m.journal.close(entry, "error")
             raise
+
+    def rejected(self, rejected: RejectedRequest) -> None:
+        """Journal a request the server refused before it reached this app (bad request line,
+        bad ``Content-Length``, 431, 501, 505...) as kind ``"rejected"``, outcome
+        ``"rejected"``, with its status and the gateway's reason. Control calls are not
+        journaled, refused or not."""
+        path, _, query = rejected.target.partition("?")
+        if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
+            return
+        m = self.mirror
+        endpoint = classify(path)
+        now = m.clock.now()
+        entry = m.journal.open(
+            t=elapsed(now, m.epoch),
+            clock_time=now,
+            wall_time=_Real.now(),
+            method=rejected.method[:32],
+            path=path,
+            kind="rejected",
+            repo=endpoint.repo,
+            reference=endpoint.reference,
+            query=query,
+            status=rejected.status,
+            reason=rejected.reason,
+        )
+        m.journal.close(entry, "rejected")
 
     def _serve(
         self,

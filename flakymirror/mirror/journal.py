@@ -1,4 +1,5 @@
-"""The request journal: every request the mirror answered (or refused to), in arrival order.
+"""The request journal: every request the mirror answered (or refused to), in arrival order,
+including requests the server refused before they reached the mirror (kind ``"rejected"``).
 
 Entries are opened when a request arrives and closed when its response has been sent (or the
 connection dropped), so ``bytes_sent`` counts the body bytes that actually went out. Memory is
@@ -20,7 +21,8 @@ __all__ = ["Journal", "JournalEntry"]
 @dataclass
 class JournalEntry:
     """One request/response. ``t`` is seconds after the mirror epoch on the mirror clock,
-    ``clock_time`` that clock's epoch seconds, ``wall_time`` real epoch seconds."""
+    ``clock_time`` that clock's epoch seconds, ``wall_time`` real epoch seconds. A request the
+    server refused before the mirror (kind ``"rejected"``) has its status and ``reason``."""
 
     seq: int
     t: float
@@ -37,8 +39,12 @@ class JournalEntry:
     bytes_sent: int = 0
     faults: list[str] = field(default_factory=list)
     sync: str | None = None
-    outcome: str = "open"  # "ok" | "closed" (connection dropped by a fault) | "error" | "open"
+    #: "ok" | "closed" (connection dropped by a fault) | "aborted" (the client left) |
+    #: "error" | "rejected" (refused by the server before the mirror saw it) | "open"
+    outcome: str = "open"
     done: bool = False
+    #: Why the server refused a ``"rejected"`` request (None otherwise).
+    reason: str | None = None
 
     @property
     def fault(self) -> str | None:
@@ -73,6 +79,8 @@ class JournalEntry:
             extras.append(f"sync={self.sync}")
         if self.faults:
             extras.append(f"fault={self.fault}")
+        if self.reason:
+            extras.append(f"rejected: {self.reason}")
         if not self.done:
             extras.append("(in flight)")
         return (

@@ -102,7 +102,11 @@ class FlakyMirror:
         self.registry_app = RegistryApp(self.store, auth=auth, strict_accept=strict_accept)
         self.control: Callable[..., Any] = ControlAPI(self)
         self.app = MirrorApp(self)
-        self.server = Server(self.app, host=host, port=port, ssl_context=ssl_context)
+        # one clock: the Date header follows the mirror clock (Retry-After dates do too)
+        self.server = Server(
+            self.app, host=host, port=port, ssl_context=ssl_context, date_clock=self.clock.now
+        )
+        self.server.on_reject = self.app.rejected
 
     # -- addresses ---------------------------------------------------------------------------
     @property
