@@ -119,14 +119,23 @@ def test_wrong_password_or_none_on_a_bearer_registry(sleeps):
             wrong.empty_reason
         )
         assert [r.status for r in wrong.requests] == [401, 401]
-        # anonymous gets a token, then 403 DENIED on the manifest: wrapped, not retried
-        with pytest.raises(RepoStoreError) as info:
+        # anonymous gets a token that lacks the pull scope: distribution answers the manifest
+        # GET with 401 UNAUTHORIZED and an insufficient_scope challenge; ggcr fetches a token
+        # once more, gets the same 401, and imgutil makes it an empty image (a JSON body), so
+        # lifecycle retries all 6 attempts and ends on "image has no layers" (lifecycle #436)
+        anonymous = new_remote_image(ref, insecure=True, sleep=sleeps)
+        assert anonymous.empty and anonymous.empty_reason.status_code == 401
+        assert "UNAUTHORIZED: anonymous token does not grant repository:run:pull" in str(
+            anonymous.empty_reason
+        )
+        paths = [r.url.split(reg.host, 1)[1].split("?")[0] for r in anonymous.requests]
+        assert paths == ["/v2/", "/token", "/v2/run/manifests/1", "/token", "/v2/run/manifests/1"]
+        assert sleeps.calls == []
+        with pytest.raises(ImageError, match="^image has no layers$"):
             open_remote_image(
                 lambda: new_remote_image(ref, insecure=True, sleep=sleeps), sleep=sleeps
             )
-        assert find_transport_error(info.value).status_code == 403
-        assert "DENIED: anonymous caller may not pull run" in str(info.value)
-    assert sleeps.calls == []
+    assert sleeps.calls == DELAYS
 
 
 def test_basic_registry(sleeps):
