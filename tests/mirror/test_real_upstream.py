@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from conftest import require_binary
 from flakymirror.distribution import Distribution
 from flakymirror.mirror import FlakyMirror, Interval, SyncPlan
 from flakymirror.oci import build_image
-from tests.mirror.conftest import ACCEPT, get_blob, get_manifest, sha256
+from tests.mirror.conftest import ACCEPT, HoldingProxy, get_blob, get_manifest, sha256
 
 pytestmark = pytest.mark.real_client
 
@@ -116,3 +117,56 @@ def test_mirror_serves_distribution_content_with_the_client_accept_header(
     assert requests.get(f"{mirror.url}/v2/_catalog", headers=ACCEPT, timeout=5).json()[
         "repositories"
     ] == [REPO]
+
+
+def test_upstream_killed_while_a_blob_streams_through_the_mirror(
+    distribution, make_mirror, tmp_path
+) -> None:
+    """distribution dies in the middle of sending a 24 MiB layer to the mirror: the partial
+    bytes are never cached or served, and what was cached before is still served."""
+    small = build_image(layers=2, seed=25, layer_size=4096)
+    big = build_image(layers=1, seed=26, layer_size=24 << 20)
+    distribution.push(small, REPO, "small")
+    distribution.push(big, REPO, "big")
+    layer = big.manifest.layers[0]
+    assert layer.size > 20 << 20  # more than the socket buffers hold, whatever the kernel
+    proxy = HoldingProxy(distribution.host)
+    try:
+        mirror = make_mirror(upstream=proxy.url)
+        for ref in ("small", "big"):
+            assert get_manifest(mirror, REPO, ref).status_code == 200
+        for desc in (small.manifest.config, *small.manifest.layers):
+            assert get_blob(mirror, REPO, str(desc.digest)).status_code == 200
+
+        proxy.hold_after = 1 << 20  # 1 MiB of the layer reaches the mirror, then upstream waits
+        answers: list[requests.Response] = []
+        pull = threading.Thread(
+            target=lambda: answers.append(get_blob(mirror, REPO, str(layer.digest), timeout=60))
+        )
+        pull.start()
+        try:
+            assert proxy.held.wait(30), "the layer transfer never started"
+            distribution.stop()  # mid-transfer: the rest of the layer never comes
+        finally:
+            proxy.release()
+            pull.join(60)
+        assert not pull.is_alive() and len(answers) == 1
+        r = answers[0]
+        # the mirror verifies a blob before sending it: the broken fetch is a clean 404
+        assert r.status_code == 404 and r.json()["errors"][0]["code"] == "BLOB_UNKNOWN", r.text
+        assert not mirror.adapter.cache.has_blob(REPO, str(layer.digest))
+        assert get_blob(mirror, REPO, str(layer.digest)).status_code == 404
+        assert get_blob(mirror, REPO, str(layer.digest), "HEAD").status_code == 404
+        entry = mirror.journal.filter(kind="blob", reference=str(layer.digest))[0]
+        assert (entry.status, entry.bytes_sent) == (404, len(r.content))
+
+        # what the mirror had cached is still served, byte for byte
+        again = get_manifest(mirror, REPO, "small")
+        assert again.status_code == 200 and again.content == small.manifest_bytes
+        for desc in (small.manifest.config, *small.manifest.layers):
+            b = get_blob(mirror, REPO, str(desc.digest))
+            assert b.status_code == 200 and sha256(b.content) == str(desc.digest)
+        assert get_manifest(mirror, REPO, "big").content == big.manifest_bytes
+        mirror.check()
+    finally:
+        proxy.close()
