@@ -3,6 +3,12 @@
 Every case asserts the whole sleep schedule (ggcr backoff inside an attempt, imgutil's EOF
 sleeps, lifecycle's delays between attempts, all through one recorded sleep function) and the
 request counts: each opener attempt must ping and GET the manifest again.
+
+Every case runs twice: against the scripted ``FakeRegistry`` (pytest-httpserver, which closes
+every connection) and against the same script wrapped around flakymirror's ``RegistryApp`` on
+the registry's keep-alive ``Server``. The sleeps are the same on both; the request counts differ
+only where keep-alive changes what the wire carries: a connection closed under a request that
+went out on a reused connection is resent once at once (Go's ``http.Transport``).
 """
 
 from __future__ import annotations
@@ -24,11 +30,24 @@ from flakymirror.oci import build_image, build_index
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest
 
-from .conftest import EOF, OCIError, Status, ggcr_sleeps
+from .conftest import EOF, FakeRegistry, KeepAliveRegistry, OCIError, Status, ggcr_sleeps
 
 MANIFEST = "/v2/run/manifests/latest"
 DELAYS = [0.1, 0.2, 0.5, 1.0, 2.0]
 G = ggcr_sleeps(1)  # one exhausted request in a fresh transport: ~1.0x s then ~3.0x s
+
+
+@pytest.fixture(params=["httpserver", "keepalive"])
+def registry(request):
+    """The scripted registry, once per build (see the module docstring)."""
+    name = "fake_registry" if request.param == "httpserver" else "keepalive_registry"
+    return request.getfixturevalue(name)
+
+
+def keepalive(registry) -> bool:
+    """True on the keep-alive build, where resends on reused connections happen."""
+    assert isinstance(registry, FakeRegistry | KeepAliveRegistry)
+    return isinstance(registry, KeepAliveRegistry)
 
 
 @pytest.fixture
@@ -260,7 +279,25 @@ def test_eof_server_closes_without_response(registry, sleeps, opener, image):
     for delay in DELAYS:
         expected += [*G, delay]
     assert sleeps.calls == [*expected, *G]
-    assert_attempts(registry, 6, manifest_gets=18)
+    if keepalive(registry):
+        # each attempt's first manifest GET rides the ping's kept-alive connection: its EOF is
+        # resent at once on a new connection (no sleep), then ggcr's 2 retries dial afresh;
+        # a fresh connection's EOF is not resent. 4 GETs per attempt, the same sleeps.
+        assert registry.paths() == ["GET /v2/", *[f"GET {MANIFEST}"] * 4] * 6
+    else:  # a new connection per request: ggcr's 3 tries per attempt
+        assert registry.paths() == ["GET /v2/", *[f"GET {MANIFEST}"] * 3] * 6
+
+
+def test_one_eof_on_the_manifest(registry, sleeps, opener, image):
+    registry.on("GET", MANIFEST, EOF())
+    op = opener()
+    op()
+    assert op.opens == 1
+    assert registry.paths()[:3] == ["GET /v2/", f"GET {MANIFEST}", f"GET {MANIFEST}"]
+    if keepalive(registry):  # resent at once on a new connection: ggcr never sees the EOF
+        assert sleeps.calls == []
+    else:  # the EOF reaches ggcr's retry layer: one backoff sleep, then a new try
+        assert sleeps.calls == [G[0]]
 
 
 def test_eof_on_the_ping_then_recovery(registry, sleeps, opener, image):
@@ -373,7 +410,8 @@ def test_config_blob_404_is_retried_bare(registry, sleeps, opener, image):
 
 def test_wrong_digest_served_for_a_digest_reference(registry, sleeps, caplog, image):
     wanted = Digest.of(b"something else")
-    registry.manifests[("run", str(wanted))] = (image.manifest_bytes, image.media_type)
+    answer = Status(200, image.manifest_bytes, content_type=image.media_type)
+    registry.on("GET", f"/v2/run/manifests/{wanted}", then=answer)
     ref = registry.ref("run", str(wanted))
     with pytest.raises(RepoStoreError, match="does not match requested digest"):
         open_remote_image(lambda: new_remote_image(ref, insecure=True, sleep=sleeps), sleep=sleeps)

@@ -20,7 +20,6 @@ from flakymirror.client import (
     NetworkError,
     RepoStoreError,
     Transport,
-    find_transport_error,
     new_remote_image,
     open_remote_image,
 )
