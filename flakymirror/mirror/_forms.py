@@ -90,17 +90,21 @@ class Form:
         return join(self.path, key)
 
     def has(self, key: str) -> bool:
+        """Whether ``key`` was given."""
         return key in self.data
 
     def raw(self, key: str, default: Any = None) -> Any:
+        """The value at ``key`` as given (``default`` when absent), unchecked."""
         return self.data.get(key, default)
 
     def required(self, key: str) -> Any:
+        """The value at ``key``; a missing key is an error."""
         if key not in self.data:
             raise FormError(self.at(key), "missing required key")
         return self.data[key]
 
     def str(self, key: str, default: Any = None, *, choices: Iterable[str] | None = None) -> Any:
+        """The string at ``key`` (``default`` when absent), one of ``choices`` when given."""
         if key not in self.data:
             return default
         value = self.data[key]
@@ -141,12 +145,14 @@ class Form:
         return integer(self.data[key], self.at(key), minimum=minimum, maximum=maximum)
 
     def bool(self, key: str, default: Any = None) -> Any:
+        """The boolean at ``key`` (``default`` when absent)."""
         value = self.data.get(key, default)
         if key in self.data and not isinstance(value, bool):
             raise FormError(self.at(key), f"expected true or false, got {value!r}")
         return value
 
     def str_map(self, key: str) -> dict[str, str]:
+        """The table of strings at ``key`` (empty when absent)."""
         value = self.data.get(key, {})
         if not isinstance(value, Mapping):
             raise FormError(self.at(key), f"expected a table of strings, got {value!r}")
@@ -158,6 +164,7 @@ class Form:
         return out
 
     def list(self, key: str, default: Any = ()) -> list[Any]:
+        """The list at ``key`` (``default`` when absent); a string is not a list."""
         value = self.data.get(key, default)
         if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
             raise FormError(self.at(key), f"expected a list, got {value!r}")

@@ -139,6 +139,7 @@ class Status(_Base):
         return hash((self.status, self.body, self.code, self.text, tuple(self.headers.items())))
 
     def to_dict(self) -> dict[str, Any]:
+        """The dict form (``kind``, ``status`` and every field not at its default)."""
         return {"kind": self.kind, "status": self.status, **_Base.to_dict(self)}
 
 
@@ -209,6 +210,7 @@ class Headers(_Base):
         return hash((tuple(self.set.items()), self.remove))
 
     def to_dict(self) -> dict[str, Any]:
+        """The dict form (``kind``, then ``set``/``remove`` when given)."""
         d: dict[str, Any] = {"kind": self.kind}
         if self.set:
             d["set"] = dict(self.set)
@@ -285,6 +287,7 @@ class WrongDigest(_Base):
                 raise FormError("digest", str(exc)) from exc
 
     def value(self) -> str:
+        """The digest string to send: ``digest``, or that of bytes no response carries."""
         return self.digest or str(Digest.of(b"flakymirror: not the digest of these bytes"))
 
 

@@ -44,6 +44,7 @@ class MirrorApp:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
+        """Serve one request: the control API, or the flaky path (journaled)."""
         path = environ.get("PATH_INFO", "") or "/"
         m = self.mirror
         if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):

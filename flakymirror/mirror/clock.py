@@ -76,6 +76,7 @@ class RealClock:
     virtual = False
 
     def now(self) -> float:
+        """Wall-clock seconds since the epoch."""
         return _Real.now()
 
     def sleep(self, seconds: float) -> None:
@@ -83,6 +84,7 @@ class RealClock:
         _Real.wait(_duration(seconds))
 
     def pause(self, seconds: float, interrupt: threading.Event | None = None) -> bool:
+        """Wait ``seconds`` for real; False when ``interrupt`` was set before the time was up."""
         if seconds <= 0:
             return not (interrupt is not None and interrupt.is_set())
         if interrupt is None:
@@ -94,6 +96,7 @@ class RealClock:
         """Nothing to reset: wall time goes on."""
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"kind": "real"}``."""
         return {"kind": "real"}
 
     @classmethod
@@ -161,6 +164,7 @@ class VirtualClock:
 
     # -- reading -------------------------------------------------------------------------
     def now(self) -> float:
+        """Virtual seconds since the epoch."""
         with self._lock:
             moment = self._factory()
         return moment.replace(tzinfo=_UTC).timestamp()
@@ -249,6 +253,7 @@ class VirtualClock:
 
     # -- forms ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """``{"kind": "virtual", "start": <ISO 8601 start time>}``."""
         return {"kind": "virtual", "start": self._start.replace(tzinfo=_UTC).isoformat()}
 
     @classmethod

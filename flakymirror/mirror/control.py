@@ -95,6 +95,7 @@ class ControlAPI:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
+        """Route one control request; bad input answers 400 naming the field."""
         request = Request(environ)
         name = request.path[len("/_flakymirror/") :].strip("/")
         try:
@@ -142,12 +143,15 @@ class ControlAPI:
 
     # -- endpoints -----------------------------------------------------------------------------
     def get_state(self, request: Request) -> Response:
+        """``GET /_flakymirror/state``: :meth:`FlakyMirror.state`."""
         return _json(self.mirror.state())
 
     def get_plan(self, request: Request) -> Response:
+        """``GET /_flakymirror/plan``: ``{"plans": [...]}``."""
         return _json({"plans": [p.to_dict() for p in self.mirror.plans]})
 
     def put_plan(self, request: Request) -> Response:
+        """``PUT``/``POST /_flakymirror/plan``: replace the plans; answers them."""
         data = self._body(request)
         if data is None:
             raise _BadInput("body", "expected a plan table or a list of plan tables")
@@ -156,9 +160,11 @@ class ControlAPI:
         return _json({"plans": [p.to_dict() for p in plans]})
 
     def get_faults(self, request: Request) -> Response:
+        """``GET /_flakymirror/faults``: the rules with their ``seen``/``applied`` counters."""
         return _json(self.mirror.state()["faults"])
 
     def post_faults(self, request: Request) -> Response:
+        """``POST /_flakymirror/faults``: add a rule or a list; answers their indexes."""
         data = self._body(request)
         if data is None:
             raise _BadInput("body", "expected a fault rule table or a list of them")
@@ -169,13 +175,16 @@ class ControlAPI:
         return _json({"added": list(range(first, first + len(rules)))}, 201)
 
     def delete_faults(self, request: Request) -> Response:
+        """``DELETE /_flakymirror/faults``: remove every rule."""
         self.mirror.clear_faults()
         return _json({"faults": []})
 
     def get_clock(self, request: Request) -> Response:
+        """``GET /_flakymirror/clock``: kind, start, ``now``, ``t`` and recorded sleeps."""
         return _json(self.mirror.state()["clock"])
 
     def advance(self, request: Request) -> Response:
+        """``POST /_flakymirror/clock/advance``: move a virtual clock on; answers the clock."""
         data = self._body(request)
         if not isinstance(data, dict):
             raise _BadInput("body", 'expected {"seconds": <number>}')
@@ -199,6 +208,7 @@ class ControlAPI:
         return _json(self.mirror.state()["clock"])
 
     def get_journal(self, request: Request) -> Response:
+        """``GET /_flakymirror/journal``: entries as JSON, or a text timeline, filtered."""
         criteria: dict[str, Any] = {}
         for key in ("kind", "repo", "method", "reference"):
             if key in request.args:
@@ -220,5 +230,6 @@ class ControlAPI:
         return _json({"dropped": journal.dropped, "entries": journal.to_list(**criteria)})
 
     def reset(self, request: Request) -> Response:
+        """``POST /_flakymirror/reset``: :meth:`FlakyMirror.reset`; answers the new state."""
         self.mirror.reset()
         return _json(self.mirror.state())

@@ -74,6 +74,7 @@ class Resp:
     reason: str | None = None
 
     def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
         low = name.lower()
         for k, v in self.headers:
             if k.lower() == low:
@@ -81,20 +82,24 @@ class Resp:
         return None
 
     def remove(self, name: str) -> None:
+        """Drop every header called ``name`` (case-insensitive)."""
         low = name.lower()
         self.headers = [(k, v) for k, v in self.headers if k.lower() != low]
 
     def set(self, name: str, value: str) -> None:
+        """Replace every header called ``name`` by one with ``value``."""
         self.remove(name)
         self.headers.append((name, value))
 
     @property
     def length(self) -> int | None:
+        """The declared ``Content-Length`` as an int (None when absent or not a number)."""
         value = self.header("Content-Length")
         return int(value) if value is not None and _LENGTH.fullmatch(value) else None
 
     @property
     def status_line(self) -> str:
+        """``"<status> <reason>"`` as WSGI's ``start_response`` takes it."""
         return f"{self.status} {self.reason or reason(self.status)}"
 
 

@@ -69,6 +69,7 @@ class Sequence(_Base):
         return (Pass(),)
 
     def to_dict(self) -> dict[str, Any]:
+        """The dict form; runs of equal steps are written once with ``times``."""
         out: list[Any] = []
         for step in self.steps:
             form = _step_dict(step)
@@ -134,6 +135,7 @@ class FaultRule:
         return FaultRule(self.match, new, self.name)
 
     def to_dict(self) -> dict[str, Any]:
+        """The dict form: ``name`` (if any), ``match``, ``action``."""
         d: dict[str, Any] = {}
         if self.name is not None:
             d["name"] = self.name
@@ -221,6 +223,7 @@ class Faults:
             self.add(rule)
 
     def add(self, rule: FaultRule) -> FaultRule:
+        """Append ``rule`` with fresh counters (and its own seeded random source)."""
         if not isinstance(rule, FaultRule):
             raise TypeError(f"expected a FaultRule, got {rule!r}")
         with self._lock:
@@ -228,6 +231,7 @@ class Faults:
         return rule
 
     def clear(self) -> None:
+        """Remove every rule."""
         with self._lock:
             self._rules.clear()
 
@@ -236,6 +240,7 @@ class Faults:
 
     @property
     def rules(self) -> list[FaultRule]:
+        """The rules in the order they fire (a copy)."""
         with self._lock:
             return [r for r, _ in self._rules]
 

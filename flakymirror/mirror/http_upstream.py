@@ -165,6 +165,7 @@ class HttpUpstream:
 
     # -- manifests -----------------------------------------------------------------------------
     def get_manifest(self, repo: str, reference: str) -> StoredManifest | None:
+        """A manifest, verified and cached; by tag the cache answers only when upstream is down."""
         by_digest = ":" in reference
         if by_digest:
             cached = self.cache.get_manifest(repo, reference)
@@ -199,6 +200,7 @@ class HttpUpstream:
 
     # -- blobs ---------------------------------------------------------------------------------
     def blob_size(self, repo: str, digest: str) -> int | None:
+        """A blob's size from the cache, else from upstream's HEAD (None when unknown)."""
         size = self.cache.blob_size(repo, digest)
         if size is not None:
             return size
@@ -273,6 +275,7 @@ class HttpUpstream:
     def open_blob(
         self, repo: str, digest: str, start: int = 0, end: int | None = None
     ) -> Iterator[bytes]:
+        """Bytes ``[start, end)`` of a blob, cached first (``KeyError`` when absent)."""
         if not self.cache.has_blob(repo, digest) and self.ensure_blob(repo, digest) is None:
             raise KeyError(f"blob {digest} is not available from {self.url}")
         return self.cache.open_blob(repo, digest, start, end)
@@ -297,10 +300,12 @@ class HttpUpstream:
         return out
 
     def tags(self, repo: str) -> list[str]:
+        """Upstream's tags for ``repo`` (all pages), or the cached ones when it is down."""
         tags = self._paged(f"/v2/{repo}/tags/list", "tags", f"repository:{repo}:pull")
         return sorted(tags) if tags is not None else self.cache.tags(repo)
 
     def repositories(self) -> list[str]:
+        """Upstream's catalog merged with the repositories in the cache."""
         repos = self._paged("/v2/_catalog", "repositories", "registry:catalog:*")
         cached = self.cache.repositories()
         return sorted(set(repos or []) | set(cached))
@@ -319,6 +324,7 @@ class HttpUpstream:
         return r.status_code != 404
 
     def referrers(self, repo: str, digest: str) -> list[StoredManifest]:
+        """The referrers upstream lists for ``digest``, each fetched through the cache."""
         try:
             r = self._request("GET", f"/v2/{repo}/referrers/{digest}", f"repository:{repo}:pull")
         except UpstreamDown:
@@ -336,12 +342,15 @@ class HttpUpstream:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def clear_cache(self) -> None:
+        """Forget every cached manifest and blob."""
         old, self.cache = self.cache, Store(self._spool_dir)
         old.close()
 
     def close(self) -> None:
+        """Close the HTTP session and drop the cache."""
         self.session.close()
         self.cache.close()
 
     def describe(self) -> str:
+        """``"pull-through cache of <url>"``."""
         return f"pull-through cache of {self.url}"

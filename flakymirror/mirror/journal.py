@@ -52,6 +52,7 @@ class JournalEntry:
         return ",".join(self.faults) or None
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry as a dict, with ``fault`` joined."""
         d = asdict(self)
         d["fault"] = self.fault
         return d
@@ -124,6 +125,7 @@ class Journal:
                 entry.done = True
 
     def clear(self) -> None:
+        """Drop every entry and restart the sequence numbers."""
         with self._lock:
             self._entries.clear()
             self._seq = 0

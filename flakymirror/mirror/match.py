@@ -170,6 +170,7 @@ class Match:
         return t + 1e-7 >= start and (end is None or t < end - 1e-7)
 
     def to_dict(self) -> dict[str, Any]:
+        """The dict form, leaving out fields that match anything."""
         d: dict[str, Any] = {}
         for name in ("method", "kind", "nth"):
             value = getattr(self, name)

@@ -120,10 +120,12 @@ class FlakyMirror:
         return self.server.host
 
     def url_for(self, path: str) -> str:
+        """The absolute URL of ``path`` on this mirror."""
         return self.server.url_for(path)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> FlakyMirror:
+        """Start serving (a no-op when running); returns the mirror."""
         if not self.server.is_running():
             self.interrupt.clear()
             self.server.start()
@@ -144,6 +146,7 @@ class FlakyMirror:
             self._own_upstream.close()
 
     def is_running(self) -> bool:
+        """True while the server accepts requests."""
         return self.server.is_running()
 
     def check(self) -> None:
@@ -162,6 +165,7 @@ class FlakyMirror:
     # -- behaviour ---------------------------------------------------------------------------------
     @property
     def plans(self) -> tuple[SyncPlan, ...]:
+        """The active sync plans (first match wins)."""
         return self.engine.plans
 
     def set_plan(self, plan: SyncPlan | Sequence[SyncPlan] | dict | None) -> None:
@@ -176,6 +180,7 @@ class FlakyMirror:
         return self.faults.add(rule)
 
     def clear_faults(self) -> None:
+        """Remove every fault rule."""
         self.faults.clear()
 
     def push_upstream(self, image: Any, reference: str) -> Any:

@@ -82,11 +82,13 @@ class AtOnce(_Schedule):
         object.__setattr__(self, "after", number(self.after, "after", minimum=0))
 
     def synced(self, sizes: Sequence[int], elapsed: float | None, requests: int) -> int:
+        """All units once ``after`` seconds have passed, none before."""
         if elapsed is None:
             return 0
         return len(sizes) if _reached(elapsed, self.after) else 0
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"kind": "at-once", "after": ...}``."""
         return {"kind": self.kind, "after": self.after}
 
 
@@ -109,11 +111,13 @@ class Interval(_Schedule):
         return round(first + (i - 1) * self.every, 6)
 
     def synced(self, sizes: Sequence[int], elapsed: float | None, requests: int) -> int:
+        """The units whose :meth:`layer_time` has passed."""
         if elapsed is None:
             return 0
         return sum(1 for i in range(1, len(sizes) + 1) if _reached(elapsed, self.layer_time(i)))
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"kind": "interval", "every": ...}`` (with ``first`` when set)."""
         d: dict[str, Any] = {"kind": self.kind, "every": self.every}
         if self.first is not None:
             d["first"] = self.first
@@ -134,6 +138,7 @@ class Bandwidth(_Schedule):
         object.__setattr__(self, "bytes_per_second", bps)
 
     def synced(self, sizes: Sequence[int], elapsed: float | None, requests: int) -> int:
+        """The units whose cumulative size fits in ``elapsed`` seconds of bandwidth."""
         if elapsed is None:
             return 0
         done, total = 0, 0
@@ -145,6 +150,7 @@ class Bandwidth(_Schedule):
         return done
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"kind": "bandwidth", "bytes_per_second": ...}``."""
         return {"kind": self.kind, "bytes_per_second": self.bytes_per_second}
 
 
@@ -166,6 +172,7 @@ class Requests(_Schedule):
             raise FormError("per_layer", f"expected true or false, got {self.per_layer!r}")
 
     def synced(self, sizes: Sequence[int], elapsed: float | None, requests: int) -> int:
+        """All units (or one per ``count``) once enough earlier requests were counted."""
         if elapsed is None:
             return 0
         if not self.per_layer:
@@ -175,6 +182,7 @@ class Requests(_Schedule):
         return min(len(sizes), requests // self.count)
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"kind": "requests", "count": ..., "per_layer": ...}``."""
         return {"kind": self.kind, "count": self.count, "per_layer": self.per_layer}
 
 
@@ -207,6 +215,7 @@ class Timeline(_Schedule):
         return cls(points=tuple((t, i) for i, t in enumerate(times, start=1)))
 
     def synced(self, sizes: Sequence[int], elapsed: float | None, requests: int) -> int:
+        """The unit count of the last point reached (``-1``: all)."""
         if elapsed is None:
             return 0
         n = 0
@@ -216,6 +225,7 @@ class Timeline(_Schedule):
         return min(n, len(sizes))
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"kind": "timeline", "points": [[t, n], ...]}``."""
         return {"kind": self.kind, "points": [[t, n] for t, n in self.points]}
 
 
@@ -312,6 +322,7 @@ class SyncPlan:
         return self.schedule.synced(sizes, elapsed, requests)
 
     def to_dict(self) -> dict[str, Any]:
+        """The dict form with every field (``start_at`` only when set)."""
         d: dict[str, Any] = {
             "schedule": self.schedule.to_dict(),
             "mode": self.mode,

@@ -55,9 +55,11 @@ class MirrorStore(Store):
 
     # -- repositories ----------------------------------------------------------------------
     def repositories(self) -> list[str]:
+        """Repositories pushed to the mirror and those upstream lists."""
         return sorted(set(super().repositories()) | set(self.engine.upstream.repositories()))
 
     def has_repository(self, repo: str) -> bool:
+        """Whether the mirror or its upstream knows ``repo``."""
         if super().has_repository(repo):
             return True
         has = getattr(self.engine.upstream, "has_repository", None)
@@ -65,6 +67,7 @@ class MirrorStore(Store):
 
     # -- manifests -------------------------------------------------------------------------
     def get_manifest(self, repo: str, reference: str) -> StoredManifest | None:
+        """A pushed manifest, else what the sync view shows now (a ``RegistryError`` is raised)."""
         local = super().get_manifest(repo, reference)
         if local is not None:
             return local
@@ -82,9 +85,11 @@ class MirrorStore(Store):
         return answer
 
     def tags(self, repo: str) -> list[str]:
+        """Pushed tags and the upstream tags whose image has fully synced."""
         return sorted(set(super().tags(repo)) | set(self.engine.tags(repo)))
 
     def referrers(self, repo: str, digest: Digest | str) -> list[StoredManifest]:
+        """Pushed referrers and upstream's."""
         return super().referrers(repo, digest) + self.engine.upstream.referrers(repo, str(digest))
 
     # -- blobs -----------------------------------------------------------------------------
@@ -99,9 +104,11 @@ class MirrorStore(Store):
         return decided
 
     def has_blob(self, repo: str, digest: Digest | str) -> bool:
+        """Whether the blob is visible to this request."""
         return self.blob_size(repo, digest) is not None
 
     def blob_size(self, repo: str, digest: Digest | str) -> int | None:
+        """The size of a blob this request may see (None when hidden or absent)."""
         local = super().blob_size(repo, digest)
         if local is not None:
             return local
@@ -119,6 +126,7 @@ class MirrorStore(Store):
     def open_blob(
         self, repo: str, digest: Digest | str, start: int = 0, end: int | None = None
     ) -> Iterator[bytes]:
+        """Bytes of a visible blob: pushed, generated (a cut config) or from upstream."""
         if super().has_blob(repo, digest):
             return super().open_blob(repo, digest, start, end)
         visible, generated = self._blob(repo, str(digest))

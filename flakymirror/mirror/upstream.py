@@ -63,26 +63,33 @@ class InProcessUpstream:
         self.store: Store = store
 
     def get_manifest(self, repo: str, reference: str) -> StoredManifest | None:
+        """The stored manifest by tag or digest, or None."""
         return self.store.get_manifest(repo, reference)
 
     def blob_size(self, repo: str, digest: str) -> int | None:
+        """The blob's size, or None."""
         return self.store.blob_size(repo, digest)
 
     def open_blob(
         self, repo: str, digest: str, start: int = 0, end: int | None = None
     ) -> Iterator[bytes]:
+        """Bytes ``[start, end)`` of the blob."""
         return self.store.open_blob(repo, digest, start, end)
 
     def tags(self, repo: str) -> list[str]:
+        """The repository's tags, sorted."""
         return self.store.tags(repo)
 
     def has_repository(self, repo: str) -> bool:
+        """Whether the store knows ``repo``."""
         return self.store.has_repository(repo)
 
     def repositories(self) -> list[str]:
+        """The store's repositories."""
         return self.store.repositories()
 
     def referrers(self, repo: str, digest: str) -> list[StoredManifest]:
+        """Manifests whose subject is ``digest``."""
         return self.store.referrers(repo, digest)
 
     def clear_cache(self) -> None:
@@ -92,6 +99,7 @@ class InProcessUpstream:
         """The source belongs to whoever made it."""
 
     def describe(self) -> str:
+        """``"in-process store"`` or ``"in-process registry [at <url>]"``."""
         if isinstance(self.source, Store):
             return "in-process store"
         running = getattr(self.source, "is_running", lambda: False)()

@@ -27,6 +27,7 @@ class Doc:
 
     @property
     def digest(self) -> str:
+        """The stored manifest's digest string."""
         return str(self.stored.digest)
 
     def blob_digests(self) -> list[str]:
