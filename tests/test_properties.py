@@ -12,12 +12,17 @@ plugin's ``flaky_mirror`` — is reset between examples.
    ``0.1, 0.2, 0.5, 1, 2``, one fewer than the attempts, and an early stop is a
    non-retryable error.
 4. Nothing the client accepts fails digest verification: after corrupted bodies, wrong
-   ``Docker-Content-Digest`` headers and truncated transfers, a successful open's manifest and
-   config match their digests (and, opened by digest, are upstream's exact bytes).
+   ``Docker-Content-Digest`` headers and truncated transfers, the digest a successful open
+   reports is the sha256 (computed here) of the manifest it parsed, it equals upstream's digest
+   exactly when the bytes are upstream's (by digest: always), and the config matches the
+   descriptor of that manifest. Explicit examples pin a wrong header and an accepted corrupt
+   manifest: a client trusting the header fails this property.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,8 +40,16 @@ from flakymirror.client import (
     new_remote_image,
     open_remote_image,
 )
-from flakymirror.mirror import FaultRule, FlakyMirror, Match, SyncPlan, Timeline
-from flakymirror.oci import Digest, build_image
+from flakymirror.mirror import (
+    Corrupt,
+    FaultRule,
+    FlakyMirror,
+    Match,
+    SyncPlan,
+    Timeline,
+    WrongDigest,
+)
+from flakymirror.oci import build_image
 
 PROPS = settings(
     max_examples=30,
@@ -213,7 +226,24 @@ def test_opener_sleeps_are_a_prefix_of_the_schedule(
     assert flaky_mirror.journal.count(kind="ping") >= 1
 
 
+_DIGEST_IMAGE = build_image(layers=2, layer_size=64, seed=5)
+#: a byte inside the manifest's own "mediaType" value: flipped, the JSON still reads
+_READABLE = _DIGEST_IMAGE.manifest_bytes.index(b'"mediaType":"application/') + 14
+
+
+def _on_manifest(action: Any) -> tuple[FaultRule, ...]:
+    return (FaultRule(Match(method="GET", kind="manifest"), action),)
+
+
 @PROPS
+@example(image=_DIGEST_IMAGE, faults=_on_manifest(WrongDigest()), by_digest=False, profile="none")
+@example(image=_DIGEST_IMAGE, faults=_on_manifest(WrongDigest()), by_digest=True, profile="none")
+@example(
+    image=_DIGEST_IMAGE,
+    faults=_on_manifest(Corrupt(offset=_READABLE)),
+    by_digest=False,
+    profile="none",
+)
 @given(
     image=fst.images(max_layers=3, max_layer_size=256),
     faults=fst.fault_plans(
@@ -236,14 +266,22 @@ def test_nothing_accepted_fails_digest_verification(
     if opened.image is None:
         return
     got = opened.image
-    assert Digest.of(got.manifest_bytes) == got.digest
-    # by tag, ggcr (and so the client) decodes a manifest leniently: a corrupted byte that
-    # keeps the JSON readable is accepted, so check the descriptor the client itself used
-    config = got.manifest_dict["config"]
-    assert Digest.of(got.config_bytes) == Digest.parse(config["digest"])
-    assert len(got.config_bytes) == config["size"]
-    if by_digest:
-        assert got.manifest_bytes == image.manifest_bytes
+    # Every digest below is computed here with hashlib from the bytes the client kept, and
+    # compared with what the client claims, or with upstream's digest (the image builder's).
+    # The digest the client reports is the sha256 of the manifest it parsed, never a
+    # Docker-Content-Digest header (which a wrong-digest fault falsifies) ...
+    assert str(got.digest) == "sha256:" + hashlib.sha256(got.manifest_bytes).hexdigest()
+    assert json.loads(got.manifest_bytes) == got.manifest_dict
+    # ... so it is upstream's digest exactly when the bytes are upstream's: by tag, ggcr (and
+    # so the client) accepts a corrupted manifest that still reads as JSON, under its own digest
+    same_bytes = got.manifest_bytes == image.manifest_bytes
+    assert (str(got.digest) == str(image.digest)) == same_bytes
+    if by_digest:  # by digest, only upstream's exact manifest can be accepted
+        assert same_bytes and str(got.digest) == str(image.digest) == ref.split("@")[1]
+    # the config it accepted matches the descriptor of the manifest it accepted
+    descriptor = json.loads(got.manifest_bytes)["config"]
+    assert "sha256:" + hashlib.sha256(got.config_bytes).hexdigest() == descriptor["digest"]
+    assert len(got.config_bytes) == descriptor["size"]
+    if same_bytes:
         assert got.config_bytes == image.config_blob.read()
-    if got.manifest_bytes == image.manifest_bytes:
         assert got.top_layer() == str(image.layers[-1].diff_id)
