@@ -21,9 +21,6 @@ from flakymirror.scenario.library import library_files
 
 LIBRARY = library_files()
 
-#: Scenarios whose expectation (taken from lifecycle/ggcr) the reference client does not meet
-#: yet; strict, so a fix in the client turns them into failures until the mark is removed.
-
 REQUIRED = [
     "lifecycle-1674-empty-layers",
     "lifecycle-1674-manifest-unknown",
@@ -100,13 +97,16 @@ def test_library_dir_is_the_repositorys():
 
 
 def test_documented_example_is_a_library_file():
-    notes = Path(__file__).parents[2] / "notes" / "scenario.md"
-    if not notes.exists():
-        pytest.skip("notes/scenario.md not present (merged into the README)")
-    text = notes.read_text(encoding="utf-8")
-    m = re.search(r"```toml\n(# The motivating incident.*?)```", text, re.S)
-    assert m, "the complete example is missing from notes/scenario.md"
-    assert m.group(1) == (library_dir() / "lifecycle-1674-empty-layers.toml").read_text()
+    """The README's "A complete example" is byte-identical to the library file it names."""
+    root = Path(__file__).parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    heading = re.search(r"^#+ A complete example\n", readme, re.M)
+    assert heading, 'README.md has no "A complete example" section'
+    block = re.compile(r"```toml\n(.*?)```", re.S).search(readme, heading.end())
+    assert block, 'no TOML block under "A complete example" in README.md'
+    library_file = root / "scenarios" / "lifecycle-1674-empty-layers.toml"
+    assert library_file.name in readme[heading.end() : block.start()]
+    assert block.group(1) == library_file.read_text(encoding="utf-8")
 
 
 def test_every_library_file_round_trips_through_its_dict_form():
