@@ -55,7 +55,14 @@ __all__ = [
 
 _log = logging.getLogger("flakymirror.client.push")
 _CHUNK = 256 * 1024
-_DOCKER_HUB = ("index.docker.io", "docker.io", "registry-1.docker.io")
+#: ggcr's ``name.DefaultRegistry``: Docker Hub, as ggcr spells it.
+DEFAULT_REGISTRY = "index.docker.io"
+
+
+def ggcr_registry(name: str) -> str:
+    """A registry name as ggcr's ``name.NewRegistry`` keeps it: ``docker.io`` (and no name at
+    all) become ``index.docker.io``; every other name, ``registry-1.docker.io`` included, stays."""
+    return DEFAULT_REGISTRY if name in ("", "docker.io") else name
 
 
 @dataclass(frozen=True)
@@ -219,16 +226,12 @@ class _Writer:
         base = self.t.url(f"/v2/{self.repo}/blobs/uploads/")
         url = base
         src = blob.source if blob is not None else None
-        # ggcr leaves Docker Hub alone when the blob comes from another registry (issue 1741)
-        if (
-            src is not None
-            and blob is not None
-            and not (self.t.registry in _DOCKER_HUB and src.registry != self.t.registry)
-        ):
-            pairs = [("mount", str(blob.digest)), ("from", src.repository)]
-            if src.registry:
-                pairs.append(("origin", src.registry))
-            url = f"{base}?{go_query_encode(pairs)}"
+        if src is not None and blob is not None:
+            target, origin = ggcr_registry(self.t.registry), ggcr_registry(src.registry)
+            # ggcr uploadOne: no mount on Docker Hub of a blob from another registry (ggcr 1741)
+            if not (target == DEFAULT_REGISTRY and origin != target):
+                pairs = [("mount", str(blob.digest)), ("from", src.repository), ("origin", origin)]
+                url = f"{base}?{go_query_encode(pairs)}"
         try:
             resp = self._request(
                 "POST",

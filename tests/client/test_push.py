@@ -397,3 +397,43 @@ def test_mount_from_another_registry_adds_no_scope():
     for layer in run.layers:  # read from the source registry, then uploaded
         assert len(other.requests("GET", f"^/v2/run/blobs/{layer.digest}$")) == 1
     assert sorted(result.blobs.values()) == ["pushed"] * 4
+
+
+_HUB_DIGEST = Digest.of(b"a layer that lives elsewhere")
+_MOUNT = f"mount={quote_plus(str(_HUB_DIGEST))}"
+
+
+@pytest.mark.parametrize(
+    ("target", "source", "query"),
+    [
+        # ggcr issue 1741: Docker Hub gets no mount of a blob that lives in another registry
+        ("index.docker.io", "ghcr.io", None),
+        ("docker.io", "ghcr.io", None),  # name.NewRegistry rewrites docker.io to index.docker.io
+        # the same registry under either spelling: a mount, with ggcr's origin spelling
+        ("index.docker.io", "docker.io", f"from=library%2Frun&{_MOUNT}&origin=index.docker.io"),
+        ("docker.io", "index.docker.io", f"from=library%2Frun&{_MOUNT}&origin=index.docker.io"),
+        # only name.DefaultRegistry is special: any other target mounts from anywhere
+        ("registry-1.docker.io", "ghcr.io", f"from=library%2Frun&{_MOUNT}&origin=ghcr.io"),
+        ("quay.io", "ghcr.io", f"from=library%2Frun&{_MOUNT}&origin=ghcr.io"),
+    ],
+)
+def test_docker_hub_target_gets_no_mount_from_another_registry(target, source, query):
+    """The POST that starts a blob upload, as ggcr's uploadOne/initiateUpload build it. The
+    writer's transport is named for ``target`` but talks to a loopback registry."""
+    from flakymirror.client.push import _Writer
+    from flakymirror.client.transport import Transport
+
+    with HookedRegistry() as reg:
+        transport = Transport(target, insecure=True)
+        transport.base_url = reg.url  # the name stays target's: only where it connects changes
+        writer = _Writer(lambda: transport, "app", logging.getLogger("tests.push"))
+        blob = PushBlob(
+            _HUB_DIGEST, 28, mt.OCI_LAYER_GZIP, source=MountSource(source, "library/run")
+        )
+        try:
+            location, mounted = writer.initiate(blob)
+        finally:
+            writer.close()
+    assert not mounted and location is not None  # nothing to mount here: an upload starts
+    posts = [path for method, path, _ in reg.log if method == "POST"]
+    assert posts == ["/v2/app/blobs/uploads/" + (f"?{query}" if query else "")]
