@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import re
 import socket
 import struct
@@ -26,6 +25,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
+from flakymirror.mirror._bodies import Cursor, closing, garbage_chunks, rechunk
 from flakymirror.mirror.actions import (
     Close,
     Corrupt,
@@ -47,7 +47,6 @@ from flakymirror.registry.server import CloseConnection
 
 __all__ = ["EFFECTS", "Ctx", "Resp", "garbage_chunks", "reason"]
 
-GARBAGE_CHUNK = 1 << 16
 _LENGTH = re.compile(r"[0-9]{1,19}")
 
 _HTML = (
@@ -212,16 +211,6 @@ def _close(ctx: Ctx, action: Close, resp: Resp | None) -> Resp:
     raise CloseConnection("connection closed by a fault rule")
 
 
-def garbage_chunks(size: int, seed: int) -> Iterator[bytes]:
-    """``size`` pseudo-random bytes from ``seed``, in pieces of at most 64 KiB."""
-    rng = random.Random(seed)
-    left = size
-    while left > 0:
-        n = min(left, GARBAGE_CHUNK)
-        left -= n
-        yield rng.randbytes(n)
-
-
 def _garbage(ctx: Ctx, action: Garbage, resp: Resp | None) -> Resp:
     sock = _socket(ctx)
     if sock is not None:
@@ -234,17 +223,6 @@ def _garbage(ctx: Ctx, action: Garbage, resp: Resp | None) -> Resp:
 
 
 # -- transforms of the response ------------------------------------------------------------
-def _closing(inner: Iterable[bytes], outer: Iterator[bytes]) -> Iterator[bytes]:
-    """``outer`` (a transform of ``inner``) that closes ``inner`` when it ends or is closed,
-    so a file the registry opened for a body is released whatever the fault did."""
-    try:
-        yield from outer
-    finally:
-        close = getattr(inner, "close", None)
-        if close is not None:
-            close()
-
-
 def _headers(ctx: Ctx, action: Headers, resp: Resp | None) -> Resp:
     assert resp is not None
     for name in action.remove:
@@ -254,7 +232,7 @@ def _headers(ctx: Ctx, action: Headers, resp: Resp | None) -> Resp:
     length = resp.length
     if length is not None and any(k.lower() == "content-length" for k in action.set):
         # a shorter length than the body's: send only that many bytes, as declared
-        resp.body = _closing(resp.body, _Cursor(resp.body).take(length))
+        resp.body = closing(resp.body, Cursor(resp.body).take(length))
     return resp
 
 
@@ -262,22 +240,6 @@ def _wrong_digest(ctx: Ctx, action: WrongDigest, resp: Resp | None) -> Resp:
     assert resp is not None
     resp.set("Docker-Content-Digest", action.value())
     return resp
-
-
-def _rechunk(body: Iterable[bytes], sizes: list[int]) -> Iterator[bytes]:
-    """Yield pieces of exactly ``sizes`` (the last one gets whatever remains)."""
-    buf = bytearray()
-    it = iter(body)
-    for i, size in enumerate(sizes):
-        last = i == len(sizes) - 1
-        while last or len(buf) < size:
-            chunk = next(it, None)
-            if chunk is None:
-                break
-            buf += chunk
-        take = len(buf) if last else size
-        piece, buf = bytes(buf[:take]), buf[take:]
-        yield piece
 
 
 def _drip(ctx: Ctx, action: Drip, resp: Resp | None) -> Resp:
@@ -295,55 +257,19 @@ def _drip(ctx: Ctx, action: Drip, resp: Resp | None) -> Resp:
         base, extra = divmod(length or 0, n)
         sizes = [base + (1 if i < extra else 0) for i in range(n)]
         gap = action.seconds / n
-        for piece in _rechunk(body, sizes):
+        for piece in rechunk(body, sizes):
             if not ctx.clock.pause(gap, ctx.interrupt):
                 raise CloseConnection("server stopping")
             if piece:
                 yield piece
 
-    resp.body = _closing(resp.body, drip())
+    resp.body = closing(resp.body, drip())
     return resp
-
-
-class _Cursor:
-    """Reads a body stream in two parts: the first ``n`` bytes, then the rest."""
-
-    def __init__(self, body: Iterable[bytes]) -> None:
-        self._it = iter(body)
-        self._pending = b""
-
-    def take(self, n: int) -> Iterator[bytes]:
-        sent = 0
-        while sent < n:
-            chunk = self._pending or next(self._it, None)
-            self._pending = b""
-            if chunk is None:
-                return
-            room = n - sent
-            if len(chunk) > room:
-                chunk, self._pending = chunk[:room], chunk[room:]
-            sent += len(chunk)
-            if chunk:
-                yield chunk
-
-    def at_end(self) -> bool:
-        while not self._pending:
-            chunk = next(self._it, None)
-            if chunk is None:
-                return True
-            self._pending = chunk
-        return False
-
-    def rest(self) -> Iterator[bytes]:
-        if self._pending:
-            yield self._pending
-            self._pending = b""
-        yield from self._it
 
 
 def _truncate(ctx: Ctx, action: Truncate, resp: Resp | None) -> Resp:
     assert resp is not None
-    cursor = _Cursor(resp.body)
+    cursor = Cursor(resp.body)
 
     def cut() -> Iterator[bytes]:
         ctx.flush()
@@ -354,7 +280,7 @@ def _truncate(ctx: Ctx, action: Truncate, resp: Resp | None) -> Resp:
             _reset(ctx, None, None)
         raise CloseConnection("response truncated by a fault rule")
 
-    resp.body = _closing(resp.body, cut())
+    resp.body = closing(resp.body, cut())
     return resp
 
 
@@ -384,13 +310,13 @@ def _corrupt(ctx: Ctx, action: Corrupt, resp: Resp | None) -> Resp:
             pos += len(chunk)
             yield chunk
 
-    resp.body = _closing(resp.body, flip())
+    resp.body = closing(resp.body, flip())
     return resp
 
 
 def _stall(ctx: Ctx, action: Stall, resp: Resp | None) -> Resp:
     assert resp is not None
-    cursor = _Cursor(resp.body)
+    cursor = Cursor(resp.body)
 
     def stall() -> Iterator[bytes]:
         ctx.flush()
@@ -402,7 +328,7 @@ def _stall(ctx: Ctx, action: Stall, resp: Resp | None) -> Resp:
             raise CloseConnection("stalled response closed")
         yield from cursor.rest()
 
-    resp.body = _closing(resp.body, stall())
+    resp.body = closing(resp.body, stall())
     return resp
 
 
