@@ -88,8 +88,10 @@ class Status(_Base):
     * ``"html"``: an HTML error page (``text`` replaces the default page);
     * ``"empty"``: no body.
 
-    ``headers`` are added as given. ``retry_after`` adds ``Retry-After`` in seconds, or as an
-    HTTP-date on the mirror clock when ``retry_after_format="http-date"``.
+    ``status`` is 200-599 (a 204 or 304 is sent without a body). ``headers`` are added as
+    given (names must be tokens; values Latin-1 without CR/LF). ``retry_after`` (0 to ten
+    years) adds ``Retry-After`` in seconds, or as an HTTP-date on the mirror clock when
+    ``retry_after_format="http-date"``.
     ``www_authenticate``: ``None`` (no challenge), ``"bearer"``/``"basic"`` (a challenge built for
     this mirror and the request's repository), or any literal header value.
     """
@@ -176,7 +178,8 @@ class Garbage(_Base):
 
 @dataclass(frozen=True)
 class Delay(_Base):
-    """Wait ``seconds`` before the response headers (under a virtual clock: advance it)."""
+    """Wait ``seconds`` (0 to ten years) before the response headers (under a virtual clock:
+    advance it)."""
 
     seconds: float = 1.0
     kind: ClassVar[str] = "delay"
@@ -188,7 +191,11 @@ class Delay(_Base):
 
 @dataclass(frozen=True)
 class Headers(_Base):
-    """Set (``set``) or remove (``remove``, case-insensitive names) response headers."""
+    """Set (``set``) or remove (``remove``, case-insensitive names) response headers.
+
+    Names must be HTTP tokens and values Latin-1 text without CR, LF or other control
+    characters. A ``Content-Length`` must be a decimal; one shorter than the body cuts it.
+    """
 
     set: dict[str, str] = field(default_factory=dict)
     remove: tuple[str, ...] = ()
@@ -221,7 +228,8 @@ class Headers(_Base):
 
 @dataclass(frozen=True)
 class Drip(_Base):
-    """Send the body in ``chunks`` pieces spread over ``seconds`` (WireMock's dribble)."""
+    """Send the body in ``chunks`` pieces (at most 100000) spread over ``seconds`` (at most
+    ten years), WireMock's dribble."""
 
     chunks: int = 4
     seconds: float = 1.0
@@ -293,8 +301,9 @@ class WrongDigest(_Base):
 
 @dataclass(frozen=True)
 class Stall(_Base):
-    """Send the headers and ``after`` body bytes, then stall for ``seconds`` (``None``: until the
-    server stops or the mirror is reset); then ``"resume"`` the body or ``"close"``."""
+    """Send the headers and ``after`` body bytes, then stall for ``seconds`` (at most ten years;
+    ``None``: until the server stops or the mirror is reset); then ``"resume"`` the body or
+    ``"close"``."""
 
     after: int = 0
     seconds: float | None = None

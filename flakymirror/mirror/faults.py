@@ -42,6 +42,8 @@ class Sequence(_Base):
     Each step is one action or several applied together (e.g. a delay and a status). After the
     last step: ``then="pass"`` behaves normally, ``"repeat-last"`` keeps the last step,
     ``"cycle"`` starts over.
+    At most 10000 steps (``times`` counted); for longer runs use ``"repeat-last"`` or
+    ``Match(times=...)``.
     """
 
     steps: tuple[Step, ...] = ()
