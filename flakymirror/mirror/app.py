@@ -84,8 +84,8 @@ class MirrorApp:
     def rejected(self, rejected: RejectedRequest) -> None:
         """Journal a request the server refused before it reached this app (bad request line,
         bad ``Content-Length``, 431, 501, 505...) as kind ``"rejected"``, outcome
-        ``"rejected"``, with its status and the gateway's reason. Control calls are not
-        journaled, refused or not."""
+        ``"rejected"``, with its status and the gateway's reason (``bytes_sent`` stays 0: the
+        server's error body is not counted). Control calls are not journaled, refused or not."""
         path, _, query = rejected.target.partition("?")
         if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
             return
@@ -102,6 +102,7 @@ class MirrorApp:
             repo=endpoint.repo,
             reference=endpoint.reference,
             query=query,
+            ns=parse_qs(query).get("ns", [None])[0] if "ns=" in query else None,
             status=rejected.status,
             reason=rejected.reason,
         )
