@@ -29,6 +29,7 @@ from typing import Any
 
 from flakymirror.client.auth import Credentials, Keychain
 from flakymirror.client.buildmeta import Process
+from flakymirror.client.errors import ClientError
 from flakymirror.client.export_build import Buildpack, LayerSpec, build_app_image
 from flakymirror.client.layers import LayerBuilder
 from flakymirror.client.lifecycle_error import CODE_EXPORT_ERROR, LifecycleError
@@ -139,7 +140,8 @@ def export(
             log.info("Reusing layers from image '%s'", previous_image)
 
         def new_working() -> WorkingImage:
-            prev = ctx.open(previous_image) if previous_image else None
+            # imgutil WithPreviousImage: the manifest now, the config when a layer is reused
+            prev = ctx.open(previous_image, fetch_config=False) if previous_image else None
             return WorkingImage(image, ctx.open(run_image), prev, history=history)
 
         try:
@@ -153,11 +155,16 @@ def export(
                 "get run image ID", f"failed to access run image: {err}"
             ) from err
 
-        orig = (
-            previous_metadata
-            if previous_metadata is not None
-            else _previous_metadata(working.previous)
-        )
+        try:
+            orig = (
+                previous_metadata
+                if previous_metadata is not None
+                else _previous_metadata(working.previous)
+            )
+        except ClientError as err:  # the previous image's config, first read here
+            raise LifecycleError.fail(
+                "export", f"read previous image metadata: {err}", CODE_EXPORT_ERROR
+            ) from err
         for_export = RunImageForExport(run_image_name or run_image, tuple(run_image_mirrors))
         with tempfile.TemporaryDirectory(prefix="flakymirror-export-", dir=work_dir) as tmp:
             builder = LayerBuilder(tmp, uid=uid, gid=gid)

@@ -12,6 +12,7 @@ Nothing is cached between opens: the result memoises what it fetched, so calling
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ from flakymirror.client.errors import (
     TransportError,
     go_decode_json,
 )
-from flakymirror.client.pull import Pulled, fetch_config, go_hash, parse_reference, pull
+from flakymirror.client.pull import Pulled, go_hash, parse_reference, pull
+from flakymirror.client.pull import fetch_config as fetch_config_blob
 from flakymirror.client.retry import RetryProfile
 from flakymirror.client.transport import RequestRecord, Transport
 from flakymirror.client.urls import manifest_path
@@ -60,6 +62,9 @@ class RemoteImage:
     child for the platform); ``empty_reason`` is the error it swallowed. ``requests`` lists every
     HTTP exchange of this open, including imgutil's EOF retries. ``transport`` stays usable after
     the open (for layer GETs); its idle connections are closed when the open ends.
+
+    The config (``config_bytes``, ``config_dict``) is fetched by the open, or, for an image
+    opened with ``fetch_config=False``, on first use (once; ggcr's ``RawConfigFile``).
     """
 
     reference: str
@@ -69,17 +74,48 @@ class RemoteImage:
     manifest_bytes: bytes
     media_type: str
     digest: Digest
-    config_bytes: bytes
     manifest_dict: Mapping[str, Any]
-    config_dict: Mapping[str, Any]
     empty: bool = False
     empty_reason: BaseException | None = None
     index_bytes: bytes | None = None
     index_media_type: str | None = None
     index_digest: Digest | None = None
     requests: list[RequestRecord] = field(default_factory=list)
+    _config_bytes: bytes | None = field(default=None, repr=False)
+    _config_dict: Mapping[str, Any] | None = field(default=None, repr=False)
+    _fetch_config: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+    _config_lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
     _manifest: Manifest | None = field(default=None, repr=False)
     _config: ImageConfig | None = field(default=None, repr=False)
+
+    @property
+    def config_fetched(self) -> bool:
+        """True once the config blob is here (always, unless the open deferred it)."""
+        return self._config_dict is not None
+
+    def _load_config(self) -> None:
+        with self._config_lock:
+            if self._config_dict is not None:
+                return
+            if self._fetch_config is None:
+                raise RemoteImageError("image was opened without its config")
+            data = self._fetch_config()
+            self._config_dict = go_decode_json(data, "v1.ConfigFile")
+            self._config_bytes = data
+
+    @property
+    def config_bytes(self) -> bytes:
+        """The config blob as served (verified against the manifest's descriptor)."""
+        self._load_config()
+        assert self._config_bytes is not None
+        return self._config_bytes
+
+    @property
+    def config_dict(self) -> Mapping[str, Any]:
+        """The config blob decoded as Go's ``v1.ConfigFile`` decoding reads it."""
+        self._load_config()
+        assert self._config_dict is not None
+        return self._config_dict
 
     def __repr__(self) -> str:
         state = "empty" if self.empty else f"digest={self.digest}"
@@ -223,9 +259,9 @@ def _empty_image(
         manifest_bytes=manifest_bytes,
         media_type=mt.DOCKER_MANIFEST,
         digest=Digest.of(manifest_bytes),
-        config_bytes=config_bytes,
         manifest_dict={"schemaVersion": 2, "mediaType": mt.DOCKER_MANIFEST, "layers": []},
-        config_dict=config_dict,
+        _config_bytes=config_bytes,
+        _config_dict=config_dict,
         empty=True,
         empty_reason=reason,
         _manifest=manifest,
@@ -245,6 +281,7 @@ def new_remote_image(
     record: list[RequestRecord] | None = None,
     timeout: float | tuple[float, float] | None = 30.0,
     verify: bool | str = True,
+    fetch_config: bool = True,
 ) -> RemoteImage:
     """Open ``ref`` as lifecycle opens a base image (see the module docstring).
 
@@ -252,7 +289,11 @@ def new_remote_image(
     selects ggcr's transport retries; ``sleep`` receives every sleep (ggcr backoff and imgutil's
     100 ms × i); ``seed`` seeds the jitter. ``record`` (a list) also receives every request.
     Raises :class:`RepoStoreError` (``connect to repo store "<ref>": …``, the cause chained) for
-    pull failures, or the bare error for config failures."""
+    pull failures, or the bare error for config failures.
+
+    ``fetch_config=False`` opens as imgutil's ``WithPreviousImage`` does: only the manifest (and
+    the platform child of an index) now; the config is fetched when first used, and its errors
+    surface there."""
     reference = str(ref)
     r = parse_reference(ref)
     plat = Platform.parse(platform) if platform is not None else DEFAULT_PLATFORM
@@ -301,12 +342,18 @@ def new_remote_image(
     assert pulled is not None
     try:
         manifest_dict = go_decode_json(pulled.manifest_bytes, "v1.Manifest")
-        config_bytes = fetch_config(transport, r, manifest_dict)
-        config_dict = go_decode_json(config_bytes, "v1.ConfigFile")
     except ClientError as err:
         transport.close()
         err.requests = log  # type: ignore[attr-defined]
         raise
+    opened = transport
+
+    def get_config() -> bytes:
+        try:
+            return fetch_config_blob(opened, r, manifest_dict)
+        finally:
+            opened.close()
+
     image = RemoteImage(
         reference=reference,
         ref=r,
@@ -315,13 +362,20 @@ def new_remote_image(
         manifest_bytes=pulled.manifest_bytes,
         media_type=pulled.media_type,
         digest=pulled.digest,
-        config_bytes=config_bytes,
         manifest_dict=manifest_dict,
-        config_dict=config_dict,
         index_bytes=pulled.index_bytes,
         index_media_type=pulled.index_media_type,
         index_digest=pulled.index_digest,
+        _fetch_config=get_config,
     )
+    if fetch_config:
+        # imgutil's NewCNBImage reads the base image's config while NewImage runs
+        try:
+            image._load_config()
+        except ClientError as err:
+            transport.close()
+            err.requests = log  # type: ignore[attr-defined]
+            raise
     # idle keep-alive connections are not left to the garbage collector; the transport stays
     # usable (a later request opens a new connection)
     transport.close()

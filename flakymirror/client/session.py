@@ -33,8 +33,9 @@ class Session:
     logger: logging.Logger | logging.LoggerAdapter
     opened: list[RemoteImage] = field(default_factory=list)
 
-    def open(self, ref: str) -> RemoteImage:
-        """A fresh open of ``ref`` (imgutil ``remote.NewImage``), closed by :meth:`close`."""
+    def open(self, ref: str, *, fetch_config: bool = True) -> RemoteImage:
+        """A fresh open of ``ref`` (imgutil ``remote.NewImage``), closed by :meth:`close`;
+        ``fetch_config=False`` defers the config GET to its first use (``WithPreviousImage``)."""
         image = new_remote_image(
             ref,
             insecure=self.insecure,
@@ -43,6 +44,7 @@ class Session:
             profile=self.profile,
             sleep=self.sleep,
             record=self.record,
+            fetch_config=fetch_config,
         )
         self.opened.append(image)
         return image

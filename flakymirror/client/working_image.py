@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flakymirror.client.errors import ClientError
 from flakymirror.client.gojson import ggcr_config_bytes, ggcr_manifest_bytes
 from flakymirror.client.layers import LocalLayer
 from flakymirror.client.push import MountSource, PushBlob
@@ -163,7 +164,10 @@ class WorkingImage:
         prev = self.previous
         if prev is None or prev.empty:
             raise ValueError("failed to reuse layer because no previous image was provided")
-        ids = [str(d) for d in prev.diff_ids]
+        try:
+            ids = [str(d) for d in prev.diff_ids]  # the previous image's config, read now
+        except ClientError as err:
+            raise ValueError(f"failed to get layer by diffID: {err}") from err
         if diff_id not in ids:
             raise ValueError(f"failed to get layer by diffID: unknown diffID {diff_id}")
         desc = dict(prev.manifest_dict["layers"][ids.index(diff_id)])

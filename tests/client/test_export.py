@@ -240,6 +240,57 @@ def test_late_run_image_succeeds_and_reopens_everything(reg, caplog):
     # 3 attempts x (previous manifest + run manifest), plus the run image ID open
     assert len([e for e in new if e[:2] == ("GET", "/v2/app/manifests/1")]) == 3
     assert [e[2] for e in new if e[:2] == ("GET", "/v2/run/manifests/1")] == [404, 404, 200, 200]
+    # imgutil's WithPreviousImage fetches only the previous image's manifest at open time: its
+    # config is read once, after the open, when its metadata and layers are used
+    previous_config = (
+        f"GET /v2/app/blobs/{pull_and_verify(reg.url, 'app', '1').manifest['config']['digest']}"
+    )
+    gets = [f"{m} {p}" for m, p, _ in new if m == "GET"]
+    assert gets.count(previous_config) == 1
+    last_open = max(i for i, g in enumerate(gets) if g == "GET /v2/app/manifests/1")
+    assert gets.index(previous_config) > last_open
+
+
+def test_previous_image_metadata_read_after_the_open(reg):
+    """Without analyzed.toml's metadata the exporter reads the previous image's label: that
+    is its config's first read, after the open, so a failure there is an export error."""
+    _export(reg)
+    config = pull_and_verify(reg.url, "app", "1").manifest["config"]["digest"]
+    reg.on("GET", f"/v2/app/blobs/{config}", oci_error(404, "BLOB_UNKNOWN", "blob unknown"))
+    sleeps = Sleeps()
+    with pytest.raises(LifecycleError) as info:
+        _export(reg, "app:2", previous_image=f"{reg.host}/app:1", sleep=sleeps)
+    assert sleeps.calls == []
+    assert info.value.exit_code == 62
+    assert str(info.value) == (
+        "failed to export: read previous image metadata: "
+        f"GET http://{reg.host}/v2/app/blobs/{config}: BLOB_UNKNOWN: blob unknown"
+    )
+
+
+def test_previous_image_config_is_not_part_of_the_open(reg):
+    """A previous image whose config cannot be read does not make the open retry (only its
+    manifest is fetched then); the export fails when a layer is to be reused from it."""
+    first = _export(reg)
+    config = pull_and_verify(reg.url, "app", "1").manifest["config"]["digest"]
+    reg.on("GET", f"/v2/app/blobs/{config}", oci_error(404, "BLOB_UNKNOWN", "blob unknown"))
+    before = len(reg.log)
+    sleeps = Sleeps()
+    bps = [Buildpack("acme/node", "1.0", (LayerSpec("deps"),))]
+    with pytest.raises(LifecycleError) as info:
+        _export(
+            reg, "app:2", previous_image=f"{reg.host}/app:1", previous_metadata=first.metadata,
+            buildpacks=bps, sleep=sleeps,
+        )  # fmt: skip
+    assert sleeps.calls == []  # the open succeeded at once
+    assert info.value.exit_code == 62
+    assert str(info.value) == (
+        "failed to export: reusing layer: 'acme/node:deps': failed to get layer by diffID: "
+        f"GET http://{reg.host}/v2/app/blobs/{config}: BLOB_UNKNOWN: blob unknown"
+    )
+    assert [e for e in reg.log[before:] if e[1] == f"/v2/app/blobs/{config}"] == [
+        ("GET", f"/v2/app/blobs/{config}", 404)
+    ]
 
 
 def test_run_image_id_failure(reg):
