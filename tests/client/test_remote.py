@@ -401,3 +401,28 @@ def test_bad_references_are_named():
         new_remote_image("127.0.0.1:5000/foo:-bad")
     with pytest.raises(ValueError, match="invalid platform"):
         new_remote_image("127.0.0.1:5000/foo", platform="linux")
+
+
+def test_fetch_config_false_defers_the_config_to_its_first_use(registry, sleeps):
+    """imgutil's WithPreviousImage: the open fetches the manifest only; the config is fetched
+    (and verified) once, on first use; a failure then is the bare error, raised then."""
+    image = build_image(layers=2, seed=77)
+    registry.push(image, "prev")
+    config_path = f"/v2/prev/blobs/{image.config_blob.digest}"
+    opened = new_remote_image(registry.ref("prev"), insecure=True, sleep=sleeps, fetch_config=False)
+    assert registry.paths() == ["GET /v2/", "GET /v2/prev/manifests/latest"]
+    assert not opened.config_fetched and opened.layer_digests == tuple(
+        d.digest for d in image.layers
+    )
+    assert opened.diff_ids == tuple(layer.diff_id for layer in image.layers)  # now fetched
+    assert opened.config_bytes == image.config_blob.read() and opened.config_fetched
+    assert opened.top_layer() == str(image.layers[-1].diff_id)
+    assert registry.paths()[2:] == [f"GET {config_path}"]  # once
+    assert [r.url.split(registry.host, 1)[1] for r in opened.requests][-1] == config_path
+
+    registry.on("GET", config_path, OCIError(404, "BLOB_UNKNOWN", "gone"))
+    later = new_remote_image(registry.ref("prev"), insecure=True, sleep=sleeps, fetch_config=False)
+    with pytest.raises(TransportError, match=f"GET http://{registry.host}{config_path}: "):
+        _ = later.config_dict
+    assert later.config_dict["rootfs"]["diff_ids"]  # not memoised after a failure: fetched again
+    assert sleeps.calls == []
