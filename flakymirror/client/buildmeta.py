@@ -20,6 +20,7 @@ class GroupElement:
     homepage: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The element as lifecycle's build metadata JSON writes it (empty fields left out)."""
         out: dict[str, Any] = {"id": self.id, "version": self.version}
         if self.api:
             out["api"] = self.api
@@ -41,6 +42,8 @@ class Process:
     working_dir: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The process as the build metadata JSON has it (``args`` null when empty; ``default``
+        and ``working-dir`` only when set)."""
         out: dict[str, Any] = {
             "type": self.type,
             "command": list(self.command),
@@ -67,6 +70,7 @@ class BuildMetadata:
     buildpack_default_process_type: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``io.buildpacks.build.metadata`` value as a dict, in lifecycle's field order."""
         out: dict[str, Any] = {
             "buildpacks": [b.to_dict() for b in self.buildpacks] if self.buildpacks else None,
             "launcher": {
@@ -85,4 +89,5 @@ class BuildMetadata:
         return out
 
     def to_json(self) -> str:
+        """The ``io.buildpacks.build.metadata`` label text, as Go's ``json.Marshal`` writes it."""
         return go_json(self.to_dict())

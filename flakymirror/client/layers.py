@@ -111,6 +111,7 @@ class LocalLayer:
     _path: Path | None = field(default=None, repr=False)
 
     def chunks(self) -> Iterator[bytes]:
+        """The compressed layer bytes in chunks, from memory or from the spool file."""
         if self._data is not None:
             for i in range(0, len(self._data), _CHUNK):
                 yield self._data[i : i + _CHUNK]

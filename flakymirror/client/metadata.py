@@ -144,10 +144,12 @@ class LayerMetadata:
     sha: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"sha": …}`` as the metadata label holds it."""
         return {"sha": self.sha}
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "layer") -> LayerMetadata:
+        """Read ``{"sha": …}``; a bad shape raises :class:`MetadataError` naming ``path``."""
         return cls(_str(_obj(d, path), "sha", path))
 
 
@@ -162,6 +164,7 @@ class BuildpackLayerMetadata:
     cache: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """The layer entry as the metadata label holds it (``sha``, ``data``, the three flags)."""
         return {
             "sha": self.sha,
             "data": self.data,
@@ -172,6 +175,7 @@ class BuildpackLayerMetadata:
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "layer") -> BuildpackLayerMetadata:
+        """Read a buildpack layer entry; a bad shape raises :class:`MetadataError` at ``path``."""
         o = _obj(d, path)
         return cls(
             sha=_str(o, "sha", path),
@@ -192,6 +196,7 @@ class BuildpackLayersMetadata:
     store: Any = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The buildpack entry as the metadata label holds it, layers sorted by name."""
         out: dict[str, Any] = {
             "key": self.key,
             "version": self.version,
@@ -203,6 +208,7 @@ class BuildpackLayersMetadata:
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "buildpacks[]") -> BuildpackLayersMetadata:
+        """Read a ``buildpacks[]`` entry; a bad shape raises :class:`MetadataError` at ``path``."""
         o = _obj(d, path)
         layers = _obj(o.get("layers"), f"{path}.layers")
         return cls(
@@ -224,6 +230,7 @@ class RunImageForExport:
     mirrors: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """``image`` and ``mirrors``, each left out when empty (Go's omitempty)."""
         out: dict[str, Any] = {}
         if self.image:
             out["image"] = self.image
@@ -233,6 +240,7 @@ class RunImageForExport:
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "runImage") -> RunImageForExport:
+        """Read ``image``/``mirrors``; a bad shape raises :class:`MetadataError` naming ``path``."""
         o = _obj(d, path)
         return cls(_str(o, "image", path), _strs(o, "mirrors", path))
 
@@ -254,12 +262,14 @@ class RunImageForRebase:
     mirrors: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """``topLayer``, ``reference`` and the flattened ``image``/``mirrors``."""
         out: dict[str, Any] = {"topLayer": self.top_layer, "reference": self.reference}
         out.update(self.for_export().to_dict())
         return out
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "runImage") -> RunImageForRebase:
+        """Read a ``runImage`` value; a bad shape raises :class:`MetadataError` naming ``path``."""
         o = _obj(d, path)
         return cls(
             top_layer=_str(o, "topLayer", path),
@@ -269,9 +279,11 @@ class RunImageForRebase:
         )
 
     def for_export(self) -> RunImageForExport:
+        """The ``image``/``mirrors`` part (the embedded ``RunImageForExport``)."""
         return RunImageForExport(self.image, self.mirrors)
 
     def contains(self, ref: str) -> bool:
+        """True when the repository of ``ref`` is ``image`` or a mirror (tags, digests aside)."""
         return self.for_export().contains(ref)
 
 
@@ -294,6 +306,7 @@ class LayersMetadata:
     stack: RunImageForExport | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``io.buildpacks.lifecycle.metadata`` value as a dict, in lifecycle's order."""
         if isinstance(self.app, tuple):
             app: Any = [a.to_dict() if isinstance(a, LayerMetadata) else a for a in self.app]
         else:
@@ -313,10 +326,12 @@ class LayersMetadata:
         return out
 
     def to_json(self) -> str:
+        """The ``io.buildpacks.lifecycle.metadata`` label text, as Go's ``json.Marshal`` writes."""
         return go_json(self.to_dict())
 
     @classmethod
     def from_dict(cls, d: Any) -> LayersMetadata:
+        """Read a decoded metadata label; a bad shape raises :class:`MetadataError`."""
         o = _obj(d, "metadata")
         app: Any = o.get("app")
         if isinstance(app, list) and all(isinstance(a, Mapping) for a in app):
@@ -353,6 +368,7 @@ class LayersMetadata:
         return next((b for b in self.buildpacks or () if b.key == key), None)
 
     def app_shas(self) -> tuple[str, ...]:
+        """The diffIDs of the app layers (none when ``app`` has another shape)."""
         if not isinstance(self.app, tuple):
             return ()
         return tuple(a.sha for a in self.app if isinstance(a, LayerMetadata))

@@ -52,6 +52,7 @@ def _go_platform(p: Platform) -> str:
 
 
 def go_hash(value: Any, where: str) -> Digest:
+    """Parse a ``v1.Hash`` from decoded JSON, failing with Go's unmarshal texts."""
     if not isinstance(value, str):
         raise RemoteImageError(
             f"json: cannot unmarshal {type(value).__name__} into {where} of type v1.Hash"

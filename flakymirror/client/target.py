@@ -41,6 +41,8 @@ class TargetMetadata:
         return cls(os or "", arch or "", variant or "", labels.get(TARGET_ID_LABEL, ""), distro)
 
     def to_dict(self) -> dict[str, Any]:
+        """The target as lifecycle's JSON has it: ``os``, ``arch``, and ``id``, ``arch-variant``,
+        ``distro`` only when set."""
         out: dict[str, Any] = {}
         if self.id:
             out["id"] = self.id
@@ -53,6 +55,7 @@ class TargetMetadata:
         return out
 
     def to_json(self) -> str:
+        """The target as JSON, as Go's ``json.Marshal`` writes it."""
         return go_json(self.to_dict())
 
     def satisfies_for_rebase(self, app: TargetMetadata) -> bool:

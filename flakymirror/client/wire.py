@@ -108,6 +108,7 @@ class ReuseTrackingAdapter(HTTPAdapter):
     """requests adapter whose connections report whether they were reused."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """Use the pools whose connections remember whether they were reused."""
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 

@@ -103,19 +103,24 @@ class WorkingImage:
 
     @property
     def layer_type(self) -> str:
+        """The media type new layers get: Docker or OCI gzip, matching the base manifest."""
         return mt.DOCKER_LAYER if self.docker else mt.OCI_LAYER_GZIP
 
     @property
     def config_type(self) -> str:
+        """The config media type of the saved image, matching the base manifest."""
         return mt.DOCKER_CONFIG if self.docker else mt.OCI_CONFIG
 
     def labels(self) -> dict[str, str]:
+        """The config labels (a copy)."""
         return dict(self.config["config"].get("Labels") or {})
 
     def label(self, key: str) -> str:
+        """One config label, ``""`` when it is not set."""
         return self.labels().get(key, "")
 
     def env(self, key: str) -> str:
+        """The value of ``key`` in the config's ``Env``, ``""`` when it is not set."""
         for item in self.config["config"].get("Env") or []:
             k, _, v = item.partition("=")
             if k == key:
@@ -124,16 +129,19 @@ class WorkingImage:
 
     # mutators
     def set_label(self, key: str, value: str) -> None:
+        """Set a config label."""
         labels = self.labels()
         labels[key] = value
         self.config["config"]["Labels"] = labels
 
     def remove_label(self, key: str) -> None:
+        """Remove a config label (no error when it is absent)."""
         labels = self.labels()
         labels.pop(key, None)
         self.config["config"]["Labels"] = labels
 
     def set_env(self, key: str, value: str) -> None:
+        """Set ``key=value`` in the config's ``Env``, in place when the key is there."""
         env = list(self.config["config"].get("Env") or [])
         for i, item in enumerate(env):
             if item.partition("=")[0] == key:
@@ -144,12 +152,15 @@ class WorkingImage:
         self.config["config"]["Env"] = env
 
     def set_working_dir(self, path: str) -> None:
+        """Set the config's ``WorkingDir``."""
         self.config["config"]["WorkingDir"] = path
 
     def set_entrypoint(self, *entrypoint: str) -> None:
+        """Set the config's ``Entrypoint``."""
         self.config["config"]["Entrypoint"] = list(entrypoint)
 
     def set_cmd(self, *cmd: str) -> None:
+        """Set the config's ``Cmd``; none given leaves it out, as Go's nil slice does."""
         self.config["config"]["Cmd"] = list(cmd) or None  # nil: omitted, as in Go
 
     def add_layer(self, layer: LocalLayer, created_by: str) -> None:

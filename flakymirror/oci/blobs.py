@@ -100,16 +100,20 @@ class BytesBlob(Blob):
 
     @property
     def digest(self) -> Digest:
+        """The sha256 digest of the bytes."""
         return self._digest
 
     @property
     def size(self) -> int:
+        """The length of the bytes."""
         return len(self.data)
 
     def chunks(self) -> Iterator[bytes]:
+        """The bytes as a single chunk."""
         yield self.data
 
     def read(self, limit: int = READ_LIMIT) -> bytes:
+        """The bytes (``limit`` is not needed: they are already in memory)."""
         return self.data
 
 
