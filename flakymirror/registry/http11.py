@@ -365,10 +365,23 @@ class Connection:
             lines.append("Date: ")
             out = "".join(lines).encode("latin-1") + self.date() + b"\r\n\r\n"
             state["sent"] = True
-            if first and not no_body:
+            first = clip(first)
+            if first:
                 out += _frame(first)
                 state["written"] += len(first)
             self._send(out)
+
+        def clip(data: bytes) -> bytes:
+            """What of ``data`` may go out: nothing for a bodiless answer, and never past the
+            declared Content-Length (an app that says more than it declared loses the rest,
+            and the connection closes after the answer)."""
+            if state["no_body"] or not data:
+                return b""
+            declared = state["declared"]
+            if declared is not None and state["written"] + len(data) > declared:
+                state["close"] = True
+                data = data[: declared - state["written"]]
+            return data
 
         def _frame(data: bytes) -> bytes:
             if state.get("chunked"):
@@ -379,16 +392,10 @@ class Connection:
             if not state["sent"]:
                 send_head(data)
                 return
-            if state["no_body"] or not data:
-                return
-            declared = state["declared"]
-            if declared is not None and state["written"] + len(data) > declared:
-                state["close"] = True
-                data = data[: declared - state["written"]]
-                if not data:
-                    return
-            state["written"] += len(data)
-            self._send(_frame(data))
+            data = clip(data)
+            if data:
+                state["written"] += len(data)
+                self._send(_frame(data))
 
         result: Iterable[bytes] | None = None
         try:

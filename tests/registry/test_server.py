@@ -362,3 +362,24 @@ def test_stop_during_a_large_download_and_an_upload_leaks_nothing():
     assert _threads() == before_threads
     assert _fds() == before_fds
     reg.check()
+
+
+def _overlong(environ, start_response):
+    """An app whose first (and only) chunk is longer than the Content-Length it declared."""
+    start_response("200 OK", [("Content-Length", "5")])
+    return [b"hello, and more than declared"]
+
+
+def _overlong_later(environ, start_response):
+    start_response("200 OK", [("Content-Length", "5")])
+    return [b"hel", b"lo, and more"]
+
+
+@pytest.mark.parametrize("app", [_overlong, _overlong_later], ids=["first-chunk", "later-chunk"])
+def test_body_never_goes_past_the_declared_length(app):
+    with Server(app) as srv:
+        out = raw_request(srv, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, _, body = out.partition(b"\r\n\r\n")
+        assert b"Content-Length: 5" in head
+        # the rest is dropped and the connection closes (raw_request reads until the close)
+        assert body == b"hello"
