@@ -139,3 +139,32 @@ def test_bad_listen_address_is_a_clear_error(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["*flakymirror_listen_address must return (host: str, port: int), got '127.0.0.1:5000'*"]
     )
+
+
+def test_marker_names_resolve_in_the_projects_scenarios_folder(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project's ``scenarios/`` (the current directory's) adds to the bundled library."""
+    monkeypatch.delenv("FLAKYMIRROR_SCENARIOS", raising=False)
+    pytester.mkdir("scenarios")
+    (pytester.path / "scenarios" / "ours.toml").write_text(
+        'name = "ours"\ndescription = "a project incident"\nsource = "https://example.invalid/1"\n'
+        '[[images]]\nref = "team/app:1"\nlayers = 1\n'
+        '[action]\nkind = "open"\nimage = "team/app:1"\n'
+        '[expect]\noutcome = "success"\n'
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.mirror_scenario("ours")
+        def test_ours(flaky_mirror_scenario):
+            assert flaky_mirror_scenario.scenario.name == "ours"
+            assert list(flaky_mirror_scenario.images) == ["team/app:1"]
+
+        @pytest.mark.mirror_scenario("lifecycle-1674-empty-layers")
+        def test_bundled(flaky_mirror_scenario):
+            assert flaky_mirror_scenario.scenario.name == "lifecycle-1674-empty-layers"
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
