@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_binary
-from tests.registry.conftest import require_module
+from conftest import require_binary, require_module
 
 pytest_plugins = ["pytester"]
 
@@ -90,8 +89,7 @@ def test_a_present_test_extra_is_returned():
 
 OUTCOMES = """
 import pytest
-from conftest import require_binary
-from helpers import require_module
+from conftest import require_binary, require_module
 
 def test_missing_binary():
     require_binary("flakymirror-no-such-binary")
@@ -109,9 +107,8 @@ def test_present_extra():
 
 @pytest.mark.parametrize(("ci", "skipped", "failed"), [(None, 2, 0), ("true", 0, 2)])
 def test_the_outcomes_a_real_pytest_run_reports(pytester, monkeypatch, ci, skipped, failed):
-    """Run the real root conftest and helper in a child pytest: skipped vs failed, not just raised."""
+    """Run the real root conftest in a child pytest: skipped vs failed, not just raised."""
     pytester.makeconftest((ROOT / "conftest.py").read_text())
-    pytester.makepyfile(helpers=(ROOT / "tests" / "registry" / "conftest.py").read_text())
     pytester.makepyfile(test_outcomes=OUTCOMES)
     monkeypatch.setenv("PATH", os.environ["PATH"])
     _set_ci(monkeypatch, ci)

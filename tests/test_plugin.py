@@ -12,6 +12,7 @@ import requests  # noqa: F401
 # module first imported inside a run (requests' cookie jar, say) would come back as a second,
 # incompatible copy in the next one.
 import flakymirror.mirror  # noqa: F401
+from conftest import require_module
 
 pytest_plugins = ["pytester"]
 
@@ -61,7 +62,7 @@ def _free_port() -> int:
 
 
 def test_listen_address_and_ssl_context_overrides(pytester: pytest.Pytester) -> None:
-    pytest.importorskip("trustme")
+    require_module("trustme")
     port = _free_port()
     pytester.makeconftest(
         f"""

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 from werkzeug import Request, Response
 
+from conftest import require_module
 from flakymirror.client import (
     BasicCredentials,
     ImageError,
@@ -267,7 +268,7 @@ def test_5xx_storm_on_the_registry_server(flaky, sleeps):
 
 
 def test_tls_registry_with_and_without_the_ca(tmp_path, sleeps):
-    trustme = pytest.importorskip("trustme")
+    trustme = require_module("trustme")
     import ssl
 
     ca = trustme.CA()

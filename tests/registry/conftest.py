@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -15,19 +12,6 @@ import requests
 from flakymirror.oci import Digest
 from flakymirror.oci import mediatypes as mt
 from flakymirror.registry import Registry
-
-
-def require_module(name: str) -> ModuleType:
-    """Import a test-only extra (oras, dxf, trustme); skip outside CI when missing, fail in CI.
-
-    The CI rule is root ``conftest.require_binary``'s: ``CI`` set to 1/true/yes.
-    """
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"the test extra {name!r} is required in CI but cannot be imported: {exc}")
-        pytest.skip(f"the test extra {name!r} is not installed (pip install -e '.[test]'): {exc}")
 
 
 @pytest.fixture

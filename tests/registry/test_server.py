@@ -12,6 +12,7 @@ import time
 import pytest
 import requests
 
+from conftest import require_module
 from flakymirror.registry import CloseConnection, Registry, Server
 
 
@@ -320,7 +321,7 @@ def test_not_threaded_mode_serves_and_stops():
 
 
 def test_tls_with_trustme(tmp_path):
-    trustme = pytest.importorskip("trustme")
+    trustme = require_module("trustme")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
