@@ -1,5 +1,5 @@
 """``FlakyMirror``: a registry mirror whose content comes from an upstream and which fails the
-way real mirrors fail. See ``notes/mirror.md`` for the user guide."""
+way real mirrors fail. The README section "The flaky mirror" is the user guide."""
 
 from __future__ import annotations
 
