@@ -13,11 +13,18 @@ import shutil
 from types import ModuleType
 
 import pytest
+from hypothesis import settings
 
 
 def in_ci() -> bool:
     """True when the ``CI`` environment variable is 1/true/yes (any case)."""
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+# Property tests explore new examples on a developer's machine (failures are replayed from the
+# local .hypothesis database); in CI they are derandomized, so a CI run is reproducible.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
 
 
 def require_binary(path_or_name: str) -> str:
@@ -38,3 +45,6 @@ def require_module(name: str) -> ModuleType:
         if in_ci():
             pytest.fail(f"the test extra {name!r} is required in CI but cannot be imported: {exc}")
         pytest.skip(f"the test extra {name!r} is not installed (pip install -e '.[test]'): {exc}")
+
+
+settings.load_profile("ci" if in_ci() else "dev")
