@@ -5,6 +5,7 @@ costs ~10x more per request than this loop, it cannot be told to drop a connecti
 (fault injection needs that), and its shutdown polls every 0.5 s. This module does only what
 a registry needs: keep-alive, ``Content-Length`` and chunked request bodies (streamed, never
 read whole), chunked responses when the app gives no length, ``Expect: 100-continue``, HEAD.
+Reading and checking the request line and header fields lives in :mod:`.request_head`.
 
 :class:`CloseConnection` raised by the app (before the headers or from the body iterator)
 makes the gateway stop writing and close the connection, with no 500 and no error recorded.
@@ -22,14 +23,12 @@ from typing import Any, NamedTuple
 
 from werkzeug.exceptions import BadRequest, ClientDisconnected
 
-from .bodies import MAX_LINE, BodyReader, ChunkedReader
+from .bodies import BodyReader, ChunkedReader
 from .errors import error_body
+from .request_head import BadRequestLine, RequestHead, content_length, path_and_query, read_head
 
 __all__ = ["CloseConnection", "Connection", "LogEntry", "RejectedRequest", "http_date"]
 
-MAX_HEADERS = 128
-#: Longest ``Content-Length`` value accepted (a 63-bit number, as Go's net/http parses it).
-MAX_LENGTH_DIGITS = 19
 #: Longest request target kept in a :class:`RejectedRequest` (the 414 case has ~64 KiB).
 _MAX_TARGET_KEPT = 8192
 #: Unread request body bytes the gateway reads and discards to keep a connection usable.
@@ -71,15 +70,6 @@ class RejectedRequest(NamedTuple):
 
 class _ClientGone(Exception):  # noqa: N818
     """The peer closed or reset the connection while we were writing."""
-
-
-class _BadRequestLine(Exception):  # noqa: N818
-    def __init__(self, status: int, message: str, method: str = "", target: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.method = method
-        self.target = target
 
 
 _date_cache: tuple[int, bytes] = (-1, b"")
@@ -157,39 +147,9 @@ class Connection:
         self._send_simple(status, error_body("UNKNOWN", message))
 
     # -- reading -------------------------------------------------------------------------
-    def _read_head(self) -> tuple[str, str, str, list[tuple[str, str]]] | None:
-        rfile = self.rfile
-        line = rfile.readline(MAX_LINE + 1)
-        while line in (b"\r\n", b"\n"):  # RFC 9112 2.2: ignore leading empty lines
-            line = rfile.readline(MAX_LINE + 1)
-        if not line:
-            return None
-        parts = [p.decode("latin-1") for p in line.split()]
-        seen_method = parts[0] if parts else ""
-        seen_target = parts[1] if len(parts) > 1 else ""
-        if len(line) > MAX_LINE:
-            raise _BadRequestLine(414, "request line too long", seen_method, seen_target)
-        if len(parts) != 3:
-            raise _BadRequestLine(
-                400, f"malformed request line {line[:80]!r}", seen_method, seen_target
-            )
-        method, target, version = parts
-        if version not in ("HTTP/1.1", "HTTP/1.0"):
-            raise _BadRequestLine(505, f"unsupported HTTP version {version!r}", method, target)
-        headers: list[tuple[str, str]] = []
-        while True:
-            h = rfile.readline(MAX_LINE + 1)
-            if h in (b"\r\n", b"\n"):
-                break
-            if not h:
-                return None
-            if len(h) > MAX_LINE or len(headers) >= MAX_HEADERS:
-                raise _BadRequestLine(431, "request header fields too large", method, target)
-            name, sep, value = h.decode("latin-1").partition(":")
-            if not sep or not name or name != name.strip():
-                raise _BadRequestLine(400, f"malformed header line {h[:80]!r}", method, target)
-            headers.append((name, value.strip()))
-        return method, target, version, headers
+    def _read_head(self) -> RequestHead | None:
+        """The next request head (see :mod:`.request_head`); a method so tests can swap it."""
+        return read_head(self.rfile)
 
     # -- serving -------------------------------------------------------------------------
     def serve(self) -> None:
@@ -236,20 +196,14 @@ class Connection:
     def _serve_one(self) -> bool:  # noqa: C901 - one request, linear steps
         try:
             head = self._read_head()
-        except _BadRequestLine as exc:
+        except BadRequestLine as exc:
             self._reject(exc.status, exc.message, exc.method, exc.target)
             return False
         if head is None:
             return False
         method, target, version, headers = head
         environ = self.base_environ.copy()
-        path, _, query = target.partition("?")
-        if path.startswith(("http://", "https://")):  # absolute-form (proxies)
-            path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
-        if "%" in path:
-            from urllib.parse import unquote_to_bytes
-
-            path = unquote_to_bytes(path).decode("latin-1")
+        path, query = path_and_query(target)
         environ["REQUEST_METHOD"] = method
         environ["PATH_INFO"] = path
         environ["QUERY_STRING"] = query
@@ -261,7 +215,7 @@ class Connection:
         for name, value in headers:
             key = name.upper().replace("-", "_")
             if key == "CONTENT_LENGTH":
-                parsed = _content_length(value)
+                parsed = content_length(value)
                 if parsed is None:
                     self._reject(400, f"bad Content-Length {value[:80]!r}", method, target)
                     return False
@@ -439,18 +393,3 @@ class Connection:
             except (BadRequest, OSError):
                 return False
         return True
-
-
-def _content_length(value: str) -> int | None:
-    """The number in a ``Content-Length`` value, or None when it is not one.
-
-    RFC 9112 6.3: a list of identical values (``5, 5``) is that value; differing values or
-    anything but ASCII digits is invalid. ``str.isdigit`` alone would accept ``'²'``.
-    """
-    numbers = {v.strip() for v in value.split(",")}
-    if len(numbers) != 1:
-        return None
-    text = numbers.pop()
-    if not (0 < len(text) <= MAX_LENGTH_DIGITS and text.isascii() and text.isdigit()):
-        return None
-    return int(text)

@@ -1,0 +1,105 @@
+"""Reading and checking an HTTP/1.1 request head: the request line and the header fields.
+
+The connection loop in :mod:`flakymirror.registry.http11` calls :func:`read_head` for each
+request; a head it must refuse raises :class:`BadRequestLine` with the status to answer and
+what could be read of the request line. :func:`content_length` checks one
+``Content-Length`` value and :func:`path_and_query` splits the request target.
+"""
+
+from __future__ import annotations
+
+import io
+
+from .bodies import MAX_LINE
+
+__all__ = [
+    "MAX_HEADERS",
+    "MAX_LENGTH_DIGITS",
+    "BadRequestLine",
+    "RequestHead",
+    "content_length",
+    "path_and_query",
+    "read_head",
+]
+
+MAX_HEADERS = 128
+#: Longest ``Content-Length`` value accepted (a 63-bit number, as Go's net/http parses it).
+MAX_LENGTH_DIGITS = 19
+
+#: ``(method, target, version, headers)`` as read off the wire.
+RequestHead = tuple[str, str, str, list[tuple[str, str]]]
+
+
+class BadRequestLine(Exception):  # noqa: N818
+    """A request head refused before the app: the status to answer and why.
+
+    ``method`` and ``target`` are what could be read of the request line (``""`` when
+    nothing usable was sent).
+    """
+
+    def __init__(self, status: int, message: str, method: str = "", target: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.method = method
+        self.target = target
+
+
+def read_head(rfile: io.BufferedIOBase) -> RequestHead | None:
+    """Read one request head from ``rfile``; None when the peer closed before a full head."""
+    line = rfile.readline(MAX_LINE + 1)
+    while line in (b"\r\n", b"\n"):  # RFC 9112 2.2: ignore leading empty lines
+        line = rfile.readline(MAX_LINE + 1)
+    if not line:
+        return None
+    parts = [p.decode("latin-1") for p in line.split()]
+    seen_method = parts[0] if parts else ""
+    seen_target = parts[1] if len(parts) > 1 else ""
+    if len(line) > MAX_LINE:
+        raise BadRequestLine(414, "request line too long", seen_method, seen_target)
+    if len(parts) != 3:
+        raise BadRequestLine(400, f"malformed request line {line[:80]!r}", seen_method, seen_target)
+    method, target, version = parts
+    if version not in ("HTTP/1.1", "HTTP/1.0"):
+        raise BadRequestLine(505, f"unsupported HTTP version {version!r}", method, target)
+    headers: list[tuple[str, str]] = []
+    while True:
+        h = rfile.readline(MAX_LINE + 1)
+        if h in (b"\r\n", b"\n"):
+            break
+        if not h:
+            return None
+        if len(h) > MAX_LINE or len(headers) >= MAX_HEADERS:
+            raise BadRequestLine(431, "request header fields too large", method, target)
+        name, sep, value = h.decode("latin-1").partition(":")
+        if not sep or not name or name != name.strip():
+            raise BadRequestLine(400, f"malformed header line {h[:80]!r}", method, target)
+        headers.append((name, value.strip()))
+    return method, target, version, headers
+
+
+def path_and_query(target: str) -> tuple[str, str]:
+    """``PATH_INFO`` (percent-decoded, as latin-1) and ``QUERY_STRING`` of a request target."""
+    path, _, query = target.partition("?")
+    if path.startswith(("http://", "https://")):  # absolute-form (proxies)
+        path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
+    if "%" in path:
+        from urllib.parse import unquote_to_bytes
+
+        path = unquote_to_bytes(path).decode("latin-1")
+    return path, query
+
+
+def content_length(value: str) -> int | None:
+    """The number in a ``Content-Length`` value, or None when it is not one.
+
+    RFC 9112 6.3: a list of identical values (``5, 5``) is that value; differing values or
+    anything but ASCII digits is invalid. ``str.isdigit`` alone would accept ``'²'``.
+    """
+    numbers = {v.strip() for v in value.split(",")}
+    if len(numbers) != 1:
+        return None
+    text = numbers.pop()
+    if not (0 < len(text) <= MAX_LENGTH_DIGITS and text.isascii() and text.isdigit()):
+        return None
+    return int(text)
