@@ -16,30 +16,38 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from flakymirror._plugin_journal import (
+    INI_JOURNAL_LINES,
+    JOURNAL_SECTION,
+    MIRRORS,
+    remember,
+    render_journal,
+)
+from flakymirror._plugin_scenario import (
+    INI_SCENARIOS,
+    MARKER,
+    SCENARIO,
+    LoadedScenario,
+    check_marker_use,
+    load_marked,
+    scenario_marker,
+)
 
 if TYPE_CHECKING:
     from ssl import SSLContext
 
     from flakymirror.mirror import Clock, FlakyMirror
     from flakymirror.registry import Registry
-    from flakymirror.scenario import Scenario
 
 __all__ = ["JOURNAL_SECTION", "LoadedScenario", "render_journal"]
 
-#: Title of the report section holding the journals of a failed test's mirrors.
-JOURNAL_SECTION = "flakymirror journal"
-MARKER = "mirror_scenario"
-_MIRRORS = pytest.StashKey[list[tuple[str, Any]]]()
-_SCENARIO = pytest.StashKey["LoadedScenario"]()
 _SETTINGS = pytest.StashKey["_Settings"]()
 
 _INI_JOURNAL_SIZE = "flakymirror_journal_size"
-_INI_JOURNAL_LINES = "flakymirror_journal_lines"
-_INI_SCENARIOS = "flakymirror_scenarios"
 _INI_HANDLER_ERRORS = "flakymirror_handler_errors"
 
 
@@ -52,13 +60,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="10000",
     )
     parser.addini(
-        _INI_JOURNAL_LINES,
+        INI_JOURNAL_LINES,
         "flakymirror: journal lines shown per mirror in a failed test's report "
         "(the most recent ones; 0 disables the section; default 200)",
         default="200",
     )
     parser.addini(
-        _INI_SCENARIOS,
+        INI_SCENARIOS,
         "flakymirror: directories searched for @pytest.mark.mirror_scenario names "
         "(relative to the ini file), before the built-in incident library",
         type="paths",
@@ -77,7 +85,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help=f"journal lines shown per mirror for failed tests (overrides {_INI_JOURNAL_LINES})",
+        help=f"journal lines shown per mirror for failed tests (overrides {INI_JOURNAL_LINES})",
     )
 
 
@@ -106,14 +114,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A ``mirror_scenario`` marker on a test that does not use ``flaky_mirror`` is a mistake."""
-    if item.get_closest_marker(MARKER) is not None and "flaky_mirror" not in getattr(
-        item, "fixturenames", ()
-    ):
-        pytest.fail(
-            f"{item.nodeid}: @pytest.mark.{MARKER} loads into the flaky_mirror fixture, "
-            "but the test does not use it",
-            pytrace=False,
-        )
+    check_marker_use(item)
 
 
 def _int_ini(config: pytest.Config, name: str, minimum: int) -> int:
@@ -133,11 +134,7 @@ def _journal_lines(config: pytest.Config) -> int:
         if option < 0:
             raise pytest.UsageError(f"--flakymirror-journal-lines must be >= 0, got {option}")
         return option
-    return _int_ini(config, _INI_JOURNAL_LINES, 0)
-
-
-def _remember(node: pytest.Item, label: str, mirror: Any) -> None:
-    node.stash.setdefault(_MIRRORS, []).append((label, mirror))
+    return _int_ini(config, INI_JOURNAL_LINES, 0)
 
 
 def _check_handler_errors(config: pytest.Config, server: Any, label: str) -> None:
@@ -211,60 +208,6 @@ def _flakymirror_session(
         yield mirror
 
 
-@dataclass(frozen=True)
-class LoadedScenario:
-    """What ``@pytest.mark.mirror_scenario`` loaded: the scenario, the images it pushed
-    upstream (``Image``/``ImageIndex`` by ``"repo:tag"``) and the mirror it went into."""
-
-    scenario: Scenario
-    images: dict[str, Any]
-    mirror: FlakyMirror
-
-
-def _find_scenario(item: pytest.Item, arg: Any) -> Scenario:
-    """A file relative to the test file, then in the ini's scenario directories (by path or
-    by name), then the incident library by name."""
-    from flakymirror.scenario import ScenarioError, load_file, load_scenario
-
-    text = os.fspath(arg)
-    path = Path(text)
-    candidates = [path] if path.is_absolute() else [item.path.parent / path]
-    if not path.is_absolute():
-        for folder in item.config.getini(_INI_SCENARIOS):
-            candidates += [Path(folder) / path, Path(folder) / f"{text}.toml"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return load_file(candidate)
-    try:
-        return load_scenario(text)
-    except ScenarioError as exc:
-        tried = ", ".join(str(c) for c in candidates)
-        raise ScenarioError(f"{exc} (also tried {tried})") from None
-
-
-def _scenario_marker(item: pytest.Item) -> Any | None:
-    marker = item.get_closest_marker(MARKER)
-    if marker is None:
-        return None
-    if marker.kwargs or len(marker.args) != 1 or not isinstance(marker.args[0], str | os.PathLike):
-        pytest.fail(
-            f"{item.nodeid}: @pytest.mark.{MARKER} takes one scenario name or path, "
-            f"got args={marker.args!r} kwargs={marker.kwargs!r}",
-            pytrace=False,
-        )
-    return marker.args[0]
-
-
-def _load_marked(item: pytest.Item, arg: Any) -> Scenario:
-    from flakymirror.scenario import ScenarioError
-
-    try:
-        return _find_scenario(item, arg)
-    except (ScenarioError, OSError, ValueError) as exc:
-        message = f"@pytest.mark.{MARKER}({os.fspath(arg)!r}): {exc}"
-    pytest.fail(message, pytrace=False)  # outside the except: no chained traceback
-
-
 @pytest.fixture
 def flaky_mirror(
     request: pytest.FixtureRequest, _flakymirror_session: FlakyMirror
@@ -281,9 +224,9 @@ def flaky_mirror(
     mirror.reset(upstream=bool(mirror.upstream.store.repositories()))
     mirror.server.clear_log()
     mirror.server.clear_handler_errors()
-    arg = _scenario_marker(request.node)
+    arg = scenario_marker(request.node)
     if arg is not None:
-        scenario = _load_marked(request.node, arg)
+        scenario = load_marked(request.node, arg)
         if scenario.mirror.auth is not None or scenario.clock != "virtual":
             from flakymirror.scenario.runner import build_mirror
 
@@ -292,8 +235,8 @@ def flaky_mirror(
         from flakymirror.scenario import apply_to_mirror
 
         images = apply_to_mirror(scenario, mirror)
-        request.node.stash[_SCENARIO] = LoadedScenario(scenario, images, mirror)
-    _remember(request.node, "flaky_mirror", mirror)
+        request.node.stash[SCENARIO] = LoadedScenario(scenario, images, mirror)
+    remember(request.node, "flaky_mirror", mirror)
     yield mirror
     _check_handler_errors(request.config, mirror.server, "flaky_mirror")
 
@@ -304,7 +247,7 @@ def flaky_mirror_scenario(
 ) -> LoadedScenario:
     """The scenario ``@pytest.mark.mirror_scenario`` loaded into flaky_mirror: ``.scenario``
     (its expectations, action...), ``.images`` (built images by "repo:tag"), ``.mirror``."""
-    loaded = request.node.stash.get(_SCENARIO, None)
+    loaded = request.node.stash.get(SCENARIO, None)
     if loaded is None:
         pytest.fail(
             f"flaky_mirror_scenario needs @pytest.mark.{MARKER}(...) on the test", pytrace=False
@@ -348,7 +291,7 @@ def make_flaky_mirror(
         mirror = FlakyMirror(upstream, **kwargs)
         made.append(mirror)
         mirror.start()
-        _remember(request.node, f"make_flaky_mirror #{len(made)}", mirror)
+        remember(request.node, f"make_flaky_mirror #{len(made)}", mirror)
         return mirror
 
     yield make
@@ -385,40 +328,12 @@ def oci_registry(
 
 
 # -- journal on failure ----------------------------------------------------------------------
-def render_journal(mirror: Any, label: str = "mirror", max_lines: int = 200) -> str:
-    """A mirror's state and journal as text: a heading (URL, clock, sleeps, plans, fault
-    rules with their counters), then the timeline's last ``max_lines`` requests."""
-    from flakymirror.mirror.clock import elapsed
-
-    clock = mirror.clock
-    t = elapsed(clock.now(), mirror.epoch)
-    kind = "virtual" if getattr(clock, "virtual", False) else "real"
-    lines = [f"{label} {mirror.url} ({kind} clock, t={t:.3f}s)"]
-    sleeps = getattr(clock, "sleeps", None)
-    if sleeps is not None:
-        lines.append(f"client sleeps: {', '.join(f'{s:g}' for s in sleeps) or 'none'}")
-    for plan in mirror.plans:
-        lines.append(f"plan: {plan!r}")
-    for i, (rule, count) in enumerate(
-        zip(mirror.faults.rules, mirror.faults.counters(), strict=False)
-    ):
-        lines.append(
-            f"fault #{i}: {rule.to_dict()} (saw {count['seen']}, fired {count['applied']})"
-        )
-    timeline = mirror.journal.timeline().splitlines()
-    head, body = timeline[:1], timeline[1:]
-    if len(body) > max_lines:
-        hidden = len(body) - max_lines
-        body = [f"({hidden} earlier lines not shown; see {_INI_JOURNAL_LINES})", *body[-max_lines:]]
-    return "\n".join(lines + head + body)
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Add the journals of the test's mirrors to the report of a failed call phase."""
     report = yield
     if report.when == "call" and report.failed:
-        mirrors = item.stash.get(_MIRRORS, None)
+        mirrors = item.stash.get(MIRRORS, None)
         max_lines = item.config.stash[_SETTINGS].journal_lines
         if mirrors and max_lines > 0:
             text = "\n\n".join(render_journal(m, label, max_lines) for label, m in mirrors)
