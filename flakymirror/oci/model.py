@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from . import mediatypes as mt
 from ._validate import (
@@ -159,8 +159,58 @@ def _opt_descriptor(d: Mapping[str, Any], key: str) -> Descriptor | None:
     return Descriptor.from_dict(d[key], key) if d.get(key) is not None else None
 
 
+class _TopLevel:
+    """What :class:`Manifest` and :class:`Index` share: the bytes, the digest, ``parse`` and
+    the fields both carry after their own (``subject``, ``annotations``, unknown keys).
+
+    Subclasses are frozen dataclasses that define ``to_dict`` and ``from_dict``.
+    """
+
+    subject: Descriptor | None
+    annotations: Mapping[str, str] | None
+    extra: Mapping[str, Any]
+
+    def _dict_tail(self, d: dict[str, Any]) -> dict[str, Any]:
+        """``d`` with ``subject``, ``annotations`` and the unknown keys added, in that order."""
+        if self.subject is not None:
+            d["subject"] = self.subject.to_dict()
+        if self.annotations is not None:
+            d["annotations"] = dict(self.annotations)
+        d.update(self.extra)
+        return d
+
+    @staticmethod
+    def _fields_tail(
+        d: Mapping[str, Any], known: tuple[str, ...], artifact_type: str | None
+    ) -> dict[str, Any]:
+        """The ``annotations``, ``subject``, ``artifact_type`` and ``extra`` arguments, checked
+        in that order; ``known`` are the keys that do not go to ``extra``."""
+        return {
+            "annotations": opt_str_map(d, "annotations", ""),
+            "subject": _opt_descriptor(d, "subject"),
+            "artifact_type": check_media_type(artifact_type, "artifactType")
+            if artifact_type
+            else None,
+            "extra": {k: v for k, v in d.items() if k not in known},
+        }
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON bytes (what a registry stores and digests)."""
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def parse(cls, data: bytes, media_type: str | None = None) -> Self:
+        """Parse and validate the bytes of this kind of manifest."""
+        return cls.from_dict(load_json(data), media_type)
+
+    @property
+    def digest(self) -> Digest:
+        """Digest of :meth:`to_bytes`."""
+        return Digest.of(self.to_bytes())
+
+
 @dataclass(frozen=True)
-class Manifest:
+class Manifest(_TopLevel):
     """An image manifest: OCI (``media_type=OCI_MANIFEST``) or Docker schema 2."""
 
     config: Descriptor
@@ -197,12 +247,7 @@ class Manifest:
             d["artifactType"] = self.artifact_type
         d["config"] = self.config.to_dict()
         d["layers"] = [layer.to_dict() for layer in self.layers]
-        if self.subject is not None:
-            d["subject"] = self.subject.to_dict()
-        if self.annotations is not None:
-            d["annotations"] = dict(self.annotations)
-        d.update(self.extra)
-        return d
+        return self._dict_tail(d)
 
     @classmethod
     def from_dict(cls, d: Any, media_type: str | None = None) -> Manifest:
@@ -225,27 +270,8 @@ class Manifest:
             config=Descriptor.from_dict(d["config"], "config"),
             layers=_descriptors(d, "layers", ""),
             media_type=body_type or media_type or mt.OCI_MANIFEST,
-            annotations=opt_str_map(d, "annotations", ""),
-            subject=_opt_descriptor(d, "subject"),
-            artifact_type=check_media_type(artifact_type, "artifactType")
-            if artifact_type
-            else None,
-            extra={k: v for k, v in d.items() if k not in known},
+            **cls._fields_tail(d, known, artifact_type),
         )
-
-    def to_bytes(self) -> bytes:
-        """Canonical JSON bytes (what a registry stores and digests)."""
-        return canonical_json(self.to_dict())
-
-    @classmethod
-    def parse(cls, data: bytes, media_type: str | None = None) -> Manifest:
-        """Parse and validate manifest bytes."""
-        return cls.from_dict(load_json(data), media_type)
-
-    @property
-    def digest(self) -> Digest:
-        """Digest of :meth:`to_bytes`."""
-        return Digest.of(self.to_bytes())
 
     def references(self) -> tuple[Descriptor, ...]:
         """The blobs this manifest needs: config then layers."""
@@ -253,7 +279,7 @@ class Manifest:
 
 
 @dataclass(frozen=True)
-class Index:
+class Index(_TopLevel):
     """An image index (OCI) or manifest list (Docker); children usually carry a platform."""
 
     manifests: tuple[Descriptor, ...]
@@ -284,12 +310,7 @@ class Index:
         if self.artifact_type is not None:
             d["artifactType"] = self.artifact_type
         d["manifests"] = [m.to_dict() for m in self.manifests]
-        if self.subject is not None:
-            d["subject"] = self.subject.to_dict()
-        if self.annotations is not None:
-            d["annotations"] = dict(self.annotations)
-        d.update(self.extra)
-        return d
+        return self._dict_tail(d)
 
     @classmethod
     def from_dict(cls, d: Any, media_type: str | None = None) -> Index:
@@ -309,27 +330,8 @@ class Index:
         return cls(
             manifests=_descriptors(d, "manifests", ""),
             media_type=body_type or media_type or mt.OCI_INDEX,
-            annotations=opt_str_map(d, "annotations", ""),
-            subject=_opt_descriptor(d, "subject"),
-            artifact_type=check_media_type(artifact_type, "artifactType")
-            if artifact_type
-            else None,
-            extra={k: v for k, v in d.items() if k not in known},
+            **cls._fields_tail(d, known, artifact_type),
         )
-
-    def to_bytes(self) -> bytes:
-        """Canonical JSON bytes (what a registry stores and digests)."""
-        return canonical_json(self.to_dict())
-
-    @classmethod
-    def parse(cls, data: bytes, media_type: str | None = None) -> Index:
-        """Parse and validate index bytes."""
-        return cls.from_dict(load_json(data), media_type)
-
-    @property
-    def digest(self) -> Digest:
-        """Digest of :meth:`to_bytes`."""
-        return Digest.of(self.to_bytes())
 
     def references(self) -> tuple[Descriptor, ...]:
         """The child manifests this index needs."""
