@@ -19,6 +19,7 @@ from flakymirror.mirror.store import MirrorStore
 from flakymirror.mirror.sync import SyncEngine
 from flakymirror.mirror.upstream import InProcessUpstream, Upstream
 from flakymirror.registry import Registry, RegistryApp, Server
+from flakymirror.registry.server import ServerHandle
 from flakymirror.registry.store import Store
 
 __all__ = ["FlakyMirror"]
@@ -37,7 +38,7 @@ def _as_plans(plan: SyncPlan | Sequence[SyncPlan] | dict | None) -> tuple[SyncPl
     return plans
 
 
-class FlakyMirror:
+class FlakyMirror(ServerHandle):
     """A flaky registry mirror on a real socket.
 
     ``upstream``: ``None`` (an in-process :class:`~flakymirror.registry.Registry` is created;
@@ -108,21 +109,6 @@ class FlakyMirror:
         )
         self.server.on_reject = self.app.rejected
 
-    # -- addresses ---------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return self.server.url
-
-    @property
-    def host(self) -> str:
-        """``127.0.0.1:PORT``, the registry part of image references."""
-        return self.server.host
-
-    def url_for(self, path: str) -> str:
-        """The absolute URL of ``path`` on this mirror."""
-        return self.server.url_for(path)
-
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> FlakyMirror:
         """Start serving (a no-op when running); returns the mirror."""
@@ -144,14 +130,6 @@ class FlakyMirror:
         self.store.close()
         if self._own_upstream is not None:
             self._own_upstream.close()
-
-    def is_running(self) -> bool:
-        """True while the server accepts requests."""
-        return self.server.is_running()
-
-    def check(self) -> None:
-        """Re-raise the first exception a request handler raised."""
-        self.server.check()
 
     def __enter__(self) -> FlakyMirror:
         return self.start()

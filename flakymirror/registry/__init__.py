@@ -16,7 +16,7 @@ from ..oci.reference import Reference
 from .app import MANIFEST_LIMIT, RegistryApp
 from .auth import AnonymousAuth, BasicAuth, BearerAuth, Identity, Policy, Scope
 from .errors import CODES, STATUS, STATUS_EXCEPTIONS, RegistryError, error_body, error_response
-from .server import CloseConnection, LogEntry, RejectedRequest, Server
+from .server import CloseConnection, LogEntry, RejectedRequest, Server, ServerHandle
 from .store import Store, StoredManifest
 
 __all__ = [
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 
-class Registry:
+class Registry(ServerHandle):
     """A registry on a real socket: :class:`Server` + :class:`RegistryApp` + :class:`Store`.
 
     Use it as a context manager (or call :meth:`start`/:meth:`stop`). ``.url`` is
@@ -68,23 +68,9 @@ class Registry:
         self.server = Server(self.app, host=host, port=port, ssl_context=ssl_context)
 
     @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (``https`` with an ``ssl_context``)."""
-        return self.server.url
-
-    @property
-    def host(self) -> str:
-        """``127.0.0.1:PORT``, the registry part of image references."""
-        return self.server.host
-
-    @property
     def auth(self) -> Any:
         """The app's auth object."""
         return self.app.auth
-
-    def url_for(self, path: str) -> str:
-        """Absolute URL of ``path`` on this registry."""
-        return self.server.url_for(path)
 
     def push(self, image: Any, reference: str) -> Any:
         """Seed an image or index as ``"repo:tag"`` (or ``"repo"``) without HTTP; return its digest."""
@@ -106,14 +92,6 @@ class Registry:
         self.stop()
         if self._own_store:
             self.store.close()
-
-    def check(self) -> None:
-        """Re-raise the first exception a request handler raised."""
-        self.server.check()
-
-    def is_running(self) -> bool:
-        """True while the server is serving."""
-        return self.server.is_running()
 
     def __enter__(self) -> Registry:
         if not self.server.is_running():

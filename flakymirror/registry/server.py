@@ -32,7 +32,14 @@ from werkzeug.wrappers import Request, Response
 
 from .http11 import CloseConnection, Connection, LogEntry, RejectedRequest, http_date
 
-__all__ = ["CloseConnection", "LogEntry", "RejectedRequest", "Server", "HTTPServerError"]
+__all__ = [
+    "CloseConnection",
+    "LogEntry",
+    "RejectedRequest",
+    "Server",
+    "ServerHandle",
+    "HTTPServerError",
+]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -316,3 +323,35 @@ class Server(HTTPServerBase):
         """How many client connections are open right now."""
         with self._lock:
             return len(self._conns)
+
+
+class ServerHandle:
+    """Addresses and health of the :class:`Server` an object serves on (its ``server``).
+
+    For objects that wrap a server (:class:`~flakymirror.registry.Registry`,
+    :class:`~flakymirror.mirror.FlakyMirror`) and answer for it.
+    """
+
+    server: Server
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (``https`` with an ``ssl_context``)."""
+        return self.server.url
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``, the registry part of image references."""
+        return self.server.host
+
+    def url_for(self, path: str) -> str:
+        """The absolute URL of ``path`` on this server."""
+        return self.server.url_for(path)
+
+    def is_running(self) -> bool:
+        """True while the server accepts requests."""
+        return self.server.is_running()
+
+    def check(self) -> None:
+        """Re-raise the first exception a request handler raised."""
+        self.server.check()
