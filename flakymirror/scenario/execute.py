@@ -113,6 +113,21 @@ def _open(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -
     return Outcome(top_layer=str(image.top_layer()), digest=str(image.digest))
 
 
+def _command_options(scenario: Scenario, rec: Recorder) -> dict[str, Any]:
+    """The keywords the recorded export and rebase share: the scenario's client settings, with
+    the recorder's sleep and logger."""
+    action = scenario.action
+    return {
+        "insecure": True,
+        "keychain": _keychain(scenario),
+        "profile": action.profile,
+        "platform": action.platform,
+        "sleep": rec.sleep,
+        "delays": action.delays,
+        "logger": rec.logger,
+    }
+
+
 def _export(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:
     """lifecycle's exporter: the run image (``action.image``) from the mirror, the app image
     pushed to the mirror as ``action.output``."""
@@ -125,13 +140,7 @@ def _export(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any])
         f"{host}/{action.output}",
         f"{host}/{_resolve(action.image, scenario, built)}",
         previous_image=f"{host}/{action.previous_image}" if action.previous_image else None,
-        insecure=True,
-        keychain=_keychain(scenario),
-        profile=action.profile,
-        platform=action.platform,
-        sleep=rec.sleep,
-        delays=action.delays,
-        logger=rec.logger,
+        **_command_options(scenario, rec),
     )
     return Outcome(top_layer=str(report.top_layer), digest=str(report.digest))
 
@@ -176,12 +185,6 @@ def _rebase(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any])
         f"{host}/{output}",
         previous_image=f"{host}/{action.app_image}" if output != action.app_image else None,
         force=action.force,
-        insecure=True,
-        keychain=_keychain(scenario),
-        profile=action.profile,
-        platform=action.platform,
-        sleep=rec.sleep,
-        delays=action.delays,
-        logger=rec.logger,
+        **_command_options(scenario, rec),
     )
     return Outcome(top_layer=str(report.top_layer), digest=str(report.digest))
