@@ -223,6 +223,15 @@ def _garbage(ctx: Ctx, action: Garbage, resp: Resp | None) -> Resp:
 
 
 # -- transforms of the response ------------------------------------------------------------
+def _sized_body(resp: Resp) -> tuple[Iterable[bytes], int]:
+    """The body and its length; a body with no declared length is read whole to learn it."""
+    body, length = resp.body, resp.length
+    if length is None:
+        data = b"".join(body)
+        body, length = [data], len(data)
+    return body, length
+
+
 def _headers(ctx: Ctx, action: Headers, resp: Resp | None) -> Resp:
     assert resp is not None
     for name in action.remove:
@@ -246,10 +255,7 @@ def _drip(ctx: Ctx, action: Drip, resp: Resp | None) -> Resp:
     assert resp is not None
     if ctx.method == "HEAD":
         return resp  # no body to drip
-    body, length = resp.body, resp.length
-    if length is None:
-        data = b"".join(body)
-        body, length = [data], len(data)
+    body, length = _sized_body(resp)
 
     def drip() -> Iterator[bytes]:
         ctx.flush()
@@ -286,10 +292,7 @@ def _truncate(ctx: Ctx, action: Truncate, resp: Resp | None) -> Resp:
 
 def _corrupt(ctx: Ctx, action: Corrupt, resp: Resp | None) -> Resp:
     assert resp is not None
-    body, length = resp.body, resp.length
-    if length is None:
-        data = b"".join(body)
-        body, length = [data], len(data)
+    body, length = _sized_body(resp)
     if action.offset is None:
         start = length // 2
     elif action.offset < 0:

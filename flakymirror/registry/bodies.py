@@ -18,16 +18,30 @@ MAX_LINE = 65536
 _READ = 65536
 
 
-class BodyReader(io.RawIOBase):
+class _Body(io.RawIOBase):
+    """What both request body streams share; subclasses define ``read``."""
+
+    def readable(self) -> bool:
+        """Always True."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Read into a writable buffer; return the byte count."""
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readall(self) -> bytes:
+        """The rest of the body."""
+        return self.read(-1)
+
+
+class BodyReader(_Body):
     """``wsgi.input`` for a body with a ``Content-Length``: EOF exactly at the end."""
 
     def __init__(self, rfile: io.BufferedReader, length: int) -> None:
         self._rfile = rfile
         self.remaining = length
-
-    def readable(self) -> bool:
-        """Always True."""
-        return True
 
     def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes of the body (all that is left when negative); ``b''`` at the end."""
@@ -49,16 +63,6 @@ class BodyReader(io.RawIOBase):
             )
         return data
 
-    def readinto(self, buffer: Any) -> int:
-        """Read into a writable buffer; return the byte count."""
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def readall(self) -> bytes:
-        """The rest of the body."""
-        return self.read(-1)
-
     def done(self) -> bool:
         """True when the whole body has been read."""
         return self.remaining <= 0
@@ -72,7 +76,7 @@ class BodyReader(io.RawIOBase):
         return True
 
 
-class ChunkedReader(io.RawIOBase):
+class ChunkedReader(_Body):
     """``wsgi.input`` for ``Transfer-Encoding: chunked``: decodes chunks as the app reads."""
 
     def __init__(self, rfile: io.BufferedReader) -> None:
@@ -80,10 +84,6 @@ class ChunkedReader(io.RawIOBase):
         self._left = 0  # bytes left in the current chunk
         self._eof = False
         self._broken = False  # after a framing error nothing more can be read safely
-
-    def readable(self) -> bool:
-        """Always True."""
-        return True
 
     def _readline(self) -> bytes:
         try:
@@ -135,16 +135,6 @@ class ChunkedReader(io.RawIOBase):
         if self._left == 0 and self._readline() not in (b"\r\n", b"\n"):
             raise self._fail("chunk data not followed by CRLF in a chunked body")
         return data
-
-    def readinto(self, buffer: Any) -> int:
-        """Read into a writable buffer; return the byte count."""
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def readall(self) -> bytes:
-        """The rest of the body."""
-        return self.read(-1)
 
     def done(self) -> bool:
         """True when the whole body has been read."""
