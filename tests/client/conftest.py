@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Self
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -268,7 +269,28 @@ class FakeRegistry(Scripted):
         return resp
 
 
-class KeepAliveRegistry(Scripted):
+class ServedStore:
+    """A flakymirror ``Store`` behind the registry's HTTP/1.1 ``Server``: subclasses set
+    ``store`` and ``server``; as a context manager it starts the server, then stops it and
+    closes the store."""
+
+    store: Store
+    server: Server
+
+    def __enter__(self) -> Self:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+        self.store.close()
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+
+class KeepAliveRegistry(ServedStore, Scripted):
     """The same scripting as a WSGI wrapper around flakymirror's ``RegistryApp`` (a real
     ``Store``) on the registry's HTTP/1.1 ``Server``, which keeps connections alive: a request
     after the ping goes out on a reused connection, so a connection closed under it is resent
@@ -283,18 +305,6 @@ class KeepAliveRegistry(Scripted):
         self.store = Store()
         self.app = RegistryApp(self.store)
         self.server = Server(self.wsgi)
-
-    def __enter__(self) -> KeepAliveRegistry:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
-        self.store.close()
-
-    @property
-    def host(self) -> str:
-        return self.server.host
 
     def put_manifest(self, repo: str, data: bytes, media_type: str, *tags: str) -> Digest:
         return self.store.put_manifest(repo, data, media_type, tags)

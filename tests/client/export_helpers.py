@@ -1,5 +1,6 @@
-"""Helpers for the exporter/rebaser/push tests: a registry with request hooks, a sleep recorder,
-run images, and an independent (requests-only) verifier of pushed images."""
+"""Helpers for the exporter/rebaser/push tests: a registry with request hooks, run images,
+and an independent (requests-only) verifier of pushed images (the sleep recorder is
+``conftest.Sleeps``)."""
 
 from __future__ import annotations
 
@@ -19,17 +20,9 @@ from flakymirror.oci import build_image
 from flakymirror.oci import mediatypes as mt
 from flakymirror.registry import RegistryApp, Server, Store
 
+from .conftest import ServedStore
+
 STACK = {"io.buildpacks.stack.id": "io.flakymirror.stack", "io.buildpacks.stack.mixins": "[]"}
-
-
-class Sleeps:
-    """A sleep function that records instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 def run_image(seed: int, *, layers: int = 2, labels: dict[str, str] | None = None, **kw: Any):
@@ -53,7 +46,7 @@ class Hook:
     hits: int = 0
 
 
-class HookedRegistry:
+class HookedRegistry(ServedStore):
     """A healthy registry (flakymirror's store and app) on a real socket whose requests pass
     through hooks first. ``log`` is ``(method, path?query, status)`` per request.
 
@@ -73,18 +66,6 @@ class HookedRegistry:
         self._cond = threading.Condition()
 
     # -- setup ---------------------------------------------------------------------------------
-    def __enter__(self) -> HookedRegistry:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
-        self.store.close()
-
-    @property
-    def host(self) -> str:
-        return self.server.host
-
     @property
     def url(self) -> str:
         return self.server.url

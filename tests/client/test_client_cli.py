@@ -13,7 +13,8 @@ from conftest import require_binary
 from flakymirror.client.commands import main, register
 from flakymirror.distribution import Distribution
 
-from .export_helpers import HookedRegistry, Sleeps, oci_error, pull_and_verify, run_image
+from .conftest import Sleeps
+from .export_helpers import HookedRegistry, oci_error, pull_and_verify, run_image
 
 
 def _run(argv: list[str], sleep: Sleeps | None = None) -> tuple[int, str, str]:

@@ -18,7 +18,8 @@ from flakymirror.client.lifecycle_error import LifecycleError
 from flakymirror.client.metadata import LayersMetadata, RunImageForExport
 from flakymirror.oci import mediatypes as mt
 
-from .export_helpers import HookedRegistry, Sleeps, oci_error, pull_and_verify, run_image
+from .conftest import Sleeps
+from .export_helpers import HookedRegistry, oci_error, pull_and_verify, run_image
 
 LOGGER = "flakymirror.client.export"
 WEB = Process("web", ("node", "app.js"), buildpack_id="acme/node")

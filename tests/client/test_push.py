@@ -25,9 +25,9 @@ from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest
 from flakymirror.registry import BearerAuth, Registry
 
+from .conftest import Sleeps
 from .export_helpers import (
     HookedRegistry,
-    Sleeps,
     bearer_token,
     oci_error,
     pull_and_verify,

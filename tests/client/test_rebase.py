@@ -13,7 +13,8 @@ from flakymirror.client.lifecycle_error import LifecycleError
 from flakymirror.client.metadata import LIFECYCLE_METADATA_LABEL
 from flakymirror.oci import build_image
 
-from .export_helpers import HookedRegistry, Sleeps, pull_and_verify, run_image
+from .conftest import Sleeps
+from .export_helpers import HookedRegistry, pull_and_verify, run_image
 
 LOGGER = "flakymirror.client.rebase"
 BASE = {"io.buildpacks.base.id": "old-id", "io.buildpacks.base.distro.name": "ubuntu"}

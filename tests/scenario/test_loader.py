@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,19 @@ def _line(text: str, marker: str) -> int:
         if marker in line:
             return number
     raise AssertionError(f"marker {marker!r} not in text")
+
+
+def _load_broken(
+    write_scenario, base: str, old: str, new: str, name: str
+) -> tuple[ScenarioError, str, Path]:
+    """Write ``base`` with ``old`` replaced once by ``new`` as ``name``; loading it must raise.
+    The error, the text written and its path."""
+    assert old in base
+    text = base.replace(old, new, 1)
+    path = write_scenario(text, name=name)
+    with pytest.raises(ScenarioError) as info:
+        load_file(path)
+    return info.value, text, path
 
 
 def test_minimal_scenario_loads_with_defaults(write_scenario):
@@ -244,12 +258,7 @@ CASES = [
 def test_validation_errors_name_file_key_and_line(
     write_scenario, old, new, key, fragment, line_marker
 ):
-    assert old in MINIMAL
-    text = MINIMAL.replace(old, new, 1)
-    path = write_scenario(text, name="broken")
-    with pytest.raises(ScenarioError) as info:
-        load_file(path)
-    err = info.value
+    err, text, path = _load_broken(write_scenario, MINIMAL, old, new, "broken")
     assert err.path == str(path)
     assert err.key == key
     assert fragment in err.reason
@@ -411,12 +420,7 @@ MIRROR_CASES = [
 def test_mirror_errors_are_mapped_to_file_key_and_line(
     write_scenario, old, new, key, fragment, line_marker
 ):
-    assert old in WITH_MIRROR
-    text = WITH_MIRROR.replace(old, new, 1)
-    path = write_scenario(text, name="broken-mirror")
-    with pytest.raises(ScenarioError) as info:
-        load_file(path)
-    err = info.value
+    err, text, path = _load_broken(write_scenario, WITH_MIRROR, old, new, "broken-mirror")
     assert (err.path, err.key) == (str(path), key)
     assert fragment in err.reason
     assert err.line == _line(text, line_marker)
