@@ -17,6 +17,7 @@ from flakymirror.oci import build_image, build_index
 from flakymirror.oci.mediatypes import GGCR_MANIFEST_ACCEPT
 
 ACCEPT = {"Accept": GGCR_MANIFEST_ACCEPT}
+REPO = "lib/app"
 
 
 def sha256(data: bytes) -> str:
@@ -46,6 +47,15 @@ def make_mirror() -> Iterator[Callable[..., FlakyMirror]]:
 
 
 @pytest.fixture
+def mirror(make_mirror, vclock, image) -> FlakyMirror:
+    """A started mirror on the virtual clock; its in-process upstream has ``image`` as
+    ``lib/app:1``."""
+    m = make_mirror(clock=vclock)
+    m.push_upstream(image, f"{REPO}:1")
+    return m
+
+
+@pytest.fixture
 def image():
     return build_image(layers=3, seed=11, layer_size=2048)
 
@@ -63,6 +73,13 @@ def get_manifest(
     return requests.request(
         method, f"{mirror.url}/v2/{repo}/manifests/{ref}", headers=headers, timeout=10, **kw
     )
+
+
+def control_api(
+    mirror: FlakyMirror, method: str, path: str, *, timeout: float = 10, **kw: Any
+) -> requests.Response:
+    """A request to the mirror's control API under ``/_flakymirror/``."""
+    return requests.request(method, f"{mirror.url}/_flakymirror/{path}", timeout=timeout, **kw)
 
 
 def get_blob(mirror: FlakyMirror, repo: str, digest: str, method: str = "GET", **kw: Any):

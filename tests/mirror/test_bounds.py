@@ -25,21 +25,10 @@ from flakymirror.mirror._forms import MAX_BYTES, MAX_SECONDS, MAX_STEPS, FormErr
 from flakymirror.mirror.clock import LATEST
 from flakymirror.mirror.effects import garbage_chunks
 from flakymirror.mirror.faults import Sequence
-from tests.mirror.conftest import get_manifest, raw_request, split_response
+from tests.mirror.conftest import REPO, get_manifest, raw_request, split_response
+from tests.mirror.conftest import control_api as api
 
-REPO = "lib/app"
 BIG_INT = 10**400  # JSON allows it; float() of it overflows
-
-
-@pytest.fixture
-def mirror(make_mirror, vclock, image):
-    m = make_mirror(clock=vclock)
-    m.push_upstream(image, f"{REPO}:1")
-    return m
-
-
-def api(mirror, method: str, path: str, **kw) -> requests.Response:
-    return requests.request(method, f"{mirror.url}/_flakymirror/{path}", timeout=10, **kw)
 
 
 def _nested(depth: int) -> bytes:

@@ -3,24 +3,15 @@ with a 400 that names the field while the mirror keeps serving."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import requests
 
 from flakymirror.mirror import Interval, RealClock, SyncPlan
-from tests.mirror.conftest import get_manifest
+from tests.mirror.conftest import REPO, control_api, get_manifest
 
-REPO = "lib/app"
-
-
-@pytest.fixture
-def mirror(make_mirror, vclock, image):
-    m = make_mirror(clock=vclock)
-    m.push_upstream(image, f"{REPO}:1")
-    return m
-
-
-def api(mirror, method: str, path: str, **kw) -> requests.Response:
-    return requests.request(method, f"{mirror.url}/_flakymirror/{path}", timeout=5, **kw)
+api = functools.partial(control_api, timeout=5)
 
 
 def test_plan_faults_clock_journal_reset(mirror, vclock, image) -> None:

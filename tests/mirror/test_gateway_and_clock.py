@@ -3,37 +3,18 @@ the mirror are journaled, and its ``Date`` header reads the mirror clock."""
 
 from __future__ import annotations
 
-import socket
 from email.utils import formatdate, parsedate_to_datetime
 
-import pytest
 import requests
 
 from flakymirror.mirror import FaultRule, Match, Status
-from tests.mirror.conftest import get_manifest, split_response
-
-REPO = "lib/app"
-
-
-@pytest.fixture
-def mirror(make_mirror, vclock, image):
-    m = make_mirror(clock=vclock)
-    m.push_upstream(image, f"{REPO}:1")
-    return m
+from tests.mirror.conftest import REPO, get_manifest, split_response
+from tests.registry.conftest import raw as raw_on_server
 
 
-def send(mirror, raw: bytes) -> bytes:
+def send(mirror, data: bytes) -> bytes:
     """Send raw bytes on a fresh connection; everything the server answers until it closes."""
-    host, port = mirror.host.rsplit(":", 1)
-    data = bytearray()
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(raw)
-        try:
-            while chunk := sock.recv(65536):
-                data += chunk
-        except ConnectionResetError:
-            pass
-    return bytes(data)
+    return raw_on_server(mirror.server, data)
 
 
 def _req(target: str, *headers: str, line: str | None = None) -> bytes:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ import requests
 
 from flakymirror.oci import Digest
 from flakymirror.oci import mediatypes as mt
-from flakymirror.registry import Registry
+from flakymirror.registry import Registry, Server
 
 
 @pytest.fixture
@@ -45,6 +47,12 @@ def push_blob(url: str, repo: str, data: bytes, session: Any = requests) -> str:
     r = session.post(f"{url}/v2/{repo}/blobs/uploads/?digest={d}", data=data)
     assert r.status_code == 201, r.text
     return d
+
+
+def push_default_blobs(url: str, repo: str) -> None:
+    """Push the config (``{}``) and layer (``layer``) blobs :func:`manifest_bytes` names by default."""
+    push_blob(url, repo, b"{}")
+    push_blob(url, repo, b"layer")
 
 
 def manifest_bytes(
@@ -98,3 +106,34 @@ def push_manifest_with_blobs(
 def descriptor(data: bytes, media_type: str) -> dict[str, Any]:
     """A descriptor for ``data``."""
     return {"mediaType": media_type, "digest": str(Digest.of(data)), "size": len(data)}
+
+
+def hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """A WSGI app answering ``hello`` with a Content-Length."""
+    body = b"hello"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def raw(server: Server, data: bytes, timeout: float = 5.0) -> bytes:
+    """Send raw bytes on a fresh connection; everything the server answers until it closes."""
+    with socket.create_connection((server.bind_host, server.port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:  # the server closed with our unread bytes pending
+                return out
+            if not chunk:
+                return out
+            out += chunk
+
+
+def run_threads(target: Callable[[int], None], count: int) -> None:
+    """Run ``target(i)`` for i in ``range(count)`` on as many threads at once; join them all."""
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -13,11 +12,7 @@ import requests
 
 from flakymirror.registry import LogEntry, RejectedRequest, Server
 
-
-def hello(environ, start_response):
-    body = b"hello"
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-    return [body]
+from .conftest import hello, raw
 
 
 def echo_length(environ, start_response):
@@ -25,21 +20,6 @@ def echo_length(environ, start_response):
     out = json.dumps({"length": environ.get("CONTENT_LENGTH"), "body": body.decode()}).encode()
     start_response("200 OK", [("Content-Length", str(len(out)))])
     return [out]
-
-
-def raw(server: Server, data: bytes, timeout: float = 5.0) -> bytes:
-    """Send raw bytes and read until the server closes."""
-    with socket.create_connection((server.bind_host, server.port), timeout=timeout) as s:
-        s.sendall(data)
-        out = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:  # the server closed with our unread bytes pending
-                return out
-            if not chunk:
-                return out
-            out += chunk
 
 
 def status_line(out: bytes) -> bytes:

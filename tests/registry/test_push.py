@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 
 import pytest
 import requests
@@ -13,7 +12,15 @@ import requests
 from flakymirror.oci import Digest, build_image
 from flakymirror.oci import mediatypes as mt
 
-from .conftest import code_of, descriptor, errors_of, manifest_bytes, push_blob
+from .conftest import (
+    code_of,
+    descriptor,
+    errors_of,
+    manifest_bytes,
+    push_blob,
+    push_default_blobs,
+    run_threads,
+)
 
 
 def _start(url: str, repo: str = "r") -> requests.Response:
@@ -187,8 +194,7 @@ def test_mount(registry):
 
 def test_manifest_put_by_tag_and_digest(registry):
     url = registry.url
-    push_blob(url, "r", b"{}")
-    push_blob(url, "r", b"layer")
+    push_default_blobs(url, "r")
     data = manifest_bytes()
     d = Digest.of(data)
     r = requests.put(
@@ -208,8 +214,7 @@ def test_manifest_put_by_tag_and_digest(registry):
 
 def test_manifest_exact_bytes_are_kept(registry):
     url = registry.url
-    push_blob(url, "r", b"{}")
-    push_blob(url, "r", b"layer")
+    push_default_blobs(url, "r")
     data = json.dumps(json.loads(manifest_bytes()), indent=3).encode() + b"\n"
     r = requests.put(
         f"{url}/v2/r/manifests/pretty", data=data, headers={"Content-Type": mt.OCI_MANIFEST}
@@ -223,8 +228,7 @@ def test_manifest_exact_bytes_are_kept(registry):
 
 def test_manifest_put_with_tag_params(registry):
     url = registry.url
-    push_blob(url, "r", b"{}")
-    push_blob(url, "r", b"layer")
+    push_default_blobs(url, "r")
     data = manifest_bytes()
     d = Digest.of(data)
     r = requests.put(
@@ -238,8 +242,7 @@ def test_manifest_put_with_tag_params(registry):
 
 def test_manifest_put_by_sha512_digest(registry):
     url = registry.url
-    push_blob(url, "r", b"{}")
-    push_blob(url, "r", b"layer")
+    push_default_blobs(url, "r")
     data = manifest_bytes()
     d = Digest.of(data, "sha512")
     r = requests.put(
@@ -309,8 +312,7 @@ def test_index_with_children_and_subject_referrers(registry):
     assert r.status_code == 201 and "OCI-Subject" not in r.headers
     # a referrer whose subject does not exist yet is accepted, with OCI-Subject
     subject = {"mediaType": mt.OCI_MANIFEST, "digest": str(Digest.of(b"future")), "size": 6}
-    push_blob(url, "r", b"{}")
-    push_blob(url, "r", b"layer")
+    push_default_blobs(url, "r")
     art = manifest_bytes(
         config_type=mt.OCI_EMPTY, subject=subject, artifact_type="application/x-sbom"
     )
@@ -324,8 +326,7 @@ def test_index_with_children_and_subject_referrers(registry):
 
 def test_oversize_manifest_is_413_and_4mb_fits(registry):
     url = registry.url
-    push_blob(url, "r", b"{}")
-    push_blob(url, "r", b"layer")
+    push_default_blobs(url, "r")
     base = json.loads(manifest_bytes())
     base["annotations"] = {
         f"k{i}": "v" * 10_000 for i in range(390)
@@ -372,11 +373,7 @@ def test_parallel_pushes_of_different_and_identical_images(registry):
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=push, args=(i,)) for i in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(push, 10)
     assert errors == []
     tags = requests.get(f"{registry.url}/v2/par0/tags/list").json()["tags"]
     assert sorted(tags) == sorted(f"t{i}" for i in range(0, 10, 2))

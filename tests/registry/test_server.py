@@ -15,11 +15,7 @@ import requests
 from conftest import require_module
 from flakymirror.registry import CloseConnection, Registry, Server
 
-
-def hello(environ, start_response):
-    body = b"hello"
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-    return [body]
+from .conftest import hello, raw
 
 
 def _threads() -> set[threading.Thread]:
@@ -28,22 +24,6 @@ def _threads() -> set[threading.Thread]:
 
 def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
-
-
-def raw_request(server: Server, data: bytes, *, timeout: float = 5.0) -> bytes:
-    """Send raw bytes, read until the server closes."""
-    with socket.create_connection((server.bind_host, server.port), timeout=timeout) as s:
-        s.sendall(data)
-        out = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        return out
 
 
 def test_hosts_any_wsgi_app_with_url_helpers():
@@ -72,7 +52,7 @@ def test_twenty_starts_and_stops_are_fast():
 
 def test_http10_keep_alive_is_honoured():
     with Server(hello) as srv:
-        out = raw_request(
+        out = raw(
             srv,
             b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
         )
@@ -145,7 +125,7 @@ def test_close_connection_before_headers_sends_nothing_and_logs_no_error():
         raise CloseConnection()
 
     with Server(drop) as srv:
-        assert raw_request(srv, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == b""
+        assert raw(srv, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == b""
         with pytest.raises(requests.exceptions.ConnectionError):
             requests.get(srv.url)
         srv.check()
@@ -159,7 +139,7 @@ def test_close_connection_mid_body_keeps_bytes_already_written():
         raise CloseConnection()
 
     with Server(truncate) as srv:
-        out = raw_request(srv, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        out = raw(srv, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         head, _, body = out.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200") and body == b"a" * 30
         srv.check()
@@ -186,7 +166,7 @@ def test_raw_bytes_then_close():
         raise CloseConnection()
 
     with Server(garbage) as srv:
-        assert raw_request(srv, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").endswith(b"short")
+        assert raw(srv, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").endswith(b"short")
         srv.check()
 
 
@@ -222,7 +202,7 @@ def test_stalled_handler_released_by_stopping_event():
 
 def test_keep_alive_reuses_one_connection_and_pipelining_works():
     with Server(hello) as srv:
-        out = raw_request(
+        out = raw(
             srv,
             b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
@@ -254,10 +234,10 @@ def test_chunked_request_body_and_chunked_response():
 
 def test_head_has_no_body_and_expect_continue():
     with Server(hello) as srv:
-        out = raw_request(srv, b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        out = raw(srv, b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert out.startswith(b"HTTP/1.1 200") and out.endswith(b"\r\n\r\n")
         assert b"Content-Length: 5" in out
-        out = raw_request(
+        out = raw(
             srv,
             b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nabc",
         )
@@ -277,7 +257,7 @@ def test_head_has_no_body_and_expect_continue():
 )
 def test_malformed_http_gets_a_4xx_json_and_the_server_keeps_serving(request_bytes, status):
     with Server(hello) as srv:
-        out = raw_request(srv, request_bytes)
+        out = raw(srv, request_bytes)
         assert out.split(b" ", 2)[1] == status
         assert b'"errors"' in out
         assert requests.get(srv.url).text == "hello"
@@ -297,7 +277,7 @@ def test_malformed_chunked_body_does_not_crash():
         return [b"ok"]
 
     with Server(reader) as srv:
-        out = raw_request(
+        out = raw(
             srv, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
         )
         assert out.startswith(b"HTTP/1.1 400")
@@ -379,7 +359,7 @@ def _overlong_later(environ, start_response):
 @pytest.mark.parametrize("app", [_overlong, _overlong_later], ids=["first-chunk", "later-chunk"])
 def test_body_never_goes_past_the_declared_length(app):
     with Server(app) as srv:
-        out = raw_request(srv, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        out = raw(srv, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         head, _, body = out.partition(b"\r\n\r\n")
         assert b"Content-Length: 5" in head
         # the rest is dropped and the connection closes (raw_request reads until the close)

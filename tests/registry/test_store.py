@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 
 import pytest
 
@@ -12,7 +11,7 @@ from flakymirror.oci import Digest, DigestMismatch, ReferenceError, build_image,
 from flakymirror.oci import mediatypes as mt
 from flakymirror.registry import RegistryError, Store
 
-from .conftest import descriptor, manifest_bytes
+from .conftest import descriptor, manifest_bytes, run_threads
 
 
 @pytest.fixture
@@ -181,10 +180,6 @@ def test_concurrent_puts_are_safe(store):
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(worker, 12)
     assert errors == []
     assert sum(len(store.tags(f"repo{i}")) for i in range(3)) == 12
