@@ -11,12 +11,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "flakymirror"
 
 #: area → the flakymirror areas it must not import
+FACES = {"pytest_plugin", "_plugin_scenario", "_plugin_journal", "cli", "strategies"}
 FORBIDDEN = {
-    "oci": {"registry", "mirror", "client", "scenario", "pytest_plugin", "cli", "strategies"},
-    "registry": {"mirror", "client", "scenario", "pytest_plugin", "cli", "strategies"},
-    "mirror": {"client", "scenario", "pytest_plugin", "cli", "strategies"},
-    "client": {"registry", "mirror", "scenario", "pytest_plugin", "cli", "strategies"},
-    "scenario": {"pytest_plugin", "cli"},
+    "oci": {"registry", "mirror", "client", "scenario", "distribution"} | FACES,
+    "registry": {"mirror", "client", "scenario", "distribution"} | FACES,
+    "mirror": {"client", "scenario", "distribution"} | FACES,
+    "client": {"registry", "mirror", "scenario", "distribution"} | FACES,
+    "scenario": FACES,
 }
 
 
