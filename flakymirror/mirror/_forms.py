@@ -10,7 +10,7 @@ import fnmatch
 import math
 import re
 import reprlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "header_value",
     "integer",
     "join",
+    "kind_from_dict",
     "number",
     "seconds",
 ]
@@ -268,6 +269,20 @@ def glob_match(pattern: str | None, value: str | None) -> bool:
     if value is None:
         return False
     return fnmatch.fnmatchcase(value, pattern)
+
+
+def kind_from_dict(cls: Any, data: Any, path: str, parse: Callable[[Any, str], Any]) -> Any:
+    """Read ``data`` with ``parse`` (which picks the type by ``kind``) as a ``cls`` value.
+
+    ``kind`` may be omitted (``cls.kind`` is filled in); a value of another kind raises
+    :class:`FormError` at ``path.kind``.
+    """
+    if isinstance(data, dict) and "kind" not in data:
+        data = {"kind": cls.kind, **data}
+    value = parse(data, path)
+    if not isinstance(value, cls):
+        raise FormError(join(path, "kind"), f"expected {cls.kind!r}, got {value.kind!r}")
+    return value
 
 
 def check(condition: bool, path: str, message: str) -> None:

@@ -23,6 +23,7 @@ from flakymirror.mirror._forms import (
     header_value,
     integer,
     join,
+    kind_from_dict,
     seconds,
 )
 from flakymirror.oci.digest import Digest, DigestError
@@ -61,12 +62,7 @@ class _Base:
     @classmethod
     def from_dict(cls, data: Any, path: str = "") -> Any:
         """Read this action's dict form (``kind`` may be omitted)."""
-        if isinstance(data, dict) and "kind" not in data:
-            data = {"kind": cls.kind, **data}
-        action = action_from_dict(data, path)
-        if not isinstance(action, cls):
-            raise FormError(join(path, "kind"), f"expected {cls.kind!r}, got {action.kind!r}")
-        return action
+        return kind_from_dict(cls, data, path, action_from_dict)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind}

@@ -25,7 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from flakymirror.mirror._forms import Form, FormError, glob_match, integer, join, number
+from flakymirror.mirror._forms import (
+    Form,
+    FormError,
+    glob_match,
+    integer,
+    join,
+    kind_from_dict,
+    number,
+)
 
 __all__ = [
     "MODES",
@@ -63,12 +71,7 @@ class _Schedule:
     @classmethod
     def from_dict(cls, data: Any, path: str = "") -> Any:
         """Read this schedule's dict form (``kind`` may be omitted)."""
-        if isinstance(data, dict) and "kind" not in data:
-            data = {"kind": cls.kind, **data}
-        schedule = schedule_from_dict(data, path)
-        if not isinstance(schedule, cls):
-            raise FormError(join(path, "kind"), f"expected {cls.kind!r}, got {schedule.kind!r}")
-        return schedule
+        return kind_from_dict(cls, data, path, schedule_from_dict)
 
 
 @dataclass(frozen=True)
