@@ -174,13 +174,20 @@ class Connection:
             self.sock.close()
 
     def _sendfile(
-        self, span: tuple[Any, int, int], send_head: Callable[[bytes], None], state: dict[str, Any]
+        self,
+        span: tuple[Any, int, int],
+        send_head: Callable[[bytes], None],
+        state: dict[str, Any],
+        log_once: Callable[[], None],
     ) -> None:
         """Zero-copy body from a file region (``sendfile(2)``), for bodies that offer one."""
         f, offset, count = span
         send_head(b"")
         if state["no_body"] or count <= 0:
             return
+        declared = state["declared"]
+        if declared is not None and state["written"] + count >= declared:
+            log_once()  # this region completes the answer
         if state.get("chunked"):
             self._send(b"%x\r\n" % count)
         try:
@@ -320,10 +327,19 @@ class Connection:
             out = "".join(lines).encode("latin-1") + self.date() + b"\r\n\r\n"
             state["sent"] = True
             first = clip(first)
+            if no_body or (declared is not None and len(first) >= declared):
+                log_once()  # the head (and this first chunk) is the whole answer
             if first:
                 out += _frame(first)
                 state["written"] += len(first)
             self._send(out)
+
+        def log_once() -> None:
+            """Log the request once, before the bytes that complete its answer go out, so a
+            client that has its whole response finds it in ``server.log``."""
+            if not state.get("logged"):
+                state["logged"] = True
+                self.on_log(LogEntry(method, target, state.get("code", 0), self.client))
 
         def clip(data: bytes) -> bytes:
             """What of ``data`` may go out: nothing for a bodiless answer, and never past the
@@ -348,6 +364,9 @@ class Connection:
                 return
             data = clip(data)
             if data:
+                declared = state["declared"]
+                if declared is not None and state["written"] + len(data) >= declared:
+                    log_once()
                 state["written"] += len(data)
                 self._send(_frame(data))
 
@@ -357,7 +376,7 @@ class Connection:
                 result = self.app(environ, start_response)
                 span = getattr(result, "sendfile_span", None)
                 if span is not None and state["status"] is not None and not head_only:
-                    self._sendfile(span(), send_head, state)
+                    self._sendfile(span(), send_head, state, log_once)
                 else:
                     for chunk in result:
                         if chunk:
@@ -372,16 +391,18 @@ class Connection:
             return False
         except Exception as exc:  # noqa: BLE001 - the app's bug goes to server.check()
             self.on_error(exc)
-            self.on_log(LogEntry(method, target, 500, self.client))
+            if not state.get("logged"):
+                state["logged"] = True
+                self.on_log(LogEntry(method, target, 500, self.client))
             if not state["sent"]:
                 self._send_simple(
                     500, error_body("UNKNOWN", f"handler raised {type(exc).__name__}: {exc}")
                 )
             return False
         if state.get("chunked"):
+            log_once()
             self._send(b"0\r\n\r\n")
-        code = state.get("code", 0)
-        self.on_log(LogEntry(method, target, code, self.client))
+        log_once()
         declared = state["declared"]
         if declared is not None and not state["no_body"] and state["written"] != declared:
             return False  # the app lied about its length: the stream is out of step
