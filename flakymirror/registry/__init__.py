@@ -16,8 +16,11 @@ from ..oci.reference import Reference
 from .app import MANIFEST_LIMIT, RegistryApp
 from .auth import AnonymousAuth, BasicAuth, BearerAuth, Identity, Policy, Scope
 from .errors import CODES, STATUS, STATUS_EXCEPTIONS, RegistryError, error_body, error_response
+from .refusal import REFUSED, refusal_app
 from .server import CloseConnection, LogEntry, RejectedRequest, Server, ServerHandle
 from .store import Store, StoredManifest
+from .tls import ServerTLS, server_tls
+from .tls_probe import TLS_PROBE
 
 __all__ = [
     "AnonymousAuth",
@@ -31,16 +34,20 @@ __all__ = [
     "Policy",
     "Registry",
     "RegistryApp",
+    "REFUSED",
     "RegistryError",
     "RejectedRequest",
     "Scope",
     "Server",
+    "ServerTLS",
     "STATUS",
     "STATUS_EXCEPTIONS",
     "Store",
     "StoredManifest",
+    "TLS_PROBE",
     "error_body",
     "error_response",
+    "refusal_app",
 ]
 
 
@@ -49,6 +56,9 @@ class Registry(ServerHandle):
 
     Use it as a context manager (or call :meth:`start`/:meth:`stop`). ``.url`` is
     ``http://127.0.0.1:PORT``, ``.host`` is ``127.0.0.1:PORT`` (for image references).
+    ``tls=True`` serves HTTPS with a certificate from a CA generated for this registry
+    (``.url`` is ``https://...``; trust ``.ca_file`` or ``.ca_pem``; needs
+    ``flakymirror[tls]``); it cannot be combined with ``ssl_context``.
     """
 
     def __init__(
@@ -61,7 +71,11 @@ class Registry(ServerHandle):
         *,
         store: Store | None = None,
         spool_dir: str | None = None,
+        tls: bool = False,
     ) -> None:
+        self.tls = server_tls(tls, ssl_context, host)
+        if self.tls is not None:
+            ssl_context = self.tls.ssl_context
         self.store = store if store is not None else Store(spool_dir)
         self._own_store = store is None
         self.app = RegistryApp(self.store, auth=auth, strict_accept=strict_accept)
@@ -88,10 +102,13 @@ class Registry(ServerHandle):
             self.server.stop()
 
     def close(self) -> None:
-        """Stop and drop the store's temporary files (if the registry created the store)."""
+        """Stop and drop the store's temporary files (if the registry created the store) and
+        the CA file of ``tls=True``."""
         self.stop()
         if self._own_store:
             self.store.close()
+        if self.tls is not None:
+            self.tls.close()
 
     def __enter__(self) -> Registry:
         if not self.server.is_running():

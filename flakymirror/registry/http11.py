@@ -9,6 +9,9 @@ Reading and checking the request line and header fields lives in :mod:`.request_
 
 :class:`CloseConnection` raised by the app (before the headers or from the body iterator)
 makes the gateway stop writing and close the connection, with no 500 and no error recorded.
+
+A request refused before the app (see :mod:`.refusal`) is answered by a *refusal app* run the
+same way as the app (so it may delay, reset or stream too); the connection closes after it.
 """
 
 from __future__ import annotations
@@ -25,12 +28,16 @@ from werkzeug.exceptions import BadRequest, ClientDisconnected
 
 from .bodies import BodyReader, ChunkedReader
 from .errors import error_body
+from .refusal import (
+    MAX_TARGET_KEPT,
+    REJECTED,
+    RejectedRequest,
+    refusal_environ,
+)
+from .refusal import refusal_app as default_refusal_app
 from .request_head import BadRequestLine, RequestHead, content_length, path_and_query, read_head
 
 __all__ = ["CloseConnection", "Connection", "LogEntry", "RejectedRequest", "http_date"]
-
-#: Longest request target kept in a :class:`RejectedRequest` (the 414 case has ~64 KiB).
-_MAX_TARGET_KEPT = 8192
 #: Unread request body bytes the gateway reads and discards to keep a connection usable.
 DRAIN_LIMIT = 8 << 20
 _READ = 65536
@@ -46,26 +53,19 @@ class CloseConnection(Exception):  # noqa: N818 - the contract's name
 
 
 class LogEntry(NamedTuple):
-    """One served request in the server's bounded log."""
+    """One served request in the server's bounded log.
 
-    method: str
-    target: str
-    status: int
-    client: str
-
-
-class RejectedRequest(NamedTuple):
-    """A request the gateway refused before it reached the app (its status and why).
-
-    ``method`` and ``target`` are what could be read of the request line (``""`` when
-    nothing usable was sent); ``reason`` is the human message sent in the error body.
+    ``time`` is the wall-clock epoch time (``time.time()``) at which it was logged: just before
+    the bytes that complete its answer went out. It is the last field and defaults to 0.0, so
+    ``LogEntry(method, target, status, client)`` still builds one (but a logged entry compares
+    equal only to one with the same ``time``, and unpacks into five names).
     """
 
     method: str
     target: str
     status: int
-    reason: str
     client: str
+    time: float = 0.0
 
 
 class _ClientGone(Exception):  # noqa: N818
@@ -96,8 +96,9 @@ class Connection:
     ``on_error(exc)`` receives exceptions raised by the app (they answer 500 when the headers
     are not out yet) and any unexpected gateway error; ``on_log(entry)`` receives one
     :class:`LogEntry` per response the app produced; ``on_reject(rejected)`` receives one
-    :class:`RejectedRequest` per request refused before the app, before its error response is
-    sent; ``date()`` gives the ``Date`` header value.
+    :class:`RejectedRequest` per request refused before the app, before its answer is
+    sent; ``refusal_app`` (a WSGI app, default :func:`~.refusal.refusal_app`) answers that
+    request; ``date()`` gives the ``Date`` header value.
     """
 
     def __init__(
@@ -109,6 +110,7 @@ class Connection:
         on_error: Callable[[BaseException], None],
         on_log: Callable[[LogEntry], None],
         on_reject: Callable[[RejectedRequest], None] | None = None,
+        refusal_app: Callable[..., Iterable[bytes]] | None = None,
         date: Callable[[], bytes] = http_date,
     ) -> None:
         self.sock = sock
@@ -117,8 +119,10 @@ class Connection:
         self.on_error = on_error
         self.on_log = on_log
         self.on_reject = on_reject
+        self.refusal_app = refusal_app if refusal_app is not None else default_refusal_app
         self.date = date
         self.rfile = sock.makefile("rb", buffering=_READ)
+        self.first = True  # no request read yet: the one place a TLS handshake can start
         peer = base_environ.get("REMOTE_ADDR", "")
         self.client = f"{peer}:{base_environ.get('REMOTE_PORT', '')}"
 
@@ -138,18 +142,28 @@ class Connection:
         ).encode("latin-1")
         self._send(head + self.date() + b"\r\n\r\n" + body)
 
-    def _reject(self, status: int, message: str, method: str, target: str) -> None:
-        """Report a request refused before the app, then answer it with an OCI error body."""
+    def _reject(
+        self, status: int, message: str, method: str, target: str, kind: str = REJECTED
+    ) -> bool:
+        """Report a request refused before the app, then let the refusal app answer it (the
+        connection closes after the answer: returns False)."""
+        rejected = RejectedRequest(
+            method, target[:MAX_TARGET_KEPT], status, message, self.client, kind
+        )
         if self.on_reject is not None:
-            self.on_reject(
-                RejectedRequest(method, target[:_MAX_TARGET_KEPT], status, message, self.client)
-            )
-        self._send_simple(status, error_body("UNKNOWN", message))
+            self.on_reject(rejected)
+        environ = refusal_environ(self.base_environ, rejected)
+        body = BodyReader(self.rfile, 0)
+        environ["wsgi.input"] = body
+        self._run_app(environ, rejected.method, rejected.target, "HTTP/1.1", False, body,
+                      app=self.refusal_app)  # fmt: skip
+        return False
 
     # -- reading -------------------------------------------------------------------------
     def _read_head(self) -> RequestHead | None:
         """The next request head (see :mod:`.request_head`); a method so tests can swap it."""
-        return read_head(self.rfile)
+        first, self.first = self.first, False
+        return read_head(self.rfile, first=first)
 
     # -- serving -------------------------------------------------------------------------
     def serve(self) -> None:
@@ -204,8 +218,7 @@ class Connection:
         try:
             head = self._read_head()
         except BadRequestLine as exc:
-            self._reject(exc.status, exc.message, exc.method, exc.target)
-            return False
+            return self._reject(exc.status, exc.message, exc.method, exc.target, exc.kind)
         if head is None:
             return False
         method, target, version, headers = head
@@ -224,16 +237,14 @@ class Connection:
             if key == "CONTENT_LENGTH":
                 parsed = content_length(value)
                 if parsed is None:
-                    self._reject(400, f"bad Content-Length {value[:80]!r}", method, target)
-                    return False
+                    return self._reject(400, f"bad Content-Length {value[:80]!r}", method, target)
                 if length is not None and parsed != length:
-                    self._reject(
+                    return self._reject(
                         400,
                         f"conflicting Content-Length values {length} and {parsed}",
                         method,
                         target,
                     )
-                    return False
                 length = parsed
                 environ["CONTENT_LENGTH"] = str(parsed)
                 continue
@@ -242,8 +253,9 @@ class Connection:
                 continue
             if key == "TRANSFER_ENCODING":
                 if value.lower() != "chunked":
-                    self._reject(501, f"unsupported Transfer-Encoding {value!r}", method, target)
-                    return False
+                    return self._reject(
+                        501, f"unsupported Transfer-Encoding {value!r}", method, target
+                    )
                 chunked = True
             elif key == "CONNECTION":
                 tokens = value.lower()
@@ -274,6 +286,7 @@ class Connection:
         version: str,
         keep_alive: bool,
         body: BodyReader | ChunkedReader,
+        app: Callable[..., Iterable[bytes]] | None = None,
     ) -> bool:
         state: dict[str, Any] = {"status": None, "headers": None, "sent": False}
         head_only = method == "HEAD"
@@ -339,7 +352,9 @@ class Connection:
             client that has its whole response finds it in ``server.log``."""
             if not state.get("logged"):
                 state["logged"] = True
-                self.on_log(LogEntry(method, target, state.get("code", 0), self.client))
+                self.on_log(
+                    LogEntry(method, target, state.get("code", 0), self.client, time.time())
+                )
 
         def clip(data: bytes) -> bytes:
             """What of ``data`` may go out: nothing for a bodiless answer, and never past the
@@ -373,7 +388,7 @@ class Connection:
         result: Iterable[bytes] | None = None
         try:
             try:
-                result = self.app(environ, start_response)
+                result = (app or self.app)(environ, start_response)
                 span = getattr(result, "sendfile_span", None)
                 if span is not None and state["status"] is not None and not head_only:
                     self._sendfile(span(), send_head, state, log_once)
@@ -393,7 +408,7 @@ class Connection:
             self.on_error(exc)
             if not state.get("logged"):
                 state["logged"] = True
-                self.on_log(LogEntry(method, target, 500, self.client))
+                self.on_log(LogEntry(method, target, 500, self.client, time.time()))
             if not state["sent"]:
                 self._send_simple(
                     500, error_body("UNKNOWN", f"handler raised {type(exc).__name__}: {exc}")

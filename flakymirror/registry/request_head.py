@@ -4,6 +4,10 @@ The connection loop in :mod:`flakymirror.registry.http11` calls :func:`read_head
 request; a head it must refuse raises :class:`BadRequestLine` with the status to answer and
 what could be read of the request line. :func:`content_length` checks one
 ``Content-Length`` value and :func:`path_and_query` splits the request target.
+
+A connection whose next bytes are a TLS handshake record (a client trying HTTPS on a plain-HTTP
+port, see :mod:`.tls_probe`) is refused as kind ``"tls-probe"`` once that record is read, without
+waiting for a request line that will never come.
 """
 
 from __future__ import annotations
@@ -11,6 +15,15 @@ from __future__ import annotations
 import io
 
 from .bodies import MAX_LINE
+from .tls_probe import (
+    HANDSHAKE,
+    MAX_RECORD,
+    RECORD_HEADER,
+    TLS_PROBE,
+    describe,
+    is_tls_record_header,
+    record_length,
+)
 
 __all__ = [
     "MAX_HEADERS",
@@ -23,6 +36,7 @@ __all__ = [
 ]
 
 MAX_HEADERS = 128
+_HANDSHAKE_BYTE = bytes((HANDSHAKE,))
 #: Longest ``Content-Length`` value accepted (a 63-bit number, as Go's net/http parses it).
 MAX_LENGTH_DIGITS = 19
 
@@ -34,19 +48,37 @@ class BadRequestLine(Exception):  # noqa: N818
     """A request head refused before the app: the status to answer and why.
 
     ``method`` and ``target`` are what could be read of the request line (``""`` when
-    nothing usable was sent).
+    nothing usable was sent); ``kind`` is ``"rejected"``, or ``"tls-probe"`` for a TLS
+    handshake sent to this plain-HTTP port.
     """
 
-    def __init__(self, status: int, message: str, method: str = "", target: str = "") -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        method: str = "",
+        target: str = "",
+        *,
+        kind: str = "rejected",
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.method = method
         self.target = target
+        self.kind = kind
 
 
-def read_head(rfile: io.BufferedIOBase) -> RequestHead | None:
-    """Read one request head from ``rfile``; None when the peer closed before a full head."""
+def read_head(rfile: io.BufferedIOBase, *, first: bool = True) -> RequestHead | None:
+    """Read one request head from ``rfile``; None when the peer closed before a full head.
+
+    On a connection's ``first`` request, a TLS handshake record raises :class:`BadRequestLine`
+    of kind ``"tls-probe"`` (a client starts TLS before anything else, so later requests of a
+    keep-alive connection are not peeked at)."""
+    if first:
+        peek = getattr(rfile, "peek", None)
+        if peek is not None and peek(1)[:1] == _HANDSHAKE_BYTE:
+            return _refuse_tls(rfile)
     line = rfile.readline(MAX_LINE + 1)
     while line in (b"\r\n", b"\n"):  # RFC 9112 2.2: ignore leading empty lines
         line = rfile.readline(MAX_LINE + 1)
@@ -76,6 +108,19 @@ def read_head(rfile: io.BufferedIOBase) -> RequestHead | None:
             raise BadRequestLine(400, f"malformed header line {h[:80]!r}", method, target)
         headers.append((name, value.strip()))
     return method, target, version, headers
+
+
+def _refuse_tls(rfile: io.BufferedIOBase) -> None:
+    """Read the TLS record that starts here (bounded) and refuse it; None when the peer
+    closed first. Bytes that start with ``0x16`` but are no TLS record are a malformed request
+    line, refused at once (``0x16`` can never start an HTTP method)."""
+    header = rfile.read(RECORD_HEADER)
+    if len(header) < RECORD_HEADER:
+        return None
+    if not is_tls_record_header(header):
+        raise BadRequestLine(400, f"malformed request line {header!r}")
+    body = rfile.read(min(record_length(header), MAX_RECORD))
+    raise BadRequestLine(400, describe(header, body), kind=TLS_PROBE)
 
 
 def path_and_query(target: str) -> tuple[str, str]:

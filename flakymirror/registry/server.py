@@ -7,10 +7,11 @@ socketpair, so ``stop()`` returns as soon as the threads are joined instead of a
 0.5 s poll; request bodies reach the app as streams (no ``request.get_data()`` up front); the
 request log is a bounded deque. See :mod:`flakymirror.registry.http11` for the per-connection loop.
 
-Two hooks serve fault injection: :attr:`Server.date_clock` makes the ``Date`` header follow
-another clock (a mirror's virtual clock), and :attr:`Server.on_reject` sees every request
+Three hooks serve fault injection: :attr:`Server.date_clock` makes the ``Date`` header follow
+another clock (a mirror's virtual clock), :attr:`Server.on_reject` sees every request
 the gateway refuses before the app (malformed request line, bad ``Content-Length``, 431,
-501, 505...), as a :class:`RejectedRequest`.
+501, 505, a TLS handshake on this plain-HTTP port...), as a :class:`RejectedRequest`, and
+:attr:`Server.refusal_app` answers those requests (see :mod:`flakymirror.registry.refusal`).
 """
 
 from __future__ import annotations
@@ -31,14 +32,18 @@ from pytest_httpserver.httpserver import HTTPServerBase, HTTPServerError
 from werkzeug.wrappers import Request, Response
 
 from .http11 import CloseConnection, Connection, LogEntry, RejectedRequest, http_date
+from .refusal import REFUSED, refusal_app
+from .tls import ServerTLS
 
 __all__ = [
     "CloseConnection",
     "LogEntry",
+    "REFUSED",
     "RejectedRequest",
     "Server",
     "ServerHandle",
     "HTTPServerError",
+    "refusal_app",
 ]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -49,14 +54,18 @@ class Server(HTTPServerBase):
 
     ``stopping`` is a :class:`threading.Event` set when :meth:`stop` begins: handlers that stall
     on purpose should wait on it (``environ["flakymirror.stopping"]`` is the same event) so a
-    stop never hangs. :attr:`log` keeps the last ``log_size`` :class:`LogEntry` values,
-    including requests the gateway rejected before the app (with their 4xx/5xx status).
+    stop never hangs. :attr:`log` keeps the last ``log_size`` :class:`LogEntry` values (each
+    with the wall-clock ``time`` it was logged), including requests the gateway refused before
+    the app (with the status they were answered with).
 
     ``date_clock`` (also a settable attribute) returns epoch seconds; when set, every
     ``Date`` header is formatted from it instead of wall time. ``on_reject`` (a settable
     attribute, default None) is called with a :class:`RejectedRequest` for every request the
     gateway refuses, before the error response is sent. An exception from either hook is kept
     for :meth:`check` and never kills the connection (the ``Date`` falls back to wall time).
+    ``refusal_app`` (a settable attribute, default :func:`refusal_app`: the status, an OCI
+    error body, ``Connection: close``) is the WSGI app that answers a refused request; it
+    finds the :class:`RejectedRequest` in ``environ[REFUSED]``.
     """
 
     def __init__(
@@ -86,6 +95,7 @@ class Server(HTTPServerBase):
         self.no_handler_status_code = 500
         self.date_clock: Callable[[], float] | None = date_clock
         self.on_reject: Callable[[RejectedRequest], None] | None = None
+        self.refusal_app: WSGIApp = refusal_app
         self._date_cache: tuple[int, bytes] = (-1, b"")
         self.server = None
         self.server_thread: threading.Thread | None = None
@@ -226,6 +236,7 @@ class Server(HTTPServerBase):
                 on_error=self._record_error,
                 on_log=self._log,
                 on_reject=self._rejected,
+                refusal_app=self.refusal_app,
                 date=self.http_date,
             ).serve()
         finally:
@@ -240,9 +251,6 @@ class Server(HTTPServerBase):
         self.log.append(entry)  # via self: clear_log() replaces the deque
 
     def _rejected(self, rejected: RejectedRequest) -> None:
-        self.log.append(
-            LogEntry(rejected.method, rejected.target, rejected.status, rejected.client)
-        )
         hook = self.on_reject
         if hook is not None:
             try:
@@ -333,11 +341,24 @@ class ServerHandle:
     """
 
     server: Server
+    #: The generated CA and certificate when made with ``tls=True`` (None otherwise).
+    tls: ServerTLS | None = None
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (``https`` with an ``ssl_context``)."""
+        """``http://127.0.0.1:PORT`` (``https`` with ``tls=True`` or an ``ssl_context``)."""
         return self.server.url
+
+    @property
+    def ca_pem(self) -> bytes | None:
+        """The generated CA certificate (PEM) clients should trust; None without ``tls=True``."""
+        return self.tls.ca_pem if self.tls is not None else None
+
+    @property
+    def ca_file(self) -> str | None:
+        """The path of a file holding :attr:`ca_pem` (removed by ``close()``); None without
+        ``tls=True``."""
+        return self.tls.ca_file if self.tls is not None else None
 
     @property
     def host(self) -> str:

@@ -123,6 +123,16 @@ class Store:
         if self._finalizer is not None:
             self._finalizer()
 
+    def clear(self) -> None:
+        """Drop every repository, manifest and blob (their spool files too); unlike
+        :meth:`close`, the store stays usable. Uploads in progress are not touched."""
+        with self._lock:
+            contents = list(self._blobs.values())
+            self._blobs.clear()
+            self._repos.clear()
+        for content in contents:
+            content.remove()
+
     def __enter__(self) -> Store:
         return self
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 
@@ -151,7 +152,9 @@ def test_rejected_requests_reach_on_reject_and_the_log_with_the_right_reason_phr
             assert rej.target.startswith("/aaa") and len(rej.target) <= 8192
         host, port = rej.client.rsplit(":", 1)
         assert host == "127.0.0.1" and int(port) > 0
-        assert list(srv.log) == [LogEntry(rej.method, rej.target, status, rej.client)]
+        logged = srv.log[0].time  # LogEntry's last field: when it was logged (wall clock)
+        assert abs(logged - time.time()) < 60
+        assert list(srv.log) == [LogEntry(rej.method, rej.target, status, rej.client, logged)]
         assert requests.get(srv.url).text == "hello"  # still serving
         srv.check()
 
