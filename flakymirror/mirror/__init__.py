@@ -22,13 +22,10 @@ from flakymirror.mirror.actions import (
     Truncate,
     WrongDigest,
     action_from_dict,
-    hap429,
-    html_403,
-    pull_rate_limit,
 )
 from flakymirror.mirror.clock import Clock, RealClock, VirtualClock, clock_from_dict
 from flakymirror.mirror.faults import FaultRule, Faults, Sequence, fail, rules_from_dict
-from flakymirror.mirror.journal import Journal, JournalEntry
+from flakymirror.mirror.journal import Journal, JournalEntry, JournalQueryError
 from flakymirror.mirror.match import KINDS, Endpoint, Match, classify
 from flakymirror.mirror.mirror import FlakyMirror
 from flakymirror.mirror.plans import (
@@ -42,6 +39,8 @@ from flakymirror.mirror.plans import (
     plans_from_dict,
     schedule_from_dict,
 )
+from flakymirror.mirror.presets import hap429, html_403, pull_rate_limit
+from flakymirror.mirror.settle import Settle
 from flakymirror.mirror.upstream import InProcessUpstream, Upstream
 
 
@@ -80,12 +79,14 @@ __all__ = [
     "Interval",
     "Journal",
     "JournalEntry",
+    "JournalQueryError",
     "Match",
     "Pass",
     "RealClock",
     "Requests",
     "Reset",
     "Sequence",
+    "Settle",
     "Stall",
     "Status",
     "SyncPlan",

@@ -6,6 +6,7 @@ with the key path of the offending value, e.g. ``faults[0].action.status: expect
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import math
 import re
@@ -28,6 +29,7 @@ __all__ = [
     "kind_from_dict",
     "number",
     "seconds",
+    "suggest",
 ]
 
 #: Longest duration any value takes (fault delays and stalls, ``Retry-After``, a clock
@@ -220,6 +222,16 @@ def integer(
 def seconds(value: Any, path: str) -> float:
     """A duration: a number from 0 to :data:`MAX_SECONDS`."""
     return number(value, path, minimum=0, maximum=MAX_SECONDS)
+
+
+def suggest(value: Any, choices: Iterable[str]) -> str:
+    """``" (did you mean 'manifest'?)"`` for the closest of ``choices``, or ``""``."""
+    if not isinstance(value, str):
+        return ""
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    if not close:
+        close = [c for c in choices if c.lower() == value.lower()][:1]
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def header_name(value: Any, path: str) -> str:

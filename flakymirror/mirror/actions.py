@@ -10,7 +10,7 @@ response: ``headers``, ``drip``, ``truncate``, ``corrupt``, ``wrong-digest``, ``
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 from flakymirror.mirror._forms import (
@@ -26,6 +26,7 @@ from flakymirror.mirror._forms import (
     kind_from_dict,
     seconds,
 )
+from flakymirror.mirror.scaling import scale_headers, scale_retry_after, scale_seconds, time_factor
 from flakymirror.oci.digest import Digest, DigestError
 
 __all__ = [
@@ -44,10 +45,17 @@ __all__ = [
     "Truncate",
     "WrongDigest",
     "action_from_dict",
-    "hap429",
-    "html_403",
-    "pull_rate_limit",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The presets, moved to :mod:`flakymirror.mirror.presets` (importable from here still)."""
+    if name in ("hap429", "html_403", "pull_rate_limit"):
+        from flakymirror.mirror import presets
+
+        return getattr(presets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 BODY_SHAPES = ("oci", "text", "html", "empty")
 #: Most pieces a drip splits a body into.
@@ -58,6 +66,16 @@ class _Base:
     kind: ClassVar[str]
     #: "answer" (replaces the response), "before" (runs before the registry), "after"
     stage: ClassVar[str]
+    #: Fields that hold a duration in seconds (divided by :meth:`scaled`'s factor).
+    durations: ClassVar[tuple[str, ...]] = ()
+
+    def scaled(self, factor: float) -> Any:
+        """This action run ``factor`` times faster (``factor`` > 0): every duration divided by
+        it (ten years at most); an action without one is returned as it is."""
+        f = time_factor(factor)
+        values = {n: getattr(self, n) for n in self.durations if f != 1}
+        changes = {n: scale_seconds(v, f) for n, v in values.items() if v is not None}
+        return replace(self, **changes) if changes else self  # type: ignore[type-var]
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "") -> Any:
@@ -136,6 +154,15 @@ class Status(_Base):
     def __hash__(self) -> int:
         return hash((self.status, self.body, self.code, self.text, tuple(self.headers.items())))
 
+    def scaled(self, factor: float) -> Status:
+        """``retry_after`` (and a ``Retry-After`` in ``headers``) divided by ``factor`` and
+        rounded up to a whole second (at least 1 when it was at least 1)."""
+        f = time_factor(factor)
+        if f == 1:
+            return self
+        ra = None if self.retry_after is None else scale_retry_after(self.retry_after, f)
+        return replace(self, retry_after=ra, headers=scale_headers(self.headers, f))
+
     def to_dict(self) -> dict[str, Any]:
         """The dict form (``kind``, ``status`` and every field not at its default)."""
         return {"kind": self.kind, "status": self.status, **_Base.to_dict(self)}
@@ -180,6 +207,7 @@ class Delay(_Base):
     seconds: float = 1.0
     kind: ClassVar[str] = "delay"
     stage: ClassVar[str] = "before"
+    durations: ClassVar[tuple[str, ...]] = ("seconds",)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seconds", seconds(self.seconds, "seconds"))
@@ -212,6 +240,11 @@ class Headers(_Base):
     def __hash__(self) -> int:
         return hash((tuple(self.set.items()), self.remove))
 
+    def scaled(self, factor: float) -> Headers:
+        """A ``Retry-After`` set in whole seconds scaled as :meth:`Status.scaled` does it."""
+        f = time_factor(factor)
+        return self if f == 1 else replace(self, set=scale_headers(self.set, f))
+
     def to_dict(self) -> dict[str, Any]:
         """The dict form (``kind``, then ``set``/``remove`` when given)."""
         d: dict[str, Any] = {"kind": self.kind}
@@ -231,6 +264,7 @@ class Drip(_Base):
     seconds: float = 1.0
     kind: ClassVar[str] = "drip"
     stage: ClassVar[str] = "after"
+    durations: ClassVar[tuple[str, ...]] = ("seconds",)
 
     def __post_init__(self) -> None:
         chunks = integer(self.chunks, "chunks", minimum=1, maximum=MAX_CHUNKS)
@@ -306,6 +340,7 @@ class Stall(_Base):
     then: str = "resume"
     kind: ClassVar[str] = "stall"
     stage: ClassVar[str] = "after"
+    durations: ClassVar[tuple[str, ...]] = ("seconds",)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "after", integer(self.after, "after", minimum=0))
@@ -365,32 +400,3 @@ def action_from_dict(data: Any, path: str = "") -> Action:
         return cls(**kwargs)
     except FormError as exc:
         raise FormError(join(path, exc.path), exc.reason) from exc
-
-
-# -- presets from real incidents ------------------------------------------------------------
-def hap429(retry_after: float = 60) -> Status:
-    """Docker Hub's anti-abuse answer: ``429``, ``text/plain``, ``Too Many Requests (HAP429).``
-    with an LF ending and ``Retry-After`` (mirror-failures A.1 #16)."""
-    return Status(429, body="text", text="Too Many Requests (HAP429).\n", retry_after=retry_after)
-
-
-def pull_rate_limit(limit: int = 100, window: int = 21600, source: str = "127.0.0.1") -> Status:
-    """Docker Hub's pull rate limit: ``429 TOOMANYREQUESTS`` with the ratelimit headers (#15)."""
-    return Status(
-        429,
-        code="TOOMANYREQUESTS",
-        message=(
-            "You have reached your pull rate limit. You may increase the limit by "
-            "authenticating and upgrading: https://www.docker.com/increase-rate-limit"
-        ),
-        headers={
-            "ratelimit-limit": f"{limit};w={window}",
-            "ratelimit-remaining": f"0;w={window}",
-            "docker-ratelimit-source": source,
-        },
-    )
-
-
-def html_403() -> Status:
-    """A front end's HTML 403 page (registry.k8s.io #277)."""
-    return Status(403, body="html")

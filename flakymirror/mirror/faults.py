@@ -11,12 +11,14 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from flakymirror.mirror._forms import MAX_STEPS, Form, FormError, integer, join
 from flakymirror.mirror.actions import Action, Pass, _Base, action_from_dict
 from flakymirror.mirror.match import Endpoint, Match
+from flakymirror.mirror.scaling import time_factor
+from flakymirror.mirror.settle import Settle
 
 __all__ = ["FaultRule", "Faults", "Sequence", "fail", "rule_from_dict", "rules_from_dict"]
 
@@ -70,6 +72,23 @@ class Sequence(_Base):
             return self.steps[i % len(self.steps)]
         return (Pass(),)
 
+    def scaled(self, factor: float) -> Sequence:
+        """Every step's actions run ``factor`` times faster."""
+        f = time_factor(factor)
+        if f == 1:
+            return self
+        return replace(self, steps=tuple(tuple(a.scaled(f) for a in s) for s in self.steps))
+
+    def misbehaving_steps(self) -> int | None:
+        """How many applications may misbehave: up to the last step that is not all ``pass``
+        (None: no bound, a ``repeat-last`` or ``cycle`` that keeps misbehaving)."""
+        bad = [i for i, step in enumerate(self.steps) if not _is_pass(step)]
+        if not bad:
+            return 0
+        if self.then == "cycle" or (self.then == "repeat-last" and bad[-1] == len(self.steps) - 1):
+            return None
+        return bad[-1] + 1
+
     def to_dict(self) -> dict[str, Any]:
         """The dict form; runs of equal steps are written once with ``times``."""
         out: list[Any] = []
@@ -81,6 +100,10 @@ class Sequence(_Base):
                 out.append({"times": 1, "action": form})
         steps = [s["action"] if s["times"] == 1 else s for s in out]
         return {"kind": self.kind, "steps": steps, "then": self.then}
+
+
+def _is_pass(step: Step) -> bool:
+    return all(isinstance(a, Pass) for a in step)
 
 
 def _check_steps(n: int, path: str) -> None:
@@ -127,6 +150,52 @@ class FaultRule:
         if isinstance(self.action, Sequence):
             return self.action.step(applied)
         return self.action
+
+    def scaled(self, factor: float) -> FaultRule:
+        """This rule run ``factor`` times faster (``factor`` > 0): its ``window`` and every
+        action's durations divided (``Retry-After`` rounded up to whole seconds); counts stay.
+        ``scaled(1)`` is this rule."""
+        f = time_factor(factor)
+        if f == 1:
+            return self
+        if isinstance(self.action, Sequence):
+            action: Any = self.action.scaled(f)
+        else:
+            action = tuple(a.scaled(f) for a in self.action)
+        return FaultRule(self.match.scaled(f), action, self.name)
+
+    def settles(self) -> Settle:
+        """When this rule stops misbehaving, from the rule alone.
+
+        ``requests`` counts the requests its static fields match (method, kind, repo,
+        reference, reference type: HEAD and GET alike unless ``method`` says otherwise)
+        inside its window: ``times=N`` → N; ``nth`` → the last occurrence that can still
+        misbehave (``max(nth)`` at most); a sequence ending in ``then="pass"`` → its steps up to
+        the last one that is not ``pass``. ``seconds`` is the end of its ``window`` (from the
+        epoch). A rule whose actions are all ``pass`` never misbehaves (``Settle()``). With
+        neither bound (an open window, or only a ``probability``) it is ``never``.
+        """
+        m = self.match
+        if isinstance(self.action, Sequence):
+            applied = self.action.misbehaving_steps()
+        else:
+            applied = 0 if _is_pass(self.action) else None
+        if m.times is not None:
+            applied = m.times if applied is None else min(applied, m.times)
+        if applied == 0 or m.probability == 0:
+            return Settle.at_once()
+        certain = m.probability is None or m.probability == 1
+        requests: int | None = None
+        if m.nth is not None:
+            nth = sorted(m.nth)  # with a probability, any of them may be the last one applied
+            last = applied is None or not certain
+            requests = nth[-1] if last else nth[min(applied, len(nth)) - 1]
+        elif applied is not None and certain:
+            requests = applied
+        end = m.window[1] if m.window is not None else None
+        if requests is None and end is None:
+            return Settle.unbounded()
+        return Settle(seconds=end, requests=requests)
 
     def then(self, action: Any, times: int = 1) -> FaultRule:
         """This rule's steps followed by ``action`` ``times`` times, then normal behaviour."""

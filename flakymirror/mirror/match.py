@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from flakymirror.mirror._forms import Form, FormError, glob_match, integer, number
+from flakymirror.mirror._forms import Form, FormError, glob_match, integer, number, suggest
+from flakymirror.mirror.scaling import time_factor
 from flakymirror.oci.digest import Digest, DigestError
 
-__all__ = ["KINDS", "Endpoint", "Match", "classify"]
+__all__ = ["KINDS", "METHODS", "REFERENCE_TYPES", "Endpoint", "Match", "classify"]
 
 #: Endpoint kinds a rule can name.
 KINDS = (
@@ -22,8 +23,11 @@ KINDS = (
     "catalog",
     "referrers",
     "other",
+    "tls-probe",
 )
 METHODS = ("GET", "HEAD", "PUT", "POST", "PATCH", "DELETE")
+#: What a request's reference is: a tag (manifests only) or a digest.
+REFERENCE_TYPES = ("tag", "digest")
 
 _NAME = (
     r"(?P<repo>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
@@ -45,6 +49,16 @@ class Endpoint:
     kind: str
     repo: str | None = None
     reference: str | None = None
+
+    @property
+    def reference_type(self) -> str | None:
+        """``"digest"`` for a reference with ``:``, ``"tag"`` for any other manifest reference,
+        None otherwise (no reference, an upload session id, a blob path that is no digest)."""
+        if self.reference is None or self.kind == "upload":
+            return None
+        if ":" in self.reference:
+            return "digest"
+        return "tag" if self.kind == "manifest" else None
 
 
 def classify(path: str, token_path: str = "/token") -> Endpoint:
@@ -73,14 +87,31 @@ def _as_tuple(value: Any, path: str, item: Any) -> tuple[Any, ...] | None:
 
 def _method(v: Any, path: str) -> str:
     if not isinstance(v, str) or v.upper() not in METHODS:
-        raise FormError(path, f"{v!r} is not one of {', '.join(METHODS)}")
+        hint = suggest(v.upper(), METHODS) if isinstance(v, str) else ""
+        raise FormError(path, f"{v!r} is not one of {', '.join(METHODS)}{hint}")
     return v.upper()
 
 
 def _kind(v: Any, path: str) -> str:
     if v not in KINDS:
-        raise FormError(path, f"unknown endpoint kind {v!r} (known: {', '.join(KINDS)})")
+        raise FormError(
+            path, f"unknown endpoint kind {v!r}{suggest(v, KINDS)} (known: {', '.join(KINDS)})"
+        )
     return v
+
+
+def _reference_type(v: Any, reference: str | None) -> None:
+    if v not in REFERENCE_TYPES:
+        raise FormError(
+            "reference_type",
+            f"{v!r} is not one of 'tag', 'digest'{suggest(v, REFERENCE_TYPES)}",
+        )
+    if reference is not None and not any(c in reference for c in "*?["):
+        literal = "digest" if ":" in reference else "tag"
+        if literal != v:
+            raise FormError(
+                "reference_type", f"{v!r} never matches reference {reference!r} (a {literal})"
+            )
 
 
 def _nth(v: Any, path: str) -> int:
@@ -99,9 +130,15 @@ class Match:
 
     * ``method``, ``kind``: one value or a tuple of them.
     * ``repo``, ``reference``: shell globs (``"lib/*"``, ``"sha256:*"``, ``"latest"``).
+    * ``reference_type``: ``"tag"`` or ``"digest"`` (see :attr:`Endpoint.reference_type`):
+      containerd resolves a tag with a HEAD, then GETs by digest.
     * ``nth``: the 1-based occurrence(s) among requests matching the fields above
       (``nth=2`` → only the second one).
     * ``times``: apply at most this many times, then stop matching.
+
+    ``nth`` and ``times`` count every request the *static* fields (``method``, ``kind``,
+    ``repo``, ``reference``, ``reference_type``) match inside the ``window``: HEAD and GET
+    alike, by tag and by digest alike, unless those fields say otherwise.
     * ``window``: ``(start, end)`` seconds after the mirror's epoch on its clock (``end`` may be
       ``None``: open-ended).
     * ``probability`` with ``seed``: each candidate request is drawn from a ``random.Random(seed)``
@@ -117,6 +154,7 @@ class Match:
     window: tuple[float, float | None] | None = None
     probability: float | None = None
     seed: int = 0
+    reference_type: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -131,6 +169,8 @@ class Match:
                     Digest.parse(self.reference)
                 except DigestError as exc:
                     raise FormError("reference", str(exc)) from exc
+        if self.reference_type is not None:
+            _reference_type(self.reference_type, self.reference)
         set_(self, "nth", _as_tuple(self.nth, "nth", _nth))
         if self.times is not None:
             set_(self, "times", integer(self.times, "times", minimum=0))
@@ -158,6 +198,8 @@ class Match:
             return False
         if self.repo is not None and not glob_match(self.repo, endpoint.repo):
             return False
+        if self.reference_type is not None and endpoint.reference_type != self.reference_type:
+            return False
         return not (
             self.reference is not None and not glob_match(self.reference, endpoint.reference)
         )
@@ -169,6 +211,14 @@ class Match:
         start, end = self.window
         return t + 1e-7 >= start and (end is None or t < end - 1e-7)
 
+    def scaled(self, factor: float) -> Match:
+        """This matcher run ``factor`` times faster: the ``window`` divided by it."""
+        f = time_factor(factor)
+        if f == 1 or self.window is None:
+            return self
+        start, end = self.window
+        return replace(self, window=(start / f, None if end is None else end / f))
+
     def to_dict(self) -> dict[str, Any]:
         """The dict form, leaving out fields that match anything."""
         d: dict[str, Any] = {}
@@ -176,7 +226,7 @@ class Match:
             value = getattr(self, name)
             if value is not None:
                 d[name] = value[0] if len(value) == 1 else list(value)
-        for name in ("repo", "reference", "times", "probability"):
+        for name in ("repo", "reference", "reference_type", "times", "probability"):
             if getattr(self, name) is not None:
                 d[name] = getattr(self, name)
         if self.window is not None:
@@ -188,7 +238,7 @@ class Match:
     @classmethod
     def from_dict(cls, data: Any, path: str = "") -> Match:
         """Read the dict form; errors name the key path."""
-        names = ("method", "kind", "repo", "reference", "nth", "times", "window")
+        names = ("method", "kind", "repo", "reference", "reference_type", "nth", "times", "window")
         form = Form(data, path, allowed={*names, "probability", "seed"})
         kw = {k: data[k] for k in (*names, "probability", "seed") if form.has(k)}
         try:

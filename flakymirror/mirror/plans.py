@@ -5,7 +5,7 @@ requests) plus a *mode* (how a not-yet-synced image looks to a client) and which
 for (``repo``/``tag`` globs). Units are the image's layers, in manifest order (for the
 ``partial-index`` mode: the index's children, in index order).
 
-Schedules:
+Schedules (values of :mod:`flakymirror.mirror.schedules`, re-exported here):
 
 ==============  ==========================================================================
 ``at-once``     everything after ``after`` seconds (0: already synced)
@@ -22,18 +22,26 @@ Schedules:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from flakymirror.mirror._forms import (
     Form,
     FormError,
     glob_match,
-    integer,
-    join,
-    kind_from_dict,
     number,
 )
+from flakymirror.mirror.scaling import time_factor
+from flakymirror.mirror.schedules import (
+    AtOnce,
+    Bandwidth,
+    Interval,
+    Requests,
+    Schedule,
+    Timeline,
+    schedule_from_dict,
+)
+from flakymirror.mirror.settle import Settle
 
 __all__ = [
     "MODES",
@@ -58,216 +66,6 @@ MODES = (
     "manifest-blob-unknown",  # 400 MANIFEST_BLOB_UNKNOWN (detail = digest) until synced
     "partial-index",  # index whose unsynced children 404 ("missing-child") or are not listed
 )
-_EPS = 1e-7
-
-
-def _reached(elapsed: float, at: float) -> bool:
-    return elapsed + _EPS >= at
-
-
-class _Schedule:
-    kind: ClassVar[str]
-
-    @classmethod
-    def from_dict(cls, data: Any, path: str = "") -> Any:
-        """Read this schedule's dict form (``kind`` may be omitted)."""
-        return kind_from_dict(cls, data, path, schedule_from_dict)
-
-
-@dataclass(frozen=True)
-class AtOnce(_Schedule):
-    """Everything synced ``after`` seconds from the start (default 0: synced at once)."""
-
-    after: float = 0.0
-    kind: ClassVar[str] = "at-once"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "after", number(self.after, "after", minimum=0))
-
-    def synced(self, sizes: Sequence[int], elapsed: float | None, requests: int) -> int:
-        """All units once ``after`` seconds have passed, none before."""
-        if elapsed is None:
-            return 0
-        return len(sizes) if _reached(elapsed, self.after) else 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"kind": "at-once", "after": ...}``."""
-        return {"kind": self.kind, "after": self.after}
-
-
-@dataclass(frozen=True)
-class Interval(_Schedule):
-    """One more layer every ``every`` seconds; layer 1 at ``first`` (default: ``every``)."""
-
-    every: float = 1.0
-    first: float | None = None
-    kind: ClassVar[str] = "interval"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "every", number(self.every, "every", minimum=0))
-        if self.first is not None:
-            object.__setattr__(self, "first", number(self.first, "first", minimum=0))
-
-    def layer_time(self, i: int) -> float:
-        """Seconds after the start at which layer ``i`` (1-based) has synced."""
-        first = self.every if self.first is None else self.first
-        return round(first + (i - 1) * self.every, 6)
-
-    def synced(self, sizes: Sequence[int], elapsed: float | None, requests: int) -> int:
-        """The units whose :meth:`layer_time` has passed."""
-        if elapsed is None:
-            return 0
-        return sum(1 for i in range(1, len(sizes) + 1) if _reached(elapsed, self.layer_time(i)))
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"kind": "interval", "every": ...}`` (with ``first`` when set)."""
-        d: dict[str, Any] = {"kind": self.kind, "every": self.every}
-        if self.first is not None:
-            d["first"] = self.first
-        return d
-
-
-@dataclass(frozen=True)
-class Bandwidth(_Schedule):
-    """Layers complete in manifest order as ``bytes_per_second`` of transfer fill them."""
-
-    bytes_per_second: float = 1_000_000.0
-    kind: ClassVar[str] = "bandwidth"
-
-    def __post_init__(self) -> None:
-        bps = number(self.bytes_per_second, "bytes_per_second")
-        if bps <= 0:
-            raise FormError("bytes_per_second", f"must be > 0, got {bps:g}")
-        object.__setattr__(self, "bytes_per_second", bps)
-
-    def synced(self, sizes: Sequence[int], elapsed: float | None, requests: int) -> int:
-        """The units whose cumulative size fits in ``elapsed`` seconds of bandwidth."""
-        if elapsed is None:
-            return 0
-        done, total = 0, 0
-        for size in sizes:
-            total += size
-            if not _reached(elapsed, round(total / self.bytes_per_second, 6)):
-                break
-            done += 1
-        return done
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"kind": "bandwidth", "bytes_per_second": ...}``."""
-        return {"kind": self.kind, "bytes_per_second": self.bytes_per_second}
-
-
-@dataclass(frozen=True)
-class Requests(_Schedule):
-    """Synced after ``count`` requests for the image (``per_layer``: a layer every ``count``).
-
-    The requests counted are the ones *before* the current one: with ``count=2`` the first two
-    requests see the image unsynced and the third sees it synced.
-    """
-
-    count: int = 1
-    per_layer: bool = False
-    kind: ClassVar[str] = "requests"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "count", integer(self.count, "count", minimum=0))
-        if not isinstance(self.per_layer, bool):
-            raise FormError("per_layer", f"expected true or false, got {self.per_layer!r}")
-
-    def synced(self, sizes: Sequence[int], elapsed: float | None, requests: int) -> int:
-        """All units (or one per ``count``) once enough earlier requests were counted."""
-        if elapsed is None:
-            return 0
-        if not self.per_layer:
-            return len(sizes) if requests >= self.count else 0
-        if self.count == 0:
-            return len(sizes)
-        return min(len(sizes), requests // self.count)
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"kind": "requests", "count": ..., "per_layer": ...}``."""
-        return {"kind": self.kind, "count": self.count, "per_layer": self.per_layer}
-
-
-@dataclass(frozen=True)
-class Timeline(_Schedule):
-    """An explicit step function: at ``t`` seconds, ``n`` units have synced (``-1``: all).
-
-    ``Timeline(points=((0, 0), (1.5, 2), (4, -1)))``; ``Timeline.per_layer([0.5, 1, 4])`` gives
-    layer ``i`` at the ``i``-th time. Units beyond the last point stay unsynced forever, which
-    is how a scenario outlasts a client's retry budget.
-    """
-
-    points: tuple[tuple[float, int], ...] = ()
-    kind: ClassVar[str] = "timeline"
-
-    def __post_init__(self) -> None:
-        points = []
-        for i, point in enumerate(self.points):
-            if isinstance(point, str | bytes) or len(point) != 2:
-                raise FormError(f"points[{i}]", f"expected [seconds, n_layers], got {point!r}")
-            t = number(point[0], f"points[{i}][0]", minimum=0)
-            n = integer(point[1], f"points[{i}][1]", minimum=-1)
-            points.append((t, n))
-        points.sort(key=lambda p: p[0])
-        object.__setattr__(self, "points", tuple(points))
-
-    @classmethod
-    def per_layer(cls, times: Sequence[float]) -> Timeline:
-        """Layer ``i`` (1-based) synced at ``times[i-1]`` seconds."""
-        return cls(points=tuple((t, i) for i, t in enumerate(times, start=1)))
-
-    def synced(self, sizes: Sequence[int], elapsed: float | None, requests: int) -> int:
-        """The unit count of the last point reached (``-1``: all)."""
-        if elapsed is None:
-            return 0
-        n = 0
-        for t, count in self.points:
-            if _reached(elapsed, t):
-                n = len(sizes) if count < 0 else max(n, count)
-        return min(n, len(sizes))
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"kind": "timeline", "points": [[t, n], ...]}``."""
-        return {"kind": self.kind, "points": [[t, n] for t, n in self.points]}
-
-
-Schedule = AtOnce | Interval | Bandwidth | Requests | Timeline
-_SCHEDULES: dict[str, type] = {c.kind: c for c in (AtOnce, Interval, Bandwidth, Requests, Timeline)}
-_SCHEDULE_KEYS: dict[str, set[str]] = {
-    "at-once": {"after"},
-    "interval": {"every", "first"},
-    "bandwidth": {"bytes_per_second"},
-    "requests": {"count", "per_layer"},
-    "timeline": {"points", "layers"},
-}
-
-
-def schedule_from_dict(data: Any, path: str = "") -> Schedule:
-    """Read a schedule's dict form (``{"kind": "interval", "every": 0.5}``)."""
-    kind = Form(data, path, allowed=set(data) if isinstance(data, dict) else ()).str(
-        "kind", choices=tuple(_SCHEDULES)
-    )
-    if kind is None:
-        raise FormError(join(path, "kind"), "missing required key")
-    form = Form(data, path, allowed={"kind", *_SCHEDULE_KEYS[kind]})
-    kwargs = {k: v for k, v in data.items() if k != "kind"}
-    try:
-        if kind == "timeline":
-            if "layers" in kwargs and "points" in kwargs:
-                raise FormError("layers", "give either 'points' or 'layers', not both")
-            if "layers" in kwargs:
-                layers = form.list("layers")
-                return Timeline.per_layer(
-                    [number(t, f"layers[{i}]", minimum=0) for i, t in enumerate(layers)]
-                )
-            points = form.list("points")
-            return Timeline(points=tuple(tuple(p) if isinstance(p, list) else p for p in points))
-        return _SCHEDULES[kind](**kwargs)
-    except FormError as exc:
-        raise FormError(join(path, exc.path), exc.reason) from exc
-    except TypeError as exc:
-        raise FormError(path, str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -323,6 +121,32 @@ class SyncPlan:
     def synced(self, sizes: Sequence[int], elapsed: float | None, requests: int = 0) -> int:
         """Units synced out of ``len(sizes)``; ``elapsed`` None means "not started"."""
         return self.schedule.synced(sizes, elapsed, requests)
+
+    def scaled(self, factor: float) -> SyncPlan:
+        """This plan run ``factor`` times faster (``factor`` > 0): the schedule's times and
+        ``start_at`` divided by it, a bandwidth multiplied; ``scaled(1)`` is this plan."""
+        f = time_factor(factor)
+        if f == 1:
+            return self
+        start = None if self.start_at is None else self.start_at / f
+        return replace(self, schedule=self.schedule.scaled(f), start_at=start)
+
+    def settles(self, sizes: Sequence[int] | int) -> Settle:
+        """When an image with these units (``sizes``: their sizes in bytes, or just how many
+        there are) is fully synced, so this plan stops showing it incomplete.
+
+        ``seconds`` count from the plan's start: the first request for the image
+        (``since="first-request"``) or, with ``start_at``, the epoch (``start_at`` added).
+        ``requests`` (a ``requests`` schedule) counts the requests *for the image* the mirror
+        saw before (manifests and blobs, by tag or digest, any method); with ``start_at`` both
+        must be reached. A ``bandwidth`` schedule asked with a count is ``known=False``.
+        """
+        done = self.schedule.settles(sizes)
+        if self.start_at is None or done.never or not done.known:
+            return done if done.never or not done.known else replace(done, since="first-request")
+        return Settle(
+            seconds=round(self.start_at + (done.seconds or 0.0), 6), requests=done.requests
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The dict form with every field (``start_at`` only when set)."""

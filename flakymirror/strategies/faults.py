@@ -24,7 +24,7 @@ from flakymirror.mirror.actions import (
 )
 from flakymirror.mirror.faults import FaultRule
 from flakymirror.mirror.faults import Sequence as ActionSequence
-from flakymirror.mirror.match import Match
+from flakymirror.mirror.match import REFERENCE_TYPES, Match
 from flakymirror.strategies.plans import _ms
 
 #: Fault action kinds :func:`fault_actions` draws from by default (every kind the mirror has).
@@ -52,12 +52,13 @@ def matches(
     kinds: Sequence[str] = ("ping", "manifest", "blob"),
     methods: Sequence[str] = ("GET", "HEAD"),
 ) -> st.SearchStrategy[Match]:
-    """Matchers on endpoint kind and method, with ``times``, ``nth``, a clock window or a seeded
-    probability now and then."""
+    """Matchers on endpoint kind, method and reference type (tag or digest), with ``times``,
+    ``nth``, a clock window or a seeded probability now and then."""
     return st.builds(
         Match,
         method=st.none() | st.sampled_from(tuple(methods)),
         kind=st.none() | st.sampled_from(tuple(kinds)),
+        reference_type=st.none() | st.sampled_from(REFERENCE_TYPES),
         nth=st.none() | st.integers(min_value=1, max_value=4),
         times=st.none() | st.integers(min_value=1, max_value=4),
         window=st.none()
