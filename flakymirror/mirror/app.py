@@ -4,7 +4,10 @@ journal entry opened → fault rules decided → "before" effects (delay) → an
 (status, reset, close, garbage) *or* the sync view through the registry app → "after" effects
 (headers, wrong digest, drip, truncate, corrupt, stall) → journal entry closed when the last
 body byte went out (or the connection dropped). Requests the server refuses before this app
-(malformed, oversized, unsupported) reach :meth:`MirrorApp.rejected` and are journaled too.
+reach :meth:`MirrorApp.refused` (the server's refusal app): a TLS handshake on the plain-HTTP
+port (kind ``"tls-probe"``) takes the same path as any request, its registry answer being the
+gateway's 400; any other refusal (malformed, oversized, unsupported) is journaled as
+``"rejected"`` and answered by the gateway.
 """
 
 from __future__ import annotations
@@ -24,19 +27,27 @@ from flakymirror.mirror.store import RequestState, current_request
 from flakymirror.registry.auth import AnonymousAuth
 from flakymirror.registry.base import API_VERSION
 from flakymirror.registry.errors import RegistryError
-from flakymirror.registry.server import CloseConnection, RejectedRequest
+from flakymirror.registry.refusal import REFUSED, RejectedRequest, refusal_app
+from flakymirror.registry.server import CloseConnection
 from flakymirror.registry.store import StoredManifest
+from flakymirror.registry.tls_probe import TLS_PROBE
 
 if TYPE_CHECKING:
     from flakymirror.mirror.mirror import FlakyMirror
 
-__all__ = ["CONTROL_PREFIX", "MirrorApp"]
+__all__ = ["CONTROL_PREFIX", "MirrorApp", "is_control_path"]
 
 CONTROL_PREFIX = "/_flakymirror/"
 
 
+def is_control_path(path: str) -> bool:
+    """Whether ``path`` is under the control API's prefix."""
+    return path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/")
+
+
 class MirrorApp:
-    """WSGI callable serving ``mirror``: control API under ``/_flakymirror/``, the rest flaky."""
+    """WSGI callable serving ``mirror``: the control API under ``/_flakymirror/`` (unless it
+    has a listener of its own: then those paths are ordinary, flaky requests), the rest flaky."""
 
     def __init__(self, mirror: FlakyMirror) -> None:
         self.mirror = mirror
@@ -47,7 +58,7 @@ class MirrorApp:
         """Serve one request: the control API, or the flaky path (journaled)."""
         path = environ.get("PATH_INFO", "") or "/"
         m = self.mirror
-        if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
+        if m.control_server is None and is_control_path(path):
             return m.control(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET").upper()
         token_path = getattr(m.registry_app.auth, "token_path", None) or "/token"
@@ -81,13 +92,61 @@ class MirrorApp:
             m.journal.close(entry, "error")
             raise
 
+    def refused(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """The mirror's refusal app (the server's ``refusal_app``) for a request the server
+        refused before this app. A TLS probe is journaled as kind ``"tls-probe"`` (method
+        ``""``, no path, the reason naming the handshake) and takes the flaky path: fault rules
+        see it (``Match(kind="tls-probe")``, a catch-all ``Match()``), before- and answer-stage
+        actions apply, and the answer they leave is the gateway's 400, which after-stage
+        actions transform like any response. Any other refusal goes to :meth:`rejected` and
+        gets the gateway's answer."""
+        rejected: RejectedRequest = environ[REFUSED]
+        if rejected.kind != TLS_PROBE:
+            self.rejected(rejected)
+            return refusal_app(environ, start_response)
+        m = self.mirror
+        now = m.clock.now()
+        entry = m.journal.open(
+            t=elapsed(now, m.epoch),
+            clock_time=now,
+            wall_time=_Real.now(),
+            method="",
+            path="",
+            kind=TLS_PROBE,
+            reason=rejected.reason,
+        )
+        try:
+            return self._serve(
+                environ, start_response, entry, "", Endpoint(TLS_PROBE), RequestState("")
+            )
+        except CloseConnection:
+            m.journal.close(entry, "closed")
+            raise
+        except BaseException:
+            m.journal.close(entry, "error")
+            raise
+
+    @staticmethod
+    def _refusal(environ: dict[str, Any]) -> Resp:
+        """The gateway's own answer to a refused request, as a response effects can change."""
+        got: list[Any] = []
+        body = refusal_app(
+            environ, lambda status, headers, exc_info=None: got.extend((status, headers))
+        )
+        code, _, phrase = got[0].partition(" ")
+        return Resp(int(code), list(got[1]), body, reason=phrase or None)
+
     def rejected(self, rejected: RejectedRequest) -> None:
         """Journal a request the server refused before it reached this app (bad request line,
         bad ``Content-Length``, 431, 501, 505...) as kind ``"rejected"``, outcome
         ``"rejected"``, with its status and the gateway's reason (``bytes_sent`` stays 0: the
-        server's error body is not counted). Control calls are not journaled, refused or not."""
+        server's error body is not counted). Control calls are not journaled, refused or not
+        (with a control listener of its own, ``/_flakymirror/`` on the main port is no control
+        call)."""
         path, _, query = rejected.target.partition("?")
-        if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
+        if self.mirror.control_server is None and is_control_path(path):
             return
         m = self.mirror
         endpoint = classify(path)
@@ -131,6 +190,7 @@ class MirrorApp:
             m.clock,
             m.interrupt,
             f"{environ['wsgi.url_scheme']}://{host}",
+            damage=entry.damage,  # effects record what they do to the bytes as it happens
         )
         for action in actions:
             if action.stage == "before":
@@ -147,6 +207,8 @@ class MirrorApp:
                 resp = EFFECTS[type(action)](ctx, action, resp)
         assert resp is not None
         entry.status = resp.status
+        if resp.status == 206:
+            entry.offset = state.offset
         write = start_response(resp.status_line, resp.headers)
         ctx.flush = lambda: write(b"")
         return self._counted(resp.body, entry, method, resp.length)
@@ -182,6 +244,7 @@ class MirrorApp:
             return None
         entry.sync = state.sync
         entry.status = 200
+        entry.digest, entry.media_type = str(stored.digest), stored.media_type
         start_response("200 OK", [*stored.headers, API_VERSION])
         if method == "GET":
             entry.bytes_sent = len(stored.data)
@@ -190,6 +253,8 @@ class MirrorApp:
 
     def _registry(self, environ: dict[str, Any], state: RequestState, entry: JournalEntry) -> Resp:
         """The sync view, served by the registry app (auth, routing, headers, Range, errors)."""
+        if REFUSED in environ:  # a TLS probe no fault answered: the gateway's own refusal
+            return self._refusal(environ)
         token = current_request.set(state)
         try:
             response = self.mirror.registry_app.handle(Request(environ))
@@ -198,6 +263,9 @@ class MirrorApp:
             current_request.reset(token)
         entry.sync = state.sync
         code, _, phrase = status.partition(" ")
+        served = state.served
+        if code == "200" and entry.kind == "manifest" and served is not None:
+            entry.digest, entry.media_type = str(served.digest), served.media_type
         return Resp(int(code), list(headers), app_iter, reason=phrase or None)
 
     def _counted(

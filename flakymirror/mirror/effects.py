@@ -115,6 +115,9 @@ class Ctx:
     #: Sends the response headers now (set once ``start_response`` ran).
     flush: Callable[[], None] = lambda: None
     notes: list[str] = field(default_factory=list)
+    #: The damage done to the body's bytes, one word per effect as it happens (the mirror
+    #: hands its journal entry's list here): ``truncated``, ``corrupted``, ``garbage``.
+    damage: list[str] = field(default_factory=list)
 
 
 Effect = Callable[[Ctx, Any, "Resp | None"], "Resp | None"]
@@ -212,6 +215,7 @@ def _close(ctx: Ctx, action: Close, resp: Resp | None) -> Resp:
 
 
 def _garbage(ctx: Ctx, action: Garbage, resp: Resp | None) -> Resp:
+    ctx.damage.append("garbage")
     sock = _socket(ctx)
     if sock is not None:
         with contextlib.suppress(OSError):
@@ -234,6 +238,7 @@ def _sized_body(resp: Resp) -> tuple[Iterable[bytes], int]:
 
 def _headers(ctx: Ctx, action: Headers, resp: Resp | None) -> Resp:
     assert resp is not None
+    declared = resp.length
     for name in action.remove:
         resp.remove(name)
     for name, value in action.set.items():
@@ -241,8 +246,19 @@ def _headers(ctx: Ctx, action: Headers, resp: Resp | None) -> Resp:
     length = resp.length
     if length is not None and any(k.lower() == "content-length" for k in action.set):
         # a shorter length than the body's: send only that many bytes, as declared
-        resp.body = closing(resp.body, Cursor(resp.body).take(length))
+        resp.body = closing(resp.body, _cut_to(ctx, resp.body, length, declared))
     return resp
+
+
+def _cut_to(ctx: Ctx, body: Iterable[bytes], length: int, declared: int | None) -> Iterator[bytes]:
+    """The first ``length`` bytes of ``body``; ``truncated`` when that cut the body (known at
+    once from the length it declared before, else once the cut is reached)."""
+    if declared is not None and length < declared and ctx.method != "HEAD":
+        ctx.damage.append("truncated")
+    cursor = Cursor(body)
+    yield from cursor.take(length)
+    if declared is None and ctx.method != "HEAD" and not cursor.at_end():
+        ctx.damage.append("truncated")
 
 
 def _wrong_digest(ctx: Ctx, action: WrongDigest, resp: Resp | None) -> Resp:
@@ -282,6 +298,7 @@ def _truncate(ctx: Ctx, action: Truncate, resp: Resp | None) -> Resp:
         yield from cursor.take(action.after)
         if cursor.at_end():
             return  # the body was not longer than the cut: nothing to truncate
+        ctx.damage.append("truncated")
         if action.reset:
             _reset(ctx, None, None)
         raise CloseConnection("response truncated by a fault rule")
@@ -306,6 +323,8 @@ def _corrupt(ctx: Ctx, action: Corrupt, resp: Resp | None) -> Resp:
         for chunk in body:
             lo, hi = max(start, pos), min(end, pos + len(chunk))
             if lo < hi:
+                if pos <= start:  # the first flipped byte
+                    ctx.damage.append("corrupted")
                 buf = bytearray(chunk)
                 for i in range(lo - pos, hi - pos):
                     buf[i] ^= action.xor
@@ -317,6 +336,12 @@ def _corrupt(ctx: Ctx, action: Corrupt, resp: Resp | None) -> Resp:
     return resp
 
 
+def _cut(ctx: Ctx, cursor: Cursor) -> None:
+    """Record ``truncated`` when closing now leaves body bytes unsent."""
+    if not cursor.at_end():
+        ctx.damage.append("truncated")
+
+
 def _stall(ctx: Ctx, action: Stall, resp: Resp | None) -> Resp:
     assert resp is not None
     cursor = Cursor(resp.body)
@@ -326,8 +351,10 @@ def _stall(ctx: Ctx, action: Stall, resp: Resp | None) -> Resp:
         yield from cursor.take(action.after)
         if action.seconds is None:
             ctx.interrupt.wait()
+            _cut(ctx, cursor)
             raise CloseConnection("stall ended by server stop or mirror reset")
         if not ctx.clock.pause(action.seconds, ctx.interrupt) or action.then == "close":
+            _cut(ctx, cursor)
             raise CloseConnection("stalled response closed")
         yield from cursor.rest()
 

@@ -3,19 +3,42 @@ including requests the server refused before they reached the mirror (kind ``"re
 
 Entries are opened when a request arrives and closed when its response has been sent (or the
 connection dropped), so ``bytes_sent`` counts the body bytes that actually went out. Memory is
-bounded: past ``maxlen`` entries the oldest go and ``dropped`` counts them.
+bounded: past ``maxlen`` entries the oldest go and ``dropped`` counts them; :meth:`Journal.totals`
+keeps counting every request since the last ``clear()``.
+
+Queries check their arguments: an unknown kind, a status that is not an integer or an unknown
+criterion raises :class:`JournalQueryError` (a ``ValueError``) naming it, so a typo cannot
+silently count nothing.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["Journal", "JournalEntry"]
+from flakymirror.mirror._forms import suggest
+from flakymirror.mirror.match import KINDS
+
+__all__ = ["ENTRY_KINDS", "Journal", "JournalEntry", "JournalQueryError"]
+
+#: Every kind a journal entry can have: the mirror's endpoint kinds, and ``"rejected"`` for a
+#: request the server refused before the mirror saw it.
+ENTRY_KINDS = (*KINDS, "rejected")
+#: The criteria :meth:`Journal.filter` takes.
+CRITERIA = ("kind", "repo", "method", "status", "reference", "fault")
+
+
+class JournalQueryError(ValueError):
+    """A journal query with a bad argument; ``.field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
 
 
 @dataclass
@@ -45,6 +68,15 @@ class JournalEntry:
     done: bool = False
     #: Why the server refused a ``"rejected"`` request (None otherwise).
     reason: str | None = None
+    #: A manifest answer with a body (GET or HEAD 200): the digest and media type of the
+    #: document served (upstream's, a cut view, a rewritten index...). None otherwise.
+    digest: str | None = None
+    media_type: str | None = None
+    #: What faults did to the body's bytes, one word per effect as it happened:
+    #: ``"truncated"``, ``"corrupted"``, ``"garbage"`` (headers-only changes are not damage).
+    damage: list[str] = field(default_factory=list)
+    #: Where the first body byte lies in the resource: the start of a 206's ``Content-Range``.
+    offset: int = 0
 
     @property
     def fault(self) -> str | None:
@@ -80,12 +112,14 @@ class JournalEntry:
             extras.append(f"sync={self.sync}")
         if self.faults:
             extras.append(f"fault={self.fault}")
+        if self.damage:
+            extras.append(f"damage={','.join(self.damage)}")
         if self.reason:
             extras.append(f"rejected: {self.reason}")
         if not self.done:
             extras.append("(in flight)")
         return (
-            f"{self.t:9.3f}s  {self.method:<6} {self.kind:<9} {target:<40} {status:>4} "
+            f"{self.t:9.3f}s  {self.method or '-':<6} {self.kind:<9} {target:<40} {status:>4} "
             f"{self.bytes_sent:>9}B  {' '.join(extras)}"
         ).rstrip()
 
@@ -106,12 +140,14 @@ class Journal:
         self._entries: deque[JournalEntry] = deque(maxlen=maxlen)
         self._seq = 0
         self.dropped = 0
+        self._totals: Counter[str] = Counter()
 
     def open(self, **fields: Any) -> JournalEntry:
         """Start an entry (the mirror calls this when a request arrives)."""
         with self._lock:
             self._seq += 1
             entry = JournalEntry(seq=self._seq, **fields)
+            self._totals[f"{entry.method or '-'} {entry.kind}"] += 1
             if len(self._entries) == self.maxlen:
                 self.dropped += 1
             self._entries.append(entry)
@@ -130,6 +166,14 @@ class Journal:
             self._entries.clear()
             self._seq = 0
             self.dropped = 0
+            self._totals.clear()
+
+    def totals(self) -> Counter[str]:
+        """Requests per ``"METHOD kind"`` (``"GET manifest"``, ``"HEAD blob"``, ``"- tls-probe"``
+        for an entry without a method) for every entry opened since the last :meth:`clear`,
+        evicted ones included: its values add up to ``len(journal) + journal.dropped``. A copy."""
+        with self._lock:
+            return Counter(self._totals)
 
     @property
     def entries(self) -> list[JournalEntry]:
@@ -153,7 +197,11 @@ class Journal:
         reference: str | None = None,
         fault: bool | None = None,
     ) -> list[JournalEntry]:
-        """Entries matching every given criterion (``fault=True``: only faulted ones)."""
+        """Entries matching every given criterion (``fault=True``: only faulted ones).
+
+        ``kind`` must be one of :data:`ENTRY_KINDS` and ``status`` an integer; anything else
+        raises :class:`JournalQueryError` (with a "did you mean" where one is close)."""
+        _check(kind=kind, repo=repo, method=method, status=status, reference=reference, fault=fault)
         out = []
         for e in self.entries:
             if kind is not None and e.kind != kind:
@@ -171,13 +219,23 @@ class Journal:
             out.append(e)
         return out
 
+    def _select(self, criteria: dict[str, Any]) -> list[JournalEntry]:
+        unknown = sorted(set(criteria) - set(CRITERIA))
+        if unknown:
+            name = unknown[0]
+            raise JournalQueryError(
+                name,
+                f"unknown journal filter{suggest(name, CRITERIA)} (known: {', '.join(CRITERIA)})",
+            )
+        return self.filter(**criteria)
+
     def count(self, **criteria: Any) -> int:
         """``len(filter(**criteria))``."""
-        return len(self.filter(**criteria))
+        return len(self._select(criteria))
 
     def timeline(self, **criteria: Any) -> str:
         """A readable, one-line-per-request timeline."""
-        entries = self.filter(**criteria) if criteria else self.entries
+        entries = self._select(criteria)
         head = f"{'t':>10}  {'method':<6} {'kind':<9} {'target':<40} {'st':>4} {'bytes':>10}"
         lines = [head, *(e.line() for e in entries)]
         if self.dropped:
@@ -186,9 +244,34 @@ class Journal:
 
     def to_list(self, **criteria: Any) -> list[dict[str, Any]]:
         """The entries as dicts."""
-        entries = self.filter(**criteria) if criteria else self.entries
+        entries = self._select(criteria)
         return [e.to_dict() for e in entries]
 
     def to_json(self, **criteria: Any) -> str:
         """``{"dropped": n, "entries": [...]}`` as JSON text."""
         return json.dumps({"dropped": self.dropped, "entries": self.to_list(**criteria)})
+
+
+def _check(**criteria: Any) -> None:
+    """Raise :class:`JournalQueryError` for a criterion that could never match as meant."""
+    kind, status = criteria["kind"], criteria["status"]
+    if kind is not None and kind not in ENTRY_KINDS:
+        raise JournalQueryError(
+            "kind",
+            f"unknown journal entry kind {kind!r}{suggest(kind, ENTRY_KINDS)} "
+            f"(known: {', '.join(ENTRY_KINDS)})",
+        )
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
+        hint = (
+            f" (did you mean {int(status)}?)"
+            if isinstance(status, str) and status.isdecimal()
+            else ""
+        )
+        raise JournalQueryError("status", f"expected an integer status, got {status!r}{hint}")
+    for name in ("repo", "method", "reference"):
+        value = criteria[name]
+        if value is not None and not isinstance(value, str):
+            raise JournalQueryError(name, f"expected a string, got {value!r}")
+    fault = criteria["fault"]
+    if fault is not None and not isinstance(fault, bool):
+        raise JournalQueryError("fault", f"expected true or false, got {fault!r}")

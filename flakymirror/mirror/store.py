@@ -28,10 +28,14 @@ __all__ = ["MirrorStore", "RequestState", "current_request"]
 
 @dataclass
 class RequestState:
-    """Per-request facts the store needs (the method) and reports (the sync label)."""
+    """Per-request facts the store needs (the method) and reports (the sync label, and the
+    manifest it handed out last: the one a manifest GET/HEAD serves)."""
 
     method: str = "GET"
     sync: str | None = None
+    served: StoredManifest | None = None
+    #: Where the blob body the store opened starts (a ``Range`` request's first byte).
+    offset: int = 0
     blobs: dict[tuple[str, str], tuple[bool, bytes | None]] = field(default_factory=dict)
     manifests: dict[tuple[str, str], tuple[Any, str]] = field(default_factory=dict)
 
@@ -68,10 +72,12 @@ class MirrorStore(Store):
     # -- manifests -------------------------------------------------------------------------
     def get_manifest(self, repo: str, reference: str) -> StoredManifest | None:
         """A pushed manifest, else what the sync view shows now (a ``RegistryError`` is raised)."""
+        state = current_request.get()
         local = super().get_manifest(repo, reference)
         if local is not None:
+            if state is not None:
+                state.served = local
             return local
-        state = current_request.get()
         key = (repo, reference)
         if state is not None and key in state.manifests:
             answer, label = state.manifests[key]  # decided once per request, counted once
@@ -82,6 +88,8 @@ class MirrorStore(Store):
             state.sync = label
         if isinstance(answer, RegistryError):
             raise answer
+        if state is not None and answer is not None:
+            state.served = answer
         return answer
 
     def tags(self, repo: str) -> list[str]:
@@ -127,6 +135,7 @@ class MirrorStore(Store):
         self, repo: str, digest: Digest | str, start: int = 0, end: int | None = None
     ) -> Iterator[bytes]:
         """Bytes of a visible blob: pushed, generated (a cut config) or from upstream."""
+        _state().offset = start
         if super().has_blob(repo, digest):
             return super().open_blob(repo, digest, start, end)
         visible, generated = self._blob(repo, str(digest))

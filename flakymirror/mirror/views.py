@@ -11,7 +11,13 @@ from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest
 from flakymirror.registry.store import StoredManifest
 
-__all__ = ["Doc", "cut_config", "cut_image", "parse_doc", "rewrite_index"]
+__all__ = ["CUT_FROM", "Doc", "cut_config", "cut_image", "parse_doc", "rewrite_index"]
+
+#: The top-level key of a cut config that names the config it was cut from. Image configs of
+#: different images can cut down to the same bytes (0 layers, equal labels); this keeps each
+#: image's cut views distinct, so a content store that deduplicates by digest cannot mix them
+#: up. Clients ignore unknown config keys (ggcr, containers/image, containerd all do).
+CUT_FROM = "x-flakymirror-cut-from"
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,9 @@ def _encode(doc: dict[str, Any]) -> bytes:
 
 def cut_config(config_bytes: bytes, k: int) -> bytes:
     """An image config with ``rootfs.diff_ids`` (and the layer-making ``history`` entries) cut
-    to the first ``k`` layers."""
+    to the first ``k`` layers, naming the original config's digest under :data:`CUT_FROM`."""
     cfg = json.loads(config_bytes)
+    cfg[CUT_FROM] = str(Digest.of(config_bytes))
     rootfs = dict(cfg.get("rootfs") or {"type": "layers"})
     rootfs["diff_ids"] = list(rootfs.get("diff_ids") or [])[:k]
     cfg["rootfs"] = rootfs
