@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flakymirror.scenario.model import Scenario
+from flakymirror.scenario.model import Action, Scenario
 from flakymirror.scenario.recorder import Recorder
 
-__all__ = ["Outcome", "action_image", "prepare", "run_action"]
+__all__ = ["Outcome", "action_image", "prepare", "resolve", "run_action"]
 
 
 @dataclass(frozen=True)
@@ -28,23 +28,26 @@ class Outcome:
     digest: str | None = None
 
 
-def action_image(scenario: Scenario, built: dict[str, Any]) -> Any:
-    """The built image (or index) the action opens: by ``repo:tag``, or for ``repo@digest``
-    the first image pushed to that repository."""
-    ref = scenario.action.image
+def action_image(scenario: Scenario, built: dict[str, Any], ref: str | None = None) -> Any:
+    """The built image (or index) ``ref`` names (default: the reference client's action image):
+    by ``repo:tag``, or for ``repo@digest`` the first image pushed to that repository."""
+    if ref is None:
+        ref = scenario.reference_action.image
     if ref in built:
         return built[ref]
     repo = ref.split("@", 1)[0]
     return next((img for r, img in built.items() if r.rpartition(":")[0] == repo), None)
 
 
-def _resolve(ref: str, scenario: Scenario, built: dict[str, Any]) -> str:
+def resolve(ref: str, scenario: Scenario, built: dict[str, Any], platform: str | None = None) -> str:
+    """``ref`` with ``@{digest}`` / ``@{index_digest}`` replaced by the digest of the image
+    pushed to that repository (``{digest}`` of an index: its child for ``platform``)."""
     if ref.endswith(("@{digest}", "@{index_digest}")):
-        image = action_image(scenario, built)
+        image = action_image(scenario, built, ref)
         if image is None:
             raise ValueError(f"{ref!r}: no image pushed to that repository")
         if ref.endswith("@{digest}") and hasattr(image, "image_for"):
-            image = image.image_for(scenario.action.platform or "linux/amd64")
+            image = image.image_for(platform or "linux/amd64")
         return f"{ref.split('@', 1)[0]}@{image.digest}"
     return ref
 
@@ -70,19 +73,21 @@ def _failure(err: BaseException) -> Outcome:
     )
 
 
-def run_action(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:
-    """Run the scenario's action against the mirror at ``host`` and say how it ended."""
+def run_action(
+    scenario: Scenario, action: Action, host: str, rec: Recorder, built: dict[str, Any]
+) -> Outcome:
+    """Run ``action`` (the scenario's, or the one a client spec made of it) against the mirror
+    at ``host`` and say how it ended."""
     runners = {"open": _open, "export": _export, "rebase": _rebase}
     try:
-        return runners[scenario.action.kind](scenario, host, rec, built)
+        return runners[action.kind](scenario, action, host, rec, built)
     except Exception as err:  # noqa: BLE001 - whatever the client raised is the outcome
         return _failure(err)
 
 
-def _new_image_factory(scenario: Scenario, ref: str, rec: Recorder) -> Any:
+def _new_image_factory(scenario: Scenario, action: Action, ref: str, rec: Recorder) -> Any:
     from flakymirror.client import new_remote_image
 
-    action = scenario.action
     keychain = _keychain(scenario)
 
     def new_image() -> Any:
@@ -100,23 +105,24 @@ def _new_image_factory(scenario: Scenario, ref: str, rec: Recorder) -> Any:
     return new_image
 
 
-def _open(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:
+def _open(
+    scenario: Scenario, action: Action, host: str, rec: Recorder, built: dict[str, Any]
+) -> Outcome:
     from flakymirror.client import open_remote_image
 
-    ref = f"{host}/{_resolve(scenario.action.image, scenario, built)}"
+    ref = f"{host}/{resolve(action.image, scenario, built, action.platform)}"
     image = open_remote_image(
-        _new_image_factory(scenario, ref, rec),
+        _new_image_factory(scenario, action, ref, rec),
         logger=rec.logger,
-        delays=scenario.action.delays,
+        delays=action.delays,
         sleep=rec.opener_sleep,
     )
     return Outcome(top_layer=str(image.top_layer()), digest=str(image.digest))
 
 
-def _command_options(scenario: Scenario, rec: Recorder) -> dict[str, Any]:
-    """The keywords the recorded export and rebase share: the scenario's client settings, with
+def _command_options(scenario: Scenario, action: Action, rec: Recorder) -> dict[str, Any]:
+    """The keywords the recorded export and rebase share: the action's client settings, with
     the recorder's sleep and logger."""
-    action = scenario.action
     return {
         "insecure": True,
         "keychain": _keychain(scenario),
@@ -128,28 +134,30 @@ def _command_options(scenario: Scenario, rec: Recorder) -> dict[str, Any]:
     }
 
 
-def _export(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:
+def _export(
+    scenario: Scenario, action: Action, host: str, rec: Recorder, built: dict[str, Any]
+) -> Outcome:
     """lifecycle's exporter: the run image (``action.image``) from the mirror, the app image
     pushed to the mirror as ``action.output``."""
     from flakymirror.client import export
 
-    action = scenario.action
     assert action.output is not None  # the loader requires it
     rec.attempt()  # the exporter's first step is the retrying open of the working image
     report = export(
         f"{host}/{action.output}",
-        f"{host}/{_resolve(action.image, scenario, built)}",
+        f"{host}/{resolve(action.image, scenario, built, action.platform)}",
         previous_image=f"{host}/{action.previous_image}" if action.previous_image else None,
-        **_command_options(scenario, rec),
+        **_command_options(scenario, action, rec),
     )
     return Outcome(top_layer=str(report.top_layer), digest=str(report.digest))
 
 
-def prepare(scenario: Scenario, host: str, built: dict[str, Any], sleep: Any) -> None:
+def prepare(
+    scenario: Scenario, action: Action, host: str, built: dict[str, Any], sleep: Any
+) -> None:
     """Set-up before the recorded action: a rebase needs an app image built by lifecycle's
     exporter, so one is exported to ``app_image`` on top of ``base_image`` (its metadata names
     ``image`` as the run image, as if the tag had moved on since)."""
-    action = scenario.action
     if action.kind != "rebase":
         return
     import logging
@@ -171,12 +179,13 @@ def prepare(scenario: Scenario, host: str, built: dict[str, Any], sleep: Any) ->
     )
 
 
-def _rebase(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any]) -> Outcome:
+def _rebase(
+    scenario: Scenario, action: Action, host: str, rec: Recorder, built: dict[str, Any]
+) -> Outcome:
     """lifecycle's rebaser: ``app_image`` onto the new run image ``image`` (from the app's
     metadata), saved to ``output`` (default: ``app_image``)."""
     from flakymirror.client import rebase
 
-    action = scenario.action
     assert action.app_image is not None
     # the app image is opened first (not retried); the opener's first attempt follows it
     rec.attempt(mark=False)
@@ -185,6 +194,6 @@ def _rebase(scenario: Scenario, host: str, rec: Recorder, built: dict[str, Any])
         f"{host}/{output}",
         previous_image=f"{host}/{action.app_image}" if output != action.app_image else None,
         force=action.force,
-        **_command_options(scenario, rec),
+        **_command_options(scenario, action, rec),
     )
     return Outcome(top_layer=str(report.top_layer), digest=str(report.digest))

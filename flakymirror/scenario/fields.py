@@ -28,10 +28,19 @@ _MISSING = object()
 class Invalid(Exception):
     """A bad value at ``path`` (internal: the loader adds file and line)."""
 
-    def __init__(self, path: Sequence[str | int], message: str) -> None:
+    def __init__(
+        self,
+        path: Sequence[str | int],
+        message: str,
+        *,
+        also: Sequence[Sequence[str | int]] = (),
+    ) -> None:
         super().__init__(f"{format_key(path)}: {message}")
         self.path: KeyPath = tuple(path)
         self.message = message
+        #: Other key paths whose line can stand for this error when ``path`` is not written
+        #: in the file (a default value contradicted by another table).
+        self.also: tuple[KeyPath, ...] = tuple(tuple(p) for p in also)
 
 
 _ESCAPES = {

@@ -38,10 +38,13 @@ from flakymirror.scenario.model import (
     PROFILES,
     Action,
     AuthSpec,
+    Convergence,
     Elapsed,
     Expectations,
     ImageSpec,
+    Incident,
     MirrorSpec,
+    OriginSpec,
     Scenario,
     Sleeps,
     label_pairs,
@@ -52,6 +55,8 @@ __all__ = ["load_file", "loads", "scenario_from_dict"]
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
 _TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
+_ORIGIN_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?$|^https?://\[[0-9a-fA-F:]+\](:[0-9]{1,5})?/?$")
+_DIGEST_REF = re.compile(r"@\{(index_)?digest\}$")
 
 
 def load_file(path: str | Path) -> Scenario:
@@ -84,7 +89,12 @@ def scenario_from_dict(data: Any, *, path: str | None = None, text: str | None =
     try:
         return _scenario(Table(data), path)
     except Invalid as e:
-        line = line_of(text, e.path) if text is not None else None
+        line = None
+        if text is not None:
+            for candidate in (e.path, *e.also):
+                line = line_of(text, candidate)
+                if line is not None:
+                    break
         raise ScenarioError(e.message, path=path, key=format_key(e.path) or None, line=line) from (
             e.__cause__
         )
@@ -107,10 +117,41 @@ def _scenario(t: Table, path: str | None) -> Scenario:
     clock = t.string("clock", "virtual", choices=CLOCKS)
     images = _images(t)
     mirror = _mirror(t.table("mirror"))
-    action = _action(t.table("action", required=True))
-    expect = _expect(t.table("expect", required=True))
+    origin = _origin(t.table("origin"))
+    incident_table = t.table("incident")
+    incident = _incident(incident_table)
+    action_table = t.table("action")
+    action = _action(action_table) if action_table is not None else None
+    expect_table = t.table("expect")
+    expect = _expect(expect_table) if expect_table is not None else None
     t.done()
+    if not images:
+        raise Invalid(
+            t.key("images"),
+            "a scenario needs at least one [[images]] entry (the image under test)",
+        )
     refs = {i.ref for i in images}
+    image_key = ("incident", "image") if incident.image is not None else ("action", "image")
+    under_test = incident.image or (action.image if action is not None else images[0].ref)
+    if not _pushed(under_test, refs):
+        raise Invalid(
+            image_key,
+            f"{toml_value(under_test)} is not one of the images"
+            + suggest(_DIGEST_REF.sub("", under_test), refs, spell=toml_value),
+        )
+    if action is None:
+        return _consistent(Scenario(
+            name=name,
+            description=description,
+            source=source,
+            images=images,
+            expect=expect,
+            mirror=mirror,
+            clock=clock,
+            incident=incident,
+            origin=origin,
+            path=path,
+        ))  # fmt: skip
     if action.base_image is not None and action.base_image not in refs:
         raise Invalid(
             ("action", "base_image"),
@@ -123,17 +164,97 @@ def _scenario(t: Table, path: str | None) -> Scenario:
             f"{toml_value(action.app_image)} is one of the images; the rebase set-up exports the app "
             "image there, so name a repository of its own",
         )
-    return Scenario(
-        name=name,
-        description=description,
-        source=source,
-        images=images,
-        action=action,
-        expect=expect,
-        mirror=mirror,
-        clock=clock,
-        path=path,
+    return _consistent(
+        Scenario(
+            name=name,
+            description=description,
+            source=source,
+            images=images,
+            action=action,
+            expect=expect,
+            mirror=mirror,
+            clock=clock,
+            incident=incident,
+            origin=origin,
+            path=path,
+        )
     )
+
+
+def _consistent(scenario: Scenario) -> Scenario:
+    """The scenario, once its ``[incident]`` agrees with its plans and faults."""
+    from flakymirror.scenario.convergence import check_incident
+
+    problem = check_incident(scenario)
+    if problem is not None:
+        key, message, source = problem
+        raise Invalid(tuple(key.split(".")), message, also=[source] if source else [])
+    return scenario
+
+
+def _pushed(ref: str, refs: set[str]) -> bool:
+    """Whether ``ref`` (``repo:tag`` or ``repo@{digest}``) names one of the pushed images."""
+    if _DIGEST_REF.search(ref):
+        repo = _DIGEST_REF.sub("", ref)
+        return any(r.rpartition(":")[0] == repo for r in refs)
+    return ref in refs
+
+
+def _origin(t: Table | None) -> OriginSpec | None:
+    if t is None:
+        return None
+    url = t.string("url", None)
+    if url is not None and not _ORIGIN_URL.match(url):
+        raise Invalid(
+            t.key("url"),
+            f"expected a registry URL such as \"http://127.0.0.1:5000\" (scheme, host and "
+            f"port, no path), got {toml_value(url)}",
+        )
+    t.done()
+    return OriginSpec(url=url.rstrip("/") if url is not None else None)
+
+
+def _incident(t: Table | None) -> Incident:
+    if t is None:
+        return Incident()
+    image = t.string("image", None)
+    if image is not None:
+        probe = _DIGEST_REF.sub("@sha256:" + "0" * 64, image)
+        _reference(probe, t.key("image"), tag_required=False)
+        if "@" in image and not _DIGEST_REF.search(image):
+            raise Invalid(
+                t.key("image"),
+                f"{toml_value(image)}: name the image as 'repo:tag' or 'repo@{{digest}}' "
+                "(its digest is known once it is built)",
+            )
+    incident = Incident(
+        survivable=t.boolean("survivable", True),
+        converges_after=_convergence(t.raw("converges_after", None), t.key("converges_after")),
+        image=image,
+        manifest_survivable=t.boolean("manifest_survivable", None),
+    )
+    t.done()
+    return incident
+
+
+def _convergence(value: Any, path: tuple) -> Convergence | None:
+    """``converges_after``: seconds (a number), ``"never"``, or a table of seconds/requests."""
+    if value is None:
+        return None
+    if value == "never":
+        return Convergence(never=True)
+    if isinstance(value, dict):
+        t = Table(value, path)
+        conv = Convergence(
+            seconds=t.number("seconds", None), requests=t.integer("requests", None)
+        )
+        t.done()
+        if conv.seconds is None and conv.requests is None:
+            raise Invalid(path, "give seconds, requests or both (e.g. { requests = 3 })")
+        return conv
+    if isinstance(value, str):
+        raise Invalid(path, f'expected a number of seconds, a table or "never", got {describe(value)}')
+    return Convergence(seconds=check_number(value, path))
 
 
 def _images(t: Table) -> tuple[ImageSpec, ...]:
@@ -200,8 +321,9 @@ def _mirror(t: Table | None) -> MirrorSpec:
         for i, item in enumerate(faults_raw)
     )
     auth = _auth(t.table("auth"))
+    down = t.boolean("down", False)
     t.done()
-    return MirrorSpec(plans=plans, faults=faults, auth=auth)
+    return MirrorSpec(plans=plans, faults=faults, auth=auth, down=down)
 
 
 def _mirror_value(build: Callable[[Any], Any], data: Any, path: tuple) -> Any:

@@ -1,10 +1,12 @@
 """What a scenario file says, as frozen values.
 
 A :class:`Scenario` is one incident: the images pushed upstream (:class:`ImageSpec`), what the
-mirror does (:class:`MirrorSpec`: the mirror's own sync-plan and fault-rule values), the clock,
-the client action (:class:`Action`) and what must be observed (:class:`Expectations`). Every
-value has a readable ``repr``, compares by value and converts back to the dict/TOML form with
-``to_dict()`` (the loader's inverse).
+mirror does (:class:`MirrorSpec`: the mirror's own sync-plan and fault-rule values), an optional
+healthy origin behind it (:class:`OriginSpec`), what the incident means for any client
+(:class:`Incident`: survivable or not, when it converges, the image under test), the clock, and
+optionally the reference client's action (:class:`Action`) and what it must observe
+(:class:`Expectations`). Every value has a readable ``repr``, compares by value and converts
+back to the dict/TOML form with ``to_dict()`` (the loader's inverse).
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ __all__ = [
     "PROFILES",
     "Action",
     "AuthSpec",
+    "Convergence",
     "Elapsed",
     "Expectations",
     "ImageSpec",
+    "Incident",
     "MirrorSpec",
+    "OriginSpec",
     "Scenario",
     "Sleeps",
 ]
@@ -144,10 +149,13 @@ class MirrorSpec:
     plans: tuple[Any, ...] = ()
     faults: tuple[Any, ...] = ()
     auth: AuthSpec | None = None
+    down: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The ``[mirror]`` table."""
         d: dict[str, Any] = {}
+        if self.down:
+            d["down"] = True
         if len(self.plans) == 1:
             d["plan"] = self.plans[0].to_dict()
         elif self.plans:
@@ -156,6 +164,82 @@ class MirrorSpec:
             d["faults"] = [rule.to_dict() for rule in self.faults]
         if self.auth is not None:
             d["auth"] = self.auth.to_dict()
+        return d
+
+
+@dataclass(frozen=True)
+class OriginSpec:
+    """A healthy origin behind the mirror, as clients are configured in the field.
+
+    ``url=None``: an in-process registry holding the same images; a URL: a real registry the
+    images are pushed to. Either way the mirror pulls through from the origin, and clients with
+    mirror configuration reach the origin when the mirror fails them.
+    """
+
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``[origin]`` table."""
+        return _prune({"url": self.url})
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """When an incident stops misbehaving: ``seconds`` after the first request for the image
+    (on the mirror clock), after ``requests`` requests, or ``never``. ``None`` fields say
+    nothing; ``Convergence()`` converges at once."""
+
+    seconds: float | None = None
+    requests: int | None = None
+    never: bool = False
+
+    def to_value(self) -> Any:
+        """The TOML form: a number of seconds, a table, or ``"never"``."""
+        if self.never:
+            return "never"
+        if self.requests is None:
+            return self.seconds if self.seconds is not None else 0.0
+        return _prune({"seconds": self.seconds, "requests": self.requests})
+
+    def __str__(self) -> str:
+        if self.never:
+            return "never"
+        parts = []
+        if self.seconds is not None:
+            parts.append(f"{self.seconds:g} s")
+        if self.requests is not None:
+            parts.append(f"{self.requests} request{'s' if self.requests != 1 else ''}")
+        return " and ".join(parts) or "at once"
+
+
+@dataclass(frozen=True)
+class Incident:
+    """What the incident means for any client, stated without knowing the client.
+
+    ``survivable``: a client that retries sensibly (and, with an origin, falls back) can end up
+    with the complete image. ``converges_after``: when the mirror stops misbehaving, as the file
+    states it (``None``: computed from the plans and faults). ``image``: the image under test,
+    ``"repo:tag"`` or ``"repo@{digest}"`` (``None``: the action's image, else the first image).
+    ``manifest_survivable``: the same for clients that only read the manifest and config
+    (``None``: as ``survivable``).
+    """
+
+    survivable: bool = True
+    converges_after: Convergence | None = None
+    image: str | None = None
+    manifest_survivable: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``[incident]`` table (empty when everything is the default)."""
+        d: dict[str, Any] = {}
+        if not self.survivable:
+            d["survivable"] = False
+        if self.converges_after is not None:
+            d["converges_after"] = self.converges_after.to_value()
+        if self.image is not None:
+            d["image"] = self.image
+        if self.manifest_survivable is not None:
+            d["manifest_survivable"] = self.manifest_survivable
         return d
 
 
@@ -292,21 +376,46 @@ class Expectations:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One incident: images, mirror behaviour, clock, client action and expectations."""
+    """One incident: images, mirror behaviour, clock, and optionally the reference client's
+    action and expectations (a scenario without them is a pure mirror incident that any client
+    can be run against)."""
 
     name: str
     description: str
     source: tuple[str, ...]
     images: tuple[ImageSpec, ...]
-    action: Action
-    expect: Expectations
+    action: Action | None = None
+    expect: Expectations | None = None
     mirror: MirrorSpec = field(default_factory=MirrorSpec)
     clock: str = "virtual"
+    incident: Incident = field(default_factory=Incident)
+    origin: OriginSpec | None = None
     path: str | None = field(default=None, compare=False)
 
     def image(self, ref: str) -> ImageSpec | None:
         """The image spec pushed as ``ref``, if any."""
         return next((i for i in self.images if i.ref == ref), None)
+
+    @property
+    def incident_image(self) -> str:
+        """The image under test: ``[incident] image``, else the action's image, else the first
+        image (``"repo:tag"`` or ``"repo@{digest}"``)."""
+        if self.incident.image is not None:
+            return self.incident.image
+        if self.action is not None:
+            return self.action.image
+        return self.images[0].ref
+
+    @property
+    def platform(self) -> str:
+        """The platform under test (the action's, else ``linux/amd64``)."""
+        return (self.action.platform if self.action is not None else None) or "linux/amd64"
+
+    @property
+    def reference_action(self) -> Action:
+        """What the reference client runs: the ``[action]``, else an ``open`` of the incident
+        image with lifecycle's defaults."""
+        return self.action if self.action is not None else Action("open", self.incident_image)
 
     def to_dict(self) -> dict[str, Any]:
         """The whole file as a dict (``tomllib`` form); loading it gives an equal scenario."""
@@ -320,8 +429,15 @@ class Scenario:
         mirror = self.mirror.to_dict()
         if mirror:
             d["mirror"] = mirror
-        d["action"] = self.action.to_dict()
-        d["expect"] = self.expect.to_dict()
+        if self.origin is not None:
+            d["origin"] = self.origin.to_dict()
+        incident = self.incident.to_dict()
+        if incident:
+            d["incident"] = incident
+        if self.action is not None:
+            d["action"] = self.action.to_dict()
+        if self.expect is not None:
+            d["expect"] = self.expect.to_dict()
         return d
 
 

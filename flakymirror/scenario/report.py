@@ -105,6 +105,8 @@ def render_timeline(result: ScenarioResult, *, verbose: bool = False) -> str:
     if result.failures:
         lines.append("   verdict: FAIL")
         lines.extend(f"     - {printable(str(failure))}" for failure in result.failures)
+    elif not result.checked:
+        lines.append("   verdict: pass (no [expect]: nothing checked)")
     else:
         lines.append("   verdict: pass")
     return "\n".join(lines)

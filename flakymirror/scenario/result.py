@@ -100,6 +100,8 @@ class ScenarioResult:
     failures: tuple[Failure, ...]
     top_layer: str | None = None
     digest: str | None = None
+    #: False when the scenario has no ``[expect]``: the replay ran, nothing was checked.
+    checked: bool = True
 
     @property
     def verdict(self) -> str:
@@ -142,6 +144,7 @@ class ScenarioResult:
             "profile": self.profile,
             "clock": self.clock,
             "verdict": self.verdict,
+            "checked": self.checked,
             "outcome": self.outcome,
             "error": self.error,
             "error_type": self.error_type,

@@ -21,28 +21,15 @@ from typing import Any
 from flakymirror.scenario.checks import check
 from flakymirror.scenario.errors import ScenarioError
 from flakymirror.scenario.execute import Outcome, action_image, prepare, run_action
-from flakymirror.scenario.model import Expectations, Scenario
+from flakymirror.scenario.model import Action, Expectations, Scenario
 from flakymirror.scenario.recorder import Recorder
 from flakymirror.scenario.result import Event, ScenarioResult
+from flakymirror.scenario.stage import build_auth
 
 __all__ = ["apply_to_mirror", "build_mirror", "placeholders", "run_scenario"]
 
 _PLACEHOLDER = re.compile(r"\{(host|digest|index_digest|config|layer\d+|diff_id\d+)\}")
 _SETTLE_SECONDS = 2.0
-
-
-def _auth(scenario: Scenario, clock: Any) -> Any:
-    spec = scenario.mirror.auth
-    if spec is None:
-        return None
-    from flakymirror.registry.auth import BasicAuth, BearerAuth
-
-    users = {spec.username: spec.password}
-    if spec.kind == "basic":
-        return BasicAuth(users)
-    return BearerAuth(
-        users, token_ttl=spec.token_ttl, clock=clock.now, token_field=spec.token_field
-    )
 
 
 def build_mirror(scenario: Scenario) -> Any:
@@ -51,7 +38,8 @@ def build_mirror(scenario: Scenario) -> Any:
 
     clock_cls = mirror_name("VirtualClock" if scenario.clock == "virtual" else "RealClock", "clock")
     clock = clock_cls()
-    return mirror_name("FlakyMirror", "mirror")(clock=clock, auth=_auth(scenario, clock))
+    auth = build_auth(scenario.mirror.auth, clock)
+    return mirror_name("FlakyMirror", "mirror")(clock=clock, auth=auth)
 
 
 def apply_to_mirror(scenario: Scenario, mirror: Any) -> dict[str, Any]:
@@ -93,17 +81,21 @@ def _check_auth(scenario: Scenario, mirror: Any) -> None:
         )
 
 
-def placeholders(scenario: Scenario, built: dict[str, Any], host: str) -> dict[str, str]:
+def placeholders(
+    scenario: Scenario, built: dict[str, Any], host: str, action: Action | None = None
+) -> dict[str, str]:
     """Values for ``{host}``, ``{digest}``, ``{index_digest}``, ``{config}``, ``{layerN}`` and
     ``{diff_idN}`` in expected texts: the mirror's host and the action image's digests (for an
-    index: the child for the action's platform; ``{index_digest}`` is the index's)."""
+    index: the child for the action's platform; ``{index_digest}`` is the index's). ``action``
+    defaults to the scenario's reference action."""
+    action = action if action is not None else scenario.reference_action
     values = {"host": host}
-    image = action_image(scenario, built)
+    image = action_image(scenario, built, action.image)
     if image is None:
         return values
     if hasattr(image, "image_for"):
         values["index_digest"] = str(image.digest)
-        image = image.image_for(scenario.action.platform or "linux/amd64")
+        image = image.image_for(action.platform or "linux/amd64")
     values["digest"] = str(image.digest)
     values["config"] = str(image.config_blob.digest)
     for i, layer in enumerate(image.layers, start=1):
@@ -131,12 +123,30 @@ def _expanded(expect: Expectations, values: dict[str, str]) -> Expectations:
 
 
 @contextlib.contextmanager
-def _mirror_for(scenario: Scenario, mirror: Any) -> Iterator[Any]:
+def _staged(scenario: Scenario, mirror: Any) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """The mirror to replay on and the built images: the scenario applied to ``mirror``, or a
+    :class:`~flakymirror.scenario.stage.Stage` of its own (origin, auth, ``down`` and all)."""
     if mirror is not None:
-        yield mirror
+        try:
+            built = apply_to_mirror(scenario, mirror)
+        except ScenarioError:
+            raise
+        except (KeyError, ValueError) as e:
+            raise ScenarioError(f"cannot load into the mirror: {e}", path=scenario.path) from e
+        yield mirror, built
         return
-    with build_mirror(scenario) as own:
-        yield own
+    from flakymirror.scenario.stage import Stage, StageOptions
+
+    try:
+        stage = Stage(scenario, StageOptions(clock=scenario.clock)).start()
+    except ScenarioError:
+        raise
+    except (KeyError, ValueError) as e:
+        raise ScenarioError(f"cannot load into the mirror: {e}", path=scenario.path) from e
+    try:
+        yield stage.mirror, stage.images
+    finally:
+        stage.close()
 
 
 def _position(journal: Any) -> int:
@@ -183,26 +193,26 @@ def _timeline(entries: list[Any], recorder: Recorder) -> tuple[Event, ...]:
     return tuple(events)
 
 
-def run_scenario(scenario: Scenario, mirror: Any = None) -> ScenarioResult:
-    """Replay ``scenario`` and check its expectations.
+def run_scenario(
+    scenario: Scenario, mirror: Any = None, *, action: Action | None = None
+) -> ScenarioResult:
+    """Replay ``scenario`` and check its expectations (a scenario without ``[expect]`` checks
+    nothing).
 
     With ``mirror=None`` a FlakyMirror is built (virtual or real clock, auth as the file says),
     used and stopped. With a running ``mirror`` the scenario is applied to it
-    (:func:`apply_to_mirror`) and the mirror's clock is used.
+    (:func:`apply_to_mirror`) and the mirror's clock is used. ``action`` replaces what the
+    reference client runs (default: the scenario's ``[action]``, else an ``open`` of the
+    incident image).
     """
     if not isinstance(scenario, Scenario):
         raise TypeError(f"run_scenario needs a Scenario, got {type(scenario).__name__}")
-    with _mirror_for(scenario, mirror) as m:
-        try:
-            built = apply_to_mirror(scenario, m)
-        except ScenarioError:
-            raise
-        except (KeyError, ValueError) as e:
-            raise ScenarioError(f"cannot load into the mirror: {e}", path=scenario.path) from e
+    action = action if action is not None else scenario.reference_action
+    with _staged(scenario, mirror) as (m, built):
         clock = m.clock
         journal = m.journal
         try:
-            prepare(scenario, m.host, built, clock.sleep)
+            prepare(scenario, action, m.host, built, clock.sleep)
         except Exception as e:  # noqa: BLE001 - the set-up is part of the scenario's input
             raise ScenarioError(
                 f"the rebase set-up (exporting the app image) failed: {e}",
@@ -212,20 +222,20 @@ def run_scenario(scenario: Scenario, mirror: Any = None) -> ScenarioResult:
         first_seq = _position(journal) + 1
         recorder = Recorder(now=clock.now, position=lambda: _position(journal), sleep=clock.sleep)
         wall0 = time.perf_counter()
-        outcome: Outcome = run_action(scenario, m.host, recorder, built)
+        outcome: Outcome = run_action(scenario, action, m.host, recorder, built)
         wall = time.perf_counter() - wall0
         elapsed = recorder.elapsed()
         entries = _settled_entries(journal, first_seq)
-        values = placeholders(scenario, built, m.host)
+        values = placeholders(scenario, built, m.host, action)
     counts = collections.Counter(f"{e.method} {e.kind}" for e in entries)
     result = ScenarioResult(
         name=scenario.name,
         description=scenario.description,
         source=scenario.source,
         path=scenario.path,
-        action=scenario.action.kind,
-        image=scenario.action.image,
-        profile=scenario.action.profile,
+        action=action.kind,
+        image=action.image,
+        profile=action.profile,
         clock="virtual" if getattr(clock, "virtual", False) else "real",
         outcome="error" if outcome.error is not None else "success",
         error=outcome.error,
@@ -244,4 +254,6 @@ def run_scenario(scenario: Scenario, mirror: Any = None) -> ScenarioResult:
         top_layer=outcome.top_layer,
         digest=outcome.digest,
     )
+    if scenario.expect is None:
+        return replace(result, checked=False)
     return replace(result, failures=check(_expanded(scenario.expect, values), result))

@@ -1,0 +1,132 @@
+"""When an incident stops misbehaving, computed from its plans and faults.
+
+Each mirror value states its own part (``SyncPlan.settles`` and ``FaultRule.settles``); this
+module picks the values that touch the image under test and combines them: the incident
+converges when the last of them has settled (the latest time, the most requests), and never when
+one never settles, or when the mirror is down. :func:`convergence` is what the matrix uses: the
+file's ``[incident] converges_after`` when it states one, else the computed value.
+:func:`check_incident` is the loader's consistency check.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Any
+
+from flakymirror.scenario.model import Convergence, Scenario
+
+__all__ = ["check_incident", "computed", "convergence"]
+
+
+def _unit_sizes(image: Any, partial_index: bool) -> list[list[int]]:
+    """The sizes of the units a plan syncs: an image's layers; an index's children as one list
+    of units (``partial-index``), else each child's layers."""
+    if not hasattr(image, "image_for"):
+        return [[layer.size for layer in image.layers]]
+    children = image.images
+    if partial_index:
+        return [[
+            len(child.manifest_bytes) + child.config_blob.size + sum(x.size for x in child.layers)
+            for child in children
+        ]]  # fmt: skip
+    return [[layer.size for layer in child.layers] for child in children]
+
+
+def _combine(parts: list[Any]) -> Convergence:
+    if any(p.never or not p.known for p in parts):
+        return Convergence(never=True)
+    seconds = [p.seconds for p in parts if p.seconds is not None]
+    requests = [p.requests for p in parts if p.requests is not None]
+    return Convergence(
+        seconds=max(seconds) if seconds else None,
+        requests=max(requests) if requests else None,
+    )
+
+
+def _touches(rule: Any, repo: str) -> bool:
+    glob = rule.match.repo
+    return glob is None or fnmatchcase(repo, glob)
+
+
+def computed(scenario: Scenario) -> tuple[Convergence, str]:
+    """The convergence the plans and faults give for the image under test, and which value
+    decided it (its key in the file, for messages)."""
+    from flakymirror.mirror.plans import select_plan
+
+    if scenario.mirror.down:
+        return Convergence(never=True), "mirror.down"
+    ref = scenario.incident_image
+    repo = ref.split("@", 1)[0].rpartition(":")[0] if "@" not in ref else ref.split("@", 1)[0]
+    spec = next((i for i in scenario.images if i.ref == ref), None) or next(
+        i for i in scenario.images if i.repository == repo
+    )
+    plan = select_plan(scenario.mirror.plans, spec.repository, spec.tag)
+    image = spec.build()
+    parts: list[tuple[Any, str]] = [
+        (plan.settles(sizes), "mirror.plan")
+        for sizes in _unit_sizes(image, plan.mode == "partial-index")
+    ]
+    for i, rule in enumerate(scenario.mirror.faults):
+        if _touches(rule, spec.repository):
+            parts.append((rule.settles(), f"mirror.faults[{i}]"))
+    result = _combine([p for p, _ in parts])
+    why = next((w for p, w in parts if p.never or not p.known), None)
+    if why is None:
+        why = next(
+            (w for p, w in parts if p.seconds is not None and p.seconds == result.seconds),
+            "mirror.plan",
+        )
+    return result, why
+
+
+def convergence(scenario: Scenario) -> Convergence:
+    """The file's ``[incident] converges_after`` when it states one, else :func:`computed`."""
+    stated = scenario.incident.converges_after
+    return stated if stated is not None else computed(scenario)[0]
+
+
+def _path(key: str) -> tuple[str | int, ...]:
+    """``"mirror.faults[1]"`` → ``("mirror", "faults", 1)``."""
+    out: list[str | int] = []
+    for part in key.split("."):
+        name, _, index = part.partition("[")
+        out.append(name)
+        if index:
+            out.append(int(index.rstrip("]")))
+    return tuple(out)
+
+
+def check_incident(scenario: Scenario) -> tuple[str, str, tuple[str | int, ...]] | None:
+    """``(key, message, source)`` when the file's ``[incident]`` contradicts its plans and
+    faults; ``source`` is the key path of the value that decided it.
+
+    A stated ``converges_after`` may be earlier than the computed one (a client can succeed
+    while the mirror still misbehaves elsewhere, e.g. HEAD-only 404s) but not later. A
+    survivable incident whose mirror never settles must say when a client can succeed
+    (``converges_after``) unless it has an ``[origin]`` to fall back to.
+    """
+    auto, why = computed(scenario)
+    stated = scenario.incident.converges_after
+    later = stated is not None and not stated.never and not auto.never and (
+        (stated.seconds or 0) > (auto.seconds or 0) + 1e-9
+        or (stated.requests or 0) > (auto.requests or 0)
+    )
+    if later:
+        return (
+            "incident.converges_after",
+            f"says {stated}, but {why} settles after {auto}; a client can succeed no later",
+            _path(why),
+        )
+    if (
+        scenario.incident.survivable
+        and auto.never
+        and stated is None
+        and scenario.origin is None
+    ):
+        return (
+            "incident.survivable",
+            f"is true, but {why} never settles (or cannot be computed); state when a client "
+            "can succeed with converges_after, or set survivable = false",
+            _path(why),
+        )
+    return None
