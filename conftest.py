@@ -7,19 +7,21 @@ the real clients.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-import os
 import shutil
 from types import ModuleType
 
 import pytest
 from hypothesis import settings
 
+from flakymirror.trial.clients import in_ci
 
-def in_ci() -> bool:
-    """True when the ``CI`` environment variable is 1/true/yes (any case)."""
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
+# imported once, before any in-process pytester run: pytester restores sys.modules after each
+# run, and a cryptography re-imported later no longer matches trustme's key classes (a missing
+# test extra is reported by require_module instead)
+with contextlib.suppress(ImportError):
+    import trustme  # noqa: F401
 
 # Property tests explore new examples on a developer's machine (failures are replayed from the
 # local .hypothesis database); in CI they are derandomized, so a CI run is reproducible.

@@ -1,7 +1,8 @@
 """The ``flakymirror`` command line: each area registers its own sub-commands.
 
-``serve`` (the flaky mirror), ``export``/``rebase`` (the reference client), ``replay``/``scenarios``
-(the incident library). Every handler returns the process exit code.
+``serve`` (the flaky mirror, or a scenario's with ``--scenario``), ``export``/``rebase`` (the
+reference client), ``replay``/``scenarios`` (the incident library), ``matrix`` (the incident
+library against any client). Every handler returns the process exit code.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Sequence
 
 from flakymirror import __version__
 from flakymirror.client import commands as client_commands
-from flakymirror.mirror import commands as mirror_commands
 from flakymirror.scenario import commands as scenario_commands
+from flakymirror.trial import commands as trial_commands
+from flakymirror.trial import serve as serve_face
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"flakymirror {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    mirror_commands.register(sub)
+    serve_face.register(sub)
     scenario_commands.register(sub)
+    trial_commands.register(sub)
     client_commands.register(sub)
     return parser
 

@@ -1,0 +1,268 @@
+"""Run one client against one incident, on a mirror of its own, and judge it from the outside.
+
+:func:`run_trial` stands the scenario up (:class:`~flakymirror.scenario.stage.Stage`, on the
+real clock for external clients), builds the cell (placeholder values, client configuration
+files, a clean environment), runs the client under a timeout, reads the mirror's journal and
+the origin's log (:mod:`~flakymirror.trial.observe`) and what the client ended up with, and
+gives the verdict (:mod:`~flakymirror.trial.verdict`). The reference client takes its own path
+(:mod:`~flakymirror.trial.reference`) on the virtual clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flakymirror.scenario.convergence import Convergence, convergence
+from flakymirror.scenario.model import Scenario
+from flakymirror.trial.cell import Cell, Completed, Content, Target
+from flakymirror.trial.clients import CommandClient, ReferenceClient
+from flakymirror.trial.observe import observe
+from flakymirror.trial.placeholders import NoValue
+from flakymirror.trial.result import TrialResult
+from flakymirror.trial.verdict import HARNESS_ERROR, NOT_APPLICABLE, Judgement, ideal, judge
+
+__all__ = ["TrialOptions", "expected_verdict", "run_trial", "target_of"]
+
+_SETTLE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class TrialOptions:
+    """``timeout``: real seconds a client may run; ``time_scale``: every time in the scenario
+    is divided by it for external clients; ``artifacts``: a folder to keep each cell's command,
+    output and timeline in (None: keep nothing); ``tls``: serve every external cell over HTTPS
+    with a generated CA (presets that need TLS get it anyway)."""
+
+    timeout: float = 60.0
+    time_scale: float = 1.0
+    artifacts: Path | None = None
+    journal_size: int = 10000
+    tls: bool = False
+
+
+def target_of(scenario: Scenario, images: dict[str, Any]) -> Target:
+    """The image under test, as upstream holds it."""
+    from flakymirror.scenario.execute import action_image, resolve
+
+    ref = scenario.incident_image
+    image = action_image(scenario, images, ref)
+    return Target.of(image, resolve(ref, scenario, images, scenario.platform), scenario.platform)
+
+
+def expected_verdict(scenario: Scenario, client: Any, options: TrialOptions) -> str:
+    """The ideal verdict of this cell (see :func:`~flakymirror.trial.verdict.ideal`)."""
+    reference = isinstance(client, ReferenceClient)
+    if scenario.origin is not None and not client.mirror_config and not isinstance(
+        client, CommandClient
+    ):
+        return NOT_APPLICABLE
+    incident = scenario.incident
+    survivable = incident.survivable
+    if client.manifest_only and incident.manifest_survivable is not None:
+        survivable = incident.manifest_survivable
+    conv: Convergence = convergence(scenario)
+    needs_origin = scenario.origin is not None and (scenario.mirror.down or conv.never)
+    if needs_origin:
+        seconds = None  # the origin is healthy from the start
+    elif conv.never:
+        survivable = False
+        seconds = None
+    else:
+        scale = 1.0 if reference else options.time_scale
+        seconds = None if conv.seconds is None else conv.seconds / scale
+    return ideal(
+        survivable=survivable,
+        converges_after=seconds,
+        timeout=options.timeout,
+        has_what_it_needs=client.mirror_config or not needs_origin,
+    )
+
+
+def run_trial(scenario: Scenario, client: Any, options: TrialOptions | None = None) -> TrialResult:
+    """One cell: ``client`` (a preset, a :class:`CommandClient` or a :class:`ReferenceClient`)
+    against ``scenario``. The result's ``baseline`` is left for the caller to fill in."""
+    options = options or TrialOptions()
+    expected = expected_verdict(scenario, client, options)
+    if isinstance(client, ReferenceClient):
+        from flakymirror.trial.reference import run_reference
+
+        target = target_of(scenario, {s.ref: s.build() for s in scenario.images})
+        return run_reference(scenario, client, target, expected)
+    base = {"scenario": scenario.name, "client": client.name}
+    if expected == NOT_APPLICABLE:
+        return TrialResult(
+            **base,
+            verdict=NOT_APPLICABLE,
+            expected=expected,
+            error=f"{client.name} has no mirror configuration: it cannot reach the origin",
+        )
+    try:
+        return _run_external(scenario, client, options, expected)
+    except NoValue as exc:
+        return TrialResult(**base, verdict=NOT_APPLICABLE, expected=NOT_APPLICABLE, error=str(exc))
+
+
+@contextlib.contextmanager
+def _workdir() -> Iterator[Path]:
+    # short: podman refuses a --runroot longer than 50 characters, and presets nest under it
+    path = Path(tempfile.mkdtemp(prefix="fm-", dir="/tmp" if Path("/tmp").is_dir() else None))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _settled(journal: Any) -> list[Any]:
+    """The journal's entries once every one is closed (the server closes an entry a moment
+    after the client has its response)."""
+    deadline = time.monotonic() + _SETTLE_SECONDS
+    while True:
+        entries = journal.entries
+        if all(e.done for e in entries) or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.005)
+
+
+def _values(
+    stage: Any, scenario: Scenario, target: Target, workdir: Path, tls: bool
+) -> dict[str, str]:
+    """The placeholder values of one cell (absent: no value in this scenario)."""
+    from flakymirror.trial.configs import write_configs
+
+    mirror = stage.mirror
+    ref = scenario.incident_image
+    values = {
+        "ref": stage.mirror_ref(ref),
+        "digest_ref": f"{mirror.host}/{target.repository}@{target.index or target.manifest}",
+        "platform": scenario.platform,
+        "mirror": mirror.host,
+        "workdir": str(workdir / "work"),
+    }
+    (workdir / "work").mkdir()
+    if stage.origin_host is not None:
+        values["origin"] = stage.origin_host
+        values["origin_ref"] = stage.origin_ref(ref)
+    auth = scenario.mirror.auth
+    credentials = None
+    if auth is not None and auth.client_credentials:
+        credentials = (auth.username, auth.password)
+        values["username"], values["password"] = credentials
+    values.update(
+        write_configs(
+            workdir / "config",
+            mirror=mirror.host,
+            origin=stage.origin_host,
+            ca_pem=mirror.ca_pem if tls else None,
+            credentials=credentials,
+        )
+    )
+    return values
+
+
+def _run_external(
+    scenario: Scenario, client: Any, options: TrialOptions, expected: str
+) -> TrialResult:
+    from flakymirror.scenario.stage import Stage, StageOptions
+    from flakymirror.trial.environment import clean_env
+
+    auth_kind = scenario.mirror.auth.kind if scenario.mirror.auth is not None else None
+    needs_tls = getattr(client, "needs_tls", None)
+    tls = options.tls or bool(needs_tls is not None and needs_tls(auth_kind))
+    stage_options = StageOptions(
+        clock="real",
+        time_scale=options.time_scale,
+        tls=tls,
+        journal_size=options.journal_size,
+    )
+    with _workdir() as workdir, Stage(scenario, stage_options) as stage:
+        target = target_of(scenario, stage.images)
+        values = _values(stage, scenario, target, workdir, tls)
+        cell = Cell(
+            workdir=workdir,
+            values=values,
+            target=target,
+            env=clean_env(workdir),
+            timeout=options.timeout,
+            origin=scenario.origin is not None,
+            auth=auth_kind,
+            tls=tls,
+        )
+        # an in-process origin's request log; an [origin] url registry cannot be observed
+        in_process = stage.origin_url is not None and stage.upstream.is_running()
+        origin_log = stage.upstream.server.log if in_process else None
+        origin_mark = len(origin_log) if origin_log is not None else 0
+        t0 = time.time()
+        completed, content = _execute(client, cell)
+        entries = _settled(stage.mirror.journal)
+        origin_entries = list(origin_log)[origin_mark:] if origin_log is not None else None
+        observations = observe(
+            entries,
+            origin_entries,
+            target,
+            t0=t0,
+            dropped=stage.mirror.journal.dropped,
+            totals=stage.mirror.journal.totals(),
+        )
+        judgement = judge(
+            completed, observations, content, target, manifest_only=client.manifest_only
+        )
+        errors = list(stage.mirror.server.handler_errors)
+        if errors:
+            judgement = Judgement(
+                HARNESS_ERROR, f"the mirror raised {type(errors[0]).__name__}: {errors[0]}"
+            )
+        timeline = tuple(seen.line() for seen in observations.timeline)
+        result = TrialResult(
+            scenario=scenario.name,
+            client=client.name,
+            verdict=judgement.verdict,
+            expected=expected,
+            reason=judgement.reason,
+            exit_code=completed.exit_code,
+            attempts=observations.attempts,
+            gaps=observations.gaps,
+            wall_s=completed.wall,
+            origin_requests=observations.origin_requests,
+            fell_back_at=observations.fell_back_at,
+            kept_partial=judgement.kept_partial,
+            requests=dict(observations.requests),
+            command=completed.argv,
+            timeline=timeline,
+            output=_tail(completed),
+        )
+        if options.artifacts is not None:
+            from flakymirror.trial.artifacts import write_artifacts
+
+            result = write_artifacts(options.artifacts, scenario, result, completed, observations,
+                                     content, options)
+        return result
+
+
+def _tail(completed: Completed, lines: int = 20) -> str:
+    """The last lines of the client's stderr, then stdout."""
+    out = []
+    for name, text in (("stderr", completed.stderr), ("stdout", completed.stdout)):
+        if text.strip():
+            out.append(f"[{name}]")
+            out.extend(text.rstrip("\n").splitlines()[-lines:])
+    return "\n".join(out)
+
+
+def _execute(client: Any, cell: Cell) -> tuple[Completed, Content]:
+    """Run the client's command in the cell; what it did and what it ended up with."""
+    from flakymirror.trial.process import run
+
+    if isinstance(client, CommandClient):
+        argv = client.template.render(cell.values)
+        completed = run(argv, cell.env, cell.timeout, cwd=cell.workdir)
+        return completed, Content.unreadable("a command template: its output is not read")
+    with client.session(cell) as session:
+        completed = run(session.argv, session.env, cell.timeout, cwd=cell.workdir)
+        return completed, session.read(completed)
