@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench matrix matrix-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# the incident library x the shipped clients, against the baseline; writes docs/matrix.md
+matrix: $(STAMP)
+	$(PY) benchmarks/matrix.py
+
+# the same check for CI: the page goes to benchmarks/results/ (not committed)
+matrix-check: $(STAMP)
+	$(PY) benchmarks/matrix.py --out benchmarks/results/matrix.md
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
