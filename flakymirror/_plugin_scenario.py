@@ -21,9 +21,11 @@ INI_SCENARIOS = "flakymirror_scenarios"
 
 
 def check_marker_use(item: pytest.Item) -> None:
-    """Fail ``item`` when it carries the marker but does not use the ``flaky_mirror`` fixture."""
-    if item.get_closest_marker(MARKER) is not None and "flaky_mirror" not in getattr(
-        item, "fixturenames", ()
+    """Fail ``item`` when it carries the marker but uses neither ``flaky_mirror`` (which the
+    scenario is loaded into) nor ``run_client`` (which stands it up for a client)."""
+    names = getattr(item, "fixturenames", ())
+    if item.get_closest_marker(MARKER) is not None and not (
+        "flaky_mirror" in names or "run_client" in names
     ):
         pytest.fail(
             f"{item.nodeid}: @pytest.mark.{MARKER} loads into the flaky_mirror fixture, "

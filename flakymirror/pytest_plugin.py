@@ -3,9 +3,11 @@
 marker, and the mirror's journal in the report of a failed test.
 
 Fixtures (see ``pytest --fixtures``): ``flaky_mirror``, ``make_flaky_mirror``, ``oci_registry``,
-``mirror_clock``, ``flaky_mirror_scenario``, and the overridable session fixtures
+``mirror_clock``, ``flaky_mirror_scenario``, ``run_client``, and the overridable session fixtures
 ``flakymirror_listen_address`` and ``flakymirror_ssl_context`` (in the manner of
-pytest-httpserver's ``httpserver_listen_address`` / ``httpserver_ssl_context``).
+pytest-httpserver's ``httpserver_listen_address`` / ``httpserver_ssl_context``). With
+``--flakymirror-client`` (or the ini option ``flakymirror_clients``), scenario ``*.toml`` files
+are collected as one test per scenario × client (see :mod:`flakymirror._plugin_trial`).
 
 Everything heavy is imported inside the fixtures, so projects that merely have flakymirror
 installed pay nothing at pytest start-up.
@@ -36,12 +38,16 @@ from flakymirror._plugin_scenario import (
     load_marked,
     scenario_marker,
 )
+from flakymirror._plugin_trial import add_options as _add_trial_options
+from flakymirror._plugin_trial import collect_file as _collect_file
+from flakymirror._plugin_trial import configure as _configure_trial
 
 if TYPE_CHECKING:
     from ssl import SSLContext
 
     from flakymirror.mirror import Clock, FlakyMirror
     from flakymirror.registry import Registry
+    from flakymirror.trial import TrialResult
 
 __all__ = ["JOURNAL_SECTION", "LoadedScenario", "render_journal"]
 
@@ -87,6 +93,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help=f"journal lines shown per mirror for failed tests (overrides {INI_JOURNAL_LINES})",
     )
+    _add_trial_options(parser, group)
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,13 @@ def pytest_configure(config: pytest.Config) -> None:
         journal_size=_int_ini(config, _INI_JOURNAL_SIZE, 1),
         journal_lines=_journal_lines(config),
     )
+    _configure_trial(config)
+
+
+def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> pytest.Collector | None:
+    """Scenario ``*.toml`` files become one item per scenario × client, when clients are
+    given (``--flakymirror-client`` / ``flakymirror_clients``)."""
+    return _collect_file(file_path, parent)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -339,3 +353,47 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             text = "\n\n".join(render_journal(m, label, max_lines) for label, m in mirrors)
             report.sections.append((JOURNAL_SECTION, text))
     return report
+
+
+# -- run_client ------------------------------------------------------------------------------
+@pytest.fixture
+def run_client(request: pytest.FixtureRequest) -> Callable[..., TrialResult]:
+    """Run a client against an incident and judge it from the outside:
+    ``run_client(client, scenario=None, *, timeout=60.0, time_scale=1.0, tls=False)``.
+
+    ``client`` is a command template (``"mytool pull {ref}"``, split like a shell line, never
+    run through a shell; placeholders as ``flakymirror matrix`` has them), a preset
+    (``"skopeo-copy"``) or ``"reference[:PROFILE]"``. ``scenario`` is a library name, a path or
+    a ``Scenario`` (default: the test's ``@pytest.mark.mirror_scenario``). The scenario is
+    stood up on a mirror of its own on the real clock; the result (a ``TrialResult``) has
+    ``.verdict`` (``survived``, ``failed-loud``, ``failed-silent``, ``hung`` …), ``.expected``
+    (the ideal verdict), ``.attempts``, ``.gaps``, ``.reason`` and ``.timeline``."""
+    from flakymirror.trial.runner import TrialOptions, run_trial
+
+    def run(
+        client: Any,
+        scenario: Any = None,
+        *,
+        timeout: float = 60.0,
+        time_scale: float = 1.0,
+        tls: bool = False,
+    ) -> TrialResult:
+        from flakymirror.scenario import Scenario
+        from flakymirror.trial.clients import parse_client
+
+        if scenario is None:
+            arg = scenario_marker(request.node)
+            if arg is None:
+                pytest.fail(
+                    "run_client needs a scenario: pass one, or mark the test with "
+                    f"@pytest.mark.{MARKER}(...)",
+                    pytrace=False,
+                )
+            scenario = load_marked(request.node, arg)
+        elif not isinstance(scenario, Scenario):
+            scenario = load_marked(request.node, scenario)
+        spec = client if not isinstance(client, str) else parse_client(client)
+        options = TrialOptions(timeout=timeout, time_scale=time_scale, tls=tls)
+        return run_trial(scenario, spec, options)
+
+    return run
