@@ -367,13 +367,20 @@ def run_client(request: pytest.FixtureRequest) -> Callable[..., TrialResult]:
     a ``Scenario`` (default: the test's ``@pytest.mark.mirror_scenario``). The scenario is
     stood up on a mirror of its own on the real clock; the result (a ``TrialResult``) has
     ``.verdict`` (``survived``, ``failed-loud``, ``failed-silent``, ``hung`` …), ``.expected``
-    (the ideal verdict), ``.attempts``, ``.gaps``, ``.reason`` and ``.timeline``."""
+    (the ideal verdict), ``.attempts``, ``.gaps``, ``.reason`` and ``.timeline``. With
+    ``mirror=<a running FlakyMirror>, image="repo:tag"`` (and ``credentials=(user, pw)`` for
+    its auth) the client runs against that mirror as you set it up instead (``expected`` is
+    ``n/a``: there is no incident file); mind that ``flaky_mirror`` runs on a virtual clock
+    that only your test advances."""
     from flakymirror.trial.runner import TrialOptions, run_trial
 
     def run(
         client: Any,
         scenario: Any = None,
         *,
+        mirror: Any = None,
+        image: str | None = None,
+        credentials: tuple[str, str] | None = None,
         timeout: float = 60.0,
         time_scale: float = 1.0,
         tls: bool = False,
@@ -381,6 +388,15 @@ def run_client(request: pytest.FixtureRequest) -> Callable[..., TrialResult]:
         from flakymirror.scenario import Scenario
         from flakymirror.trial.clients import parse_client
 
+        spec = client if not isinstance(client, str) else parse_client(client)
+        if mirror is not None:
+            if scenario is not None or image is None:
+                pytest.fail("run_client(mirror=...) takes image='repo:tag' and no scenario",
+                            pytrace=False)  # fmt: skip
+            from flakymirror.trial.live import run_on_mirror
+
+            options = TrialOptions(timeout=timeout)
+            return run_on_mirror(mirror, image, spec, options, credentials=credentials)
         if scenario is None:
             arg = scenario_marker(request.node)
             if arg is None:
@@ -392,7 +408,6 @@ def run_client(request: pytest.FixtureRequest) -> Callable[..., TrialResult]:
             scenario = load_marked(request.node, arg)
         elif not isinstance(scenario, Scenario):
             scenario = load_marked(request.node, scenario)
-        spec = client if not isinstance(client, str) else parse_client(client)
         options = TrialOptions(timeout=timeout, time_scale=time_scale, tls=tls)
         return run_trial(scenario, spec, options)
 

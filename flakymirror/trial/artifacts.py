@@ -42,15 +42,17 @@ def serve_line(scenario: Any, options: Any) -> str:
 
 def write_artifacts(
     root: Path,
-    scenario: Any,
+    label: str,
     result: TrialResult,
     completed: Completed,
     observations: Observations,
     content: Content,
-    options: Any,
+    *,
+    serve: str | None = None,
 ) -> TrialResult:
-    """Write the cell's folder under ``root``; the result with ``artifacts`` set."""
-    folder = cell_folder(root, scenario.name, result.client)
+    """Write the cell's folder under ``root/<label>/<client>``; the result with ``artifacts``
+    set. ``serve`` is the command that stands the incident up again (None: none)."""
+    folder = cell_folder(root, label, result.client)
     folder.mkdir(parents=True, exist_ok=True)
     result = replace(result, artifacts=str(folder))
     (folder / "command.txt").write_text(shlex.join(completed.argv) + "\n")
@@ -66,9 +68,10 @@ def write_artifacts(
         f"partial: {content.partial}\ndetail: {content.detail}\n"
     )
     (folder / "result.json").write_text(json.dumps(result.to_row(), indent=1) + "\n")
-    (folder / "reproduce.txt").write_text(
-        "# stand the incident up (it prints the references to pull), then run the client:\n"
-        f"{serve_line(scenario, options)}\n"
-        f"{shlex.join(completed.argv)}\n"
-    )
+    if serve is not None:
+        (folder / "reproduce.txt").write_text(
+            "# stand the incident up (it prints the references to pull), then run the client\n"
+            "# (its files under /tmp/fm-* were removed: serve --json names new ones):\n"
+            f"{serve}\n{shlex.join(completed.argv)}\n"
+        )
     return result

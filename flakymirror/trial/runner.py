@@ -21,6 +21,7 @@ from typing import Any
 
 from flakymirror.scenario.convergence import Convergence, convergence
 from flakymirror.scenario.model import Scenario
+from flakymirror.trial.artifacts import serve_line
 from flakymirror.trial.cell import Cell, Completed, Content, Target
 from flakymirror.trial.clients import CommandClient, ReferenceClient
 from flakymirror.trial.observe import observe
@@ -28,7 +29,7 @@ from flakymirror.trial.placeholders import NoValue
 from flakymirror.trial.result import TrialResult
 from flakymirror.trial.verdict import HARNESS_ERROR, NOT_APPLICABLE, Judgement, ideal, judge
 
-__all__ = ["TrialOptions", "expected_verdict", "run_trial", "target_of"]
+__all__ = ["TrialOptions", "expected_verdict", "run_cell", "run_trial", "target_of"]
 
 _SETTLE_SECONDS = 2.0
 
@@ -64,9 +65,12 @@ def expected_verdict(scenario: Scenario, client: Any, options: TrialOptions) -> 
     ):
         return NOT_APPLICABLE
     incident = scenario.incident
-    survivable = incident.survivable
     if client.manifest_only and incident.manifest_survivable is not None:
-        survivable = incident.manifest_survivable
+        # the file's word for clients that read only the manifest and config: at once or never
+        return ideal(
+            survivable=incident.manifest_survivable, converges_after=None, timeout=options.timeout
+        )
+    survivable = incident.survivable
     conv: Convergence = convergence(scenario)
     needs_origin = scenario.origin is not None and (scenario.mirror.down or conv.never)
     if needs_origin:
@@ -196,53 +200,82 @@ def _run_external(
         )
         # an in-process origin's request log; an [origin] url registry cannot be observed
         in_process = stage.origin_url is not None and stage.upstream.is_running()
-        origin_log = stage.upstream.server.log if in_process else None
-        origin_mark = len(origin_log) if origin_log is not None else 0
-        t0 = time.time()
-        completed, content = _execute(client, cell)
-        entries = _settled(stage.mirror.journal)
-        origin_entries = list(origin_log)[origin_mark:] if origin_log is not None else None
-        observations = observe(
-            entries,
-            origin_entries,
-            target,
-            t0=t0,
-            dropped=stage.mirror.journal.dropped,
-            totals=stage.mirror.journal.totals(),
-        )
-        judgement = judge(
-            completed, observations, content, target, manifest_only=client.manifest_only
-        )
-        errors = list(stage.mirror.server.handler_errors)
-        if errors:
-            judgement = Judgement(
-                HARNESS_ERROR, f"the mirror raised {type(errors[0]).__name__}: {errors[0]}"
-            )
-        timeline = tuple(seen.line() for seen in observations.timeline)
-        result = TrialResult(
-            scenario=scenario.name,
-            client=client.name,
-            verdict=judgement.verdict,
-            expected=expected,
-            reason=judgement.reason,
-            exit_code=completed.exit_code,
-            attempts=observations.attempts,
-            gaps=observations.gaps,
-            wall_s=completed.wall,
-            origin_requests=observations.origin_requests,
-            fell_back_at=observations.fell_back_at,
-            kept_partial=judgement.kept_partial,
-            requests=dict(observations.requests),
-            command=completed.argv,
-            timeline=timeline,
-            output=_tail(completed),
-        )
-        if options.artifacts is not None:
-            from flakymirror.trial.artifacts import write_artifacts
+        origin_server = stage.upstream.server if in_process else None
+        return run_cell(
+            scenario.name, client, cell, stage.mirror, origin_server, expected, options,
+            scenario=scenario,
+        )  # fmt: skip
 
-            result = write_artifacts(options.artifacts, scenario, result, completed, observations,
-                                     content, options)
-        return result
+
+def run_cell(
+    label: str,
+    client: Any,
+    cell: Cell,
+    mirror: Any,
+    origin_server: Any,
+    expected: str,
+    options: TrialOptions,
+    *,
+    scenario: Scenario | None = None,
+) -> TrialResult:
+    """Run ``client`` in ``cell`` against a running ``mirror`` (and the origin's server, whose
+    log is read; None: no origin, or one that cannot be observed) and judge it from the
+    requests this run added to the mirror's journal and the origin's log."""
+    journal = mirror.journal
+    first_seq = len(journal) + journal.dropped + 1
+    dropped_before = journal.dropped
+    totals_before = journal.totals()
+    origin_mark = len(origin_server.log) if origin_server is not None else 0
+    t0 = time.time()
+    completed, content = _execute(client, cell)
+    entries = [e for e in _settled(journal) if e.seq >= first_seq]
+    origin_entries = (
+        list(origin_server.log)[origin_mark:] if origin_server is not None else None
+    )
+    totals = journal.totals()
+    totals.subtract(totals_before)
+    observations = observe(
+        entries,
+        origin_entries,
+        cell.target,
+        t0=t0,
+        dropped=journal.dropped - dropped_before,
+        totals=+totals,
+    )
+    judgement = judge(
+        completed, observations, content, cell.target, manifest_only=client.manifest_only
+    )
+    errors = list(mirror.server.handler_errors)
+    if errors:
+        judgement = Judgement(
+            HARNESS_ERROR, f"the mirror raised {type(errors[0]).__name__}: {errors[0]}"
+        )
+    result = TrialResult(
+        scenario=label,
+        client=client.name,
+        verdict=judgement.verdict,
+        expected=expected,
+        reason=judgement.reason,
+        exit_code=completed.exit_code,
+        attempts=observations.attempts,
+        gaps=observations.gaps,
+        wall_s=completed.wall,
+        origin_requests=observations.origin_requests,
+        fell_back_at=observations.fell_back_at,
+        kept_partial=judgement.kept_partial,
+        requests=dict(observations.requests),
+        command=completed.argv,
+        timeline=tuple(seen.line() for seen in observations.timeline),
+        output=_tail(completed),
+    )
+    if options.artifacts is not None:
+        from flakymirror.trial.artifacts import write_artifacts
+
+        result = write_artifacts(
+            options.artifacts, label, result, completed, observations, content,
+            serve=None if scenario is None else serve_line(scenario, options),
+        )  # fmt: skip
+    return result
 
 
 def _tail(completed: Completed, lines: int = 20) -> str:

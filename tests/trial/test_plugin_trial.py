@@ -119,3 +119,48 @@ def test_run_client_with_the_marker_or_a_scenario(pytester: pytest.Pytester) -> 
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*run_client needs a scenario*"])
+
+
+def test_scenario_items_spread_over_workers_and_shards(pytester: pytest.Pytester) -> None:
+    project(pytester)
+    args = ("scenarios", "--flakymirror-client", "reference", "--flakymirror-client",
+            "reference:ggcr-v0.21.5", "-p", "no:cacheprovider")  # fmt: skip
+    result = pytester.runpytest_subprocess(*args, "-n", "2")
+    result.assert_outcomes(passed=4)
+    seen = []
+    for group in ("1", "2"):
+        shard = pytester.runpytest_subprocess(*args, "--splits", "2", "--group", group, "-v")
+        shard.assert_outcomes(passed=2)
+        seen += [line.split(" ")[0] for line in shard.stdout.lines if " PASSED" in line]
+    assert len(set(seen)) == 4  # the two shards split the four items between them
+
+
+def test_run_client_against_a_live_mirror(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        f"""
+        from flakymirror.mirror import SyncPlan, AtOnce, RealClock
+        from flakymirror.oci import build_image, build_index
+
+        TINY = {TINY!r}
+
+        def test_live(run_client, make_flaky_mirror):
+            mirror = make_flaky_mirror(clock=RealClock())
+            mirror.push_upstream(build_image(layers=2, seed=4), "lib/app:1")
+            healthy = run_client(TINY + " {{ref}}", mirror=mirror, image="lib/app:1")
+            assert healthy.verdict == "survived" and healthy.expected == "n/a"
+            mirror.set_plan(SyncPlan(AtOnce(after=600), mode="empty"))
+            silent = run_client(TINY + " {{ref}}", mirror=mirror, image="lib/app:1")
+            assert silent.verdict == "failed-silent" and silent.attempts == 1
+            assert silent.requests == {{"GET blob": 1, "GET manifest": 1}}  # this run's only
+
+        def test_index_and_bad_use(run_client, make_flaky_mirror):
+            mirror = make_flaky_mirror(clock=RealClock())
+            mirror.push_upstream(build_index(seed=2, layers=1), "lib/multi:1")
+            result = run_client("{{ref}} is not run", mirror=mirror, image="lib/multi:1")
+            assert result.verdict == "harness-error"  # the program "{{ref}}" cannot start
+            run_client(TINY + " {{ref}}", mirror=mirror)
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*run_client(mirror=...) takes image='repo:tag'*"])
