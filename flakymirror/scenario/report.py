@@ -129,7 +129,7 @@ def render_summary(results: Sequence[ScenarioResult]) -> str:
             _clip(_short(printable(r.outcome_text())), 60),
             str(r.attempts),
             duration(r.backoff_total),
-            r.verdict.upper() if r.failures else r.verdict,
+            r.verdict.upper() if r.failures else (r.verdict if r.checked else "unchecked"),
         )
         for r in results
     ]
@@ -143,7 +143,11 @@ def render_summary(results: Sequence[ScenarioResult]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     )
     failed = sum(1 for r in results if r.failures)
-    out.append(f"{len(results)} scenarios, {len(results) - failed} passed, {failed} failed")
+    unchecked = sum(1 for r in results if not r.checked)
+    passed = len(results) - failed - unchecked
+    # a scenario without [expect] (an incident for any client) replays but checks nothing
+    extra = f", {unchecked} unchecked" if unchecked else ""
+    out.append(f"{len(results)} scenarios, {passed} passed{extra}, {failed} failed")
     return "\n".join(out)
 
 
@@ -155,13 +159,15 @@ def render_result(results: Sequence[ScenarioResult], *, verbose: bool = False) -
 
 
 def render_json(results: Sequence[ScenarioResult]) -> str:
-    """The same information as JSON: ``{"scenarios": [...], "summary": {...}}``."""
+    """The same information as JSON: ``{"scenarios": [...], "summary": {...}}``; the summary
+    has ``unchecked`` (scenarios without ``[expect]``) when there are any."""
     failed = sum(1 for r in results if r.failures)
+    unchecked = sum(1 for r in results if not r.checked)
     doc = {
         "scenarios": [r.to_dict() for r in results],
         "summary": {
             "total": len(results),
-            "passed": len(results) - failed,
+            "passed": len(results) - failed - unchecked,
             "failed": failed,
             "rows": [
                 {
@@ -176,4 +182,6 @@ def render_json(results: Sequence[ScenarioResult]) -> str:
             ],
         },
     }
+    if unchecked:
+        doc["summary"]["unchecked"] = unchecked
     return json.dumps(doc, indent=2, ensure_ascii=False)

@@ -116,3 +116,17 @@ def test_a_mirror_that_is_down_refuses_the_reference_client():
     result = run_scenario(s)
     assert result.outcome == "error" and result.attempts == 6
     assert "connection refused" in result.error
+
+
+def test_the_summary_counts_unchecked_scenarios_apart():
+    import json
+
+    from flakymirror.scenario import render_json, render_summary
+
+    checked = run_scenario(load_scenario("lifecycle-1674-empty-layers"))
+    unchecked = run_scenario(load('[mirror]\ndown = true\n[incident]\nsurvivable = false\n'))
+    text = render_summary([checked, unchecked])
+    assert text.endswith("2 scenarios, 1 passed, 1 unchecked, 0 failed")
+    assert "unchecked" in text.splitlines()[-2]
+    summary = json.loads(render_json([checked, unchecked]))["summary"]
+    assert (summary["passed"], summary["unchecked"], summary["failed"]) == (1, 1, 0)
