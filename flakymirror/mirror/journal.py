@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
@@ -180,6 +181,17 @@ class Journal:
         """A snapshot of the entries, oldest first."""
         with self._lock:
             return list(self._entries)
+
+    def settled(self, since: int = 1, timeout: float = 2.0) -> list[JournalEntry]:
+        """The entries from sequence number ``since`` on, once every one of them is closed
+        (the server closes an entry a moment after the client has its response), waiting at
+        most ``timeout`` real seconds; entries still open then are returned as they are."""
+        deadline = time.monotonic() + timeout
+        while True:
+            entries = [e for e in self.entries if e.seq >= since]
+            if all(e.done for e in entries) or time.monotonic() > deadline:
+                return entries
+            time.sleep(0.002)
 
     def __iter__(self) -> Iterator[JournalEntry]:
         return iter(self.entries)

@@ -139,26 +139,13 @@ def _scenario(t: Table, path: str | None) -> Scenario:
             f"{toml_value(under_test)} is not one of the images"
             + suggest(_DIGEST_REF.sub("", under_test), refs, spell=toml_value),
         )
-    if action is None:
-        return _consistent(Scenario(
-            name=name,
-            description=description,
-            source=source,
-            images=images,
-            expect=expect,
-            mirror=mirror,
-            clock=clock,
-            incident=incident,
-            origin=origin,
-            path=path,
-        ))  # fmt: skip
-    if action.base_image is not None and action.base_image not in refs:
+    if action is not None and action.base_image is not None and action.base_image not in refs:
         raise Invalid(
             ("action", "base_image"),
             f"{toml_value(action.base_image)} is not one of the images"
             + suggest(action.base_image, refs, spell=toml_value),
         )
-    if action.app_image is not None and action.app_image in refs:
+    if action is not None and action.app_image is not None and action.app_image in refs:
         raise Invalid(
             ("action", "app_image"),
             f"{toml_value(action.app_image)} is one of the images; the rebase set-up exports the app "

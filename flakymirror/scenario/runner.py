@@ -29,7 +29,6 @@ from flakymirror.scenario.stage import build_auth
 __all__ = ["apply_to_mirror", "build_mirror", "placeholders", "run_scenario"]
 
 _PLACEHOLDER = re.compile(r"\{(host|digest|index_digest|config|layer\d+|diff_id\d+)\}")
-_SETTLE_SECONDS = 2.0
 
 
 def build_mirror(scenario: Scenario) -> Any:
@@ -153,17 +152,6 @@ def _position(journal: Any) -> int:
     return len(journal) + getattr(journal, "dropped", 0)
 
 
-def _settled_entries(journal: Any, first_seq: int) -> list[Any]:
-    """Journal entries from ``first_seq`` on, once every one of them is closed (responses are
-    closed by the server thread a moment after the client has read them)."""
-    deadline = time.monotonic() + _SETTLE_SECONDS
-    while True:
-        entries = [e for e in journal.entries if e.seq >= first_seq]
-        if all(e.done for e in entries) or time.monotonic() > deadline:
-            return entries
-        time.sleep(0.002)
-
-
 def _timeline(entries: list[Any], recorder: Recorder) -> tuple[Event, ...]:
     events: list[Event] = []
     marks = sorted(recorder.marks, key=lambda m: m.position)  # stable: keeps creation order
@@ -225,7 +213,7 @@ def run_scenario(
         outcome: Outcome = run_action(scenario, action, m.host, recorder, built)
         wall = time.perf_counter() - wall0
         elapsed = recorder.elapsed()
-        entries = _settled_entries(journal, first_seq)
+        entries = journal.settled(first_seq)
         values = placeholders(scenario, built, m.host, action)
     counts = collections.Counter(f"{e.method} {e.kind}" for e in entries)
     result = ScenarioResult(

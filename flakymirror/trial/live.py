@@ -88,21 +88,14 @@ def run_on_mirror(
     from flakymirror.trial.configs import write_configs
     from flakymirror.trial.environment import clean_env
     from flakymirror.trial.placeholders import NoValue
-    from flakymirror.trial.runner import TrialOptions, _workdir, run_cell
+    from flakymirror.trial.runner import TrialOptions, _workdir, base_values, run_cell
 
     options = options or TrialOptions()
     if isinstance(client, ReferenceClient):
         raise TypeError("the reference client runs scenarios (run_client(..., scenario=...))")
     target = target_from_upstream(mirror.adapter, image, platform)
     with _workdir() as workdir:
-        (workdir / "work").mkdir()
-        values = {
-            "ref": f"{mirror.host}/{image}",
-            "digest_ref": f"{mirror.host}/{target.repository}@{target.index or target.manifest}",
-            "platform": platform,
-            "mirror": mirror.host,
-            "workdir": str(workdir / "work"),
-        }
+        values = base_values(mirror.host, image, target, workdir)
         if credentials is not None:
             values["username"], values["password"] = credentials
         values.update(

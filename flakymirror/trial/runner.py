@@ -31,7 +31,6 @@ from flakymirror.trial.verdict import HARNESS_ERROR, NOT_APPLICABLE, Judgement, 
 
 __all__ = ["TrialOptions", "expected_verdict", "run_cell", "run_trial", "target_of"]
 
-_SETTLE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -123,15 +122,17 @@ def _workdir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _settled(journal: Any) -> list[Any]:
-    """The journal's entries once every one is closed (the server closes an entry a moment
-    after the client has its response)."""
-    deadline = time.monotonic() + _SETTLE_SECONDS
-    while True:
-        entries = journal.entries
-        if all(e.done for e in entries) or time.monotonic() > deadline:
-            return entries
-        time.sleep(0.005)
+def base_values(mirror: str, image: str, target: Target, workdir: Path) -> dict[str, str]:
+    """The placeholder values every cell has: ``{ref}``, ``{digest_ref}``, ``{platform}``,
+    ``{mirror}`` and ``{workdir}`` (created here, inside the cell's folder)."""
+    (workdir / "work").mkdir()
+    return {
+        "ref": f"{mirror}/{image}",
+        "digest_ref": f"{mirror}/{target.repository}@{target.index or target.manifest}",
+        "platform": target.platform,
+        "mirror": mirror,
+        "workdir": str(workdir / "work"),
+    }
 
 
 def _values(
@@ -142,14 +143,7 @@ def _values(
 
     mirror = stage.mirror
     ref = scenario.incident_image
-    values = {
-        "ref": stage.mirror_ref(ref),
-        "digest_ref": f"{mirror.host}/{target.repository}@{target.index or target.manifest}",
-        "platform": scenario.platform,
-        "mirror": mirror.host,
-        "workdir": str(workdir / "work"),
-    }
-    (workdir / "work").mkdir()
+    values = base_values(mirror.host, stage.resolve(ref), target, workdir)
     if stage.origin_host is not None:
         values["origin"] = stage.origin_host
         values["origin_ref"] = stage.origin_ref(ref)
@@ -228,7 +222,7 @@ def run_cell(
     origin_mark = len(origin_server.log) if origin_server is not None else 0
     t0 = time.time()
     completed, content = _execute(client, cell)
-    entries = [e for e in _settled(journal) if e.seq >= first_seq]
+    entries = journal.settled(first_seq)
     origin_entries = (
         list(origin_server.log)[origin_mark:] if origin_server is not None else None
     )
