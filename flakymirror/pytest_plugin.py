@@ -41,15 +41,15 @@ from flakymirror._plugin_scenario import (
 from flakymirror._plugin_trial import add_options as _add_trial_options
 from flakymirror._plugin_trial import collect_file as _collect_file
 from flakymirror._plugin_trial import configure as _configure_trial
+from flakymirror._plugin_trial import run_client
 
 if TYPE_CHECKING:
     from ssl import SSLContext
 
     from flakymirror.mirror import Clock, FlakyMirror
     from flakymirror.registry import Registry
-    from flakymirror.trial import TrialResult
 
-__all__ = ["JOURNAL_SECTION", "LoadedScenario", "render_journal"]
+__all__ = ["JOURNAL_SECTION", "LoadedScenario", "render_journal", "run_client"]
 
 _SETTINGS = pytest.StashKey["_Settings"]()
 
@@ -353,62 +353,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             text = "\n\n".join(render_journal(m, label, max_lines) for label, m in mirrors)
             report.sections.append((JOURNAL_SECTION, text))
     return report
-
-
-# -- run_client ------------------------------------------------------------------------------
-@pytest.fixture
-def run_client(request: pytest.FixtureRequest) -> Callable[..., TrialResult]:
-    """Run a client against an incident and judge it from the outside:
-    ``run_client(client, scenario=None, *, timeout=60.0, time_scale=1.0, tls=False)``.
-
-    ``client`` is a command template (``"mytool pull {ref}"``, split like a shell line, never
-    run through a shell; placeholders as ``flakymirror matrix`` has them), a preset
-    (``"skopeo-copy"``) or ``"reference[:PROFILE]"``. ``scenario`` is a library name, a path or
-    a ``Scenario`` (default: the test's ``@pytest.mark.mirror_scenario``). The scenario is
-    stood up on a mirror of its own on the real clock; the result (a ``TrialResult``) has
-    ``.verdict`` (``survived``, ``failed-loud``, ``failed-silent``, ``hung`` …), ``.expected``
-    (the ideal verdict), ``.attempts``, ``.gaps``, ``.reason`` and ``.timeline``. With
-    ``mirror=<a running FlakyMirror>, image="repo:tag"`` (and ``credentials=(user, pw)`` for
-    its auth) the client runs against that mirror as you set it up instead (``expected`` is
-    ``n/a``: there is no incident file); mind that ``flaky_mirror`` runs on a virtual clock
-    that only your test advances."""
-    from flakymirror.trial.runner import TrialOptions, run_trial
-
-    def run(
-        client: Any,
-        scenario: Any = None,
-        *,
-        mirror: Any = None,
-        image: str | None = None,
-        credentials: tuple[str, str] | None = None,
-        timeout: float = 60.0,
-        time_scale: float = 1.0,
-        tls: bool = False,
-    ) -> TrialResult:
-        from flakymirror.scenario import Scenario
-        from flakymirror.trial.clients import parse_client
-
-        spec = client if not isinstance(client, str) else parse_client(client)
-        if mirror is not None:
-            if scenario is not None or image is None:
-                pytest.fail("run_client(mirror=...) takes image='repo:tag' and no scenario",
-                            pytrace=False)  # fmt: skip
-            from flakymirror.trial.live import run_on_mirror
-
-            options = TrialOptions(timeout=timeout)
-            return run_on_mirror(mirror, image, spec, options, credentials=credentials)
-        if scenario is None:
-            arg = scenario_marker(request.node)
-            if arg is None:
-                pytest.fail(
-                    "run_client needs a scenario: pass one, or mark the test with "
-                    f"@pytest.mark.{MARKER}(...)",
-                    pytrace=False,
-                )
-            scenario = load_marked(request.node, arg)
-        elif not isinstance(scenario, Scenario):
-            scenario = load_marked(request.node, scenario)
-        options = TrialOptions(timeout=timeout, time_scale=time_scale, tls=tls)
-        return run_trial(scenario, spec, options)
-
-    return run

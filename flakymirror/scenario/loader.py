@@ -17,6 +17,7 @@ from typing import Any
 from flakymirror.oci.reference import Reference, ReferenceError
 from flakymirror.scenario import mirror_values
 from flakymirror.scenario.errors import ScenarioError, format_key
+from flakymirror.scenario.expect import read_expect
 from flakymirror.scenario.fields import (
     Invalid,
     Table,
@@ -27,26 +28,18 @@ from flakymirror.scenario.fields import (
     suggest,
     toml_value,
 )
+from flakymirror.scenario.incident import DIGEST_REF, pushed, read_incident, read_origin
 from flakymirror.scenario.locate import line_of
 from flakymirror.scenario.model import (
     ACTIONS,
     CLOCKS,
-    ENDPOINT_KINDS,
-    HTTP_METHODS,
     LIFECYCLE_DELAYS,
-    OUTCOMES,
     PROFILES,
     Action,
     AuthSpec,
-    Convergence,
-    Elapsed,
-    Expectations,
     ImageSpec,
-    Incident,
     MirrorSpec,
-    OriginSpec,
     Scenario,
-    Sleeps,
     label_pairs,
 )
 
@@ -55,8 +48,6 @@ __all__ = ["load_file", "loads", "scenario_from_dict"]
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
 _TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
-_ORIGIN_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?$|^https?://\[[0-9a-fA-F:]+\](:[0-9]{1,5})?/?$")
-_DIGEST_REF = re.compile(r"@\{(index_)?digest\}$")
 
 
 def load_file(path: str | Path) -> Scenario:
@@ -117,13 +108,15 @@ def _scenario(t: Table, path: str | None) -> Scenario:
     clock = t.string("clock", "virtual", choices=CLOCKS)
     images = _images(t)
     mirror = _mirror(t.table("mirror"))
-    origin = _origin(t.table("origin"))
+    origin = read_origin(t.table("origin"))
     incident_table = t.table("incident")
-    incident = _incident(incident_table)
+    incident = read_incident(
+        incident_table, lambda text, path: _reference(text, path, tag_required=False)
+    )
     action_table = t.table("action")
     action = _action(action_table) if action_table is not None else None
     expect_table = t.table("expect")
-    expect = _expect(expect_table) if expect_table is not None else None
+    expect = read_expect(expect_table) if expect_table is not None else None
     t.done()
     if not images:
         raise Invalid(
@@ -133,11 +126,11 @@ def _scenario(t: Table, path: str | None) -> Scenario:
     refs = {i.ref for i in images}
     image_key = ("incident", "image") if incident.image is not None else ("action", "image")
     under_test = incident.image or (action.image if action is not None else images[0].ref)
-    if not _pushed(under_test, refs):
+    if not pushed(under_test, refs):
         raise Invalid(
             image_key,
             f"{toml_value(under_test)} is not one of the images"
-            + suggest(_DIGEST_REF.sub("", under_test), refs, spell=toml_value),
+            + suggest(DIGEST_REF.sub("", under_test), refs, spell=toml_value),
         )
     if action is not None and action.base_image is not None and action.base_image not in refs:
         raise Invalid(
@@ -177,71 +170,6 @@ def _consistent(scenario: Scenario) -> Scenario:
         key, message, source = problem
         raise Invalid(tuple(key.split(".")), message, also=[source] if source else [])
     return scenario
-
-
-def _pushed(ref: str, refs: set[str]) -> bool:
-    """Whether ``ref`` (``repo:tag`` or ``repo@{digest}``) names one of the pushed images."""
-    if _DIGEST_REF.search(ref):
-        repo = _DIGEST_REF.sub("", ref)
-        return any(r.rpartition(":")[0] == repo for r in refs)
-    return ref in refs
-
-
-def _origin(t: Table | None) -> OriginSpec | None:
-    if t is None:
-        return None
-    url = t.string("url", None)
-    if url is not None and not _ORIGIN_URL.match(url):
-        raise Invalid(
-            t.key("url"),
-            f"expected a registry URL such as \"http://127.0.0.1:5000\" (scheme, host and "
-            f"port, no path), got {toml_value(url)}",
-        )
-    t.done()
-    return OriginSpec(url=url.rstrip("/") if url is not None else None)
-
-
-def _incident(t: Table | None) -> Incident:
-    if t is None:
-        return Incident()
-    image = t.string("image", None)
-    if image is not None:
-        probe = _DIGEST_REF.sub("@sha256:" + "0" * 64, image)
-        _reference(probe, t.key("image"), tag_required=False)
-        if "@" in image and not _DIGEST_REF.search(image):
-            raise Invalid(
-                t.key("image"),
-                f"{toml_value(image)}: name the image as 'repo:tag' or 'repo@{{digest}}' "
-                "(its digest is known once it is built)",
-            )
-    incident = Incident(
-        survivable=t.boolean("survivable", True),
-        converges_after=_convergence(t.raw("converges_after", None), t.key("converges_after")),
-        image=image,
-        manifest_survivable=t.boolean("manifest_survivable", None),
-    )
-    t.done()
-    return incident
-
-
-def _convergence(value: Any, path: tuple) -> Convergence | None:
-    """``converges_after``: seconds (a number), ``"never"``, or a table of seconds/requests."""
-    if value is None:
-        return None
-    if value == "never":
-        return Convergence(never=True)
-    if isinstance(value, dict):
-        t = Table(value, path)
-        conv = Convergence(
-            seconds=t.number("seconds", None), requests=t.integer("requests", None)
-        )
-        t.done()
-        if conv.seconds is None and conv.requests is None:
-            raise Invalid(path, "give seconds, requests or both (e.g. { requests = 3 })")
-        return conv
-    if isinstance(value, str):
-        raise Invalid(path, f'expected a number of seconds, a table or "never", got {describe(value)}')
-    return Convergence(seconds=check_number(value, path))
 
 
 def _images(t: Table) -> tuple[ImageSpec, ...]:
@@ -395,85 +323,6 @@ def _action(t: Table) -> Action:
     )
     t.done()
     return action
-
-
-def _expect(t: Table) -> Expectations:
-    outcome = t.string("outcome", choices=OUTCOMES)
-    error = t.string("error", None)
-    contains = t.array("error_contains", check_str, (), accept_single=True)
-    exit_code = t.integer("exit_code", None)
-    if outcome == "success":
-        for key, value in (
-            ("error", error),
-            ("error_contains", contains or None),
-            ("exit_code", exit_code),
-        ):
-            if value is not None:
-                raise Invalid(t.key(key), 'contradicts outcome = "success"')
-    status = t.integer("status", None)
-    if status is not None and status != 0 and not 100 <= status <= 599:
-        raise Invalid(t.key("status"), f"must be an HTTP status (100-599) or 0, got {status}")
-    expect = Expectations(
-        outcome=outcome,
-        error=error,
-        error_contains=contains,
-        exit_code=exit_code,
-        status=status,
-        attempts=t.integer("attempts", None, minimum=1),
-        logs=t.array("logs", check_str, None),
-        top_layer=t.string("top_layer", None),
-        sleeps=_sleeps(t.table("sleeps")),
-        requests=_requests(t.table("requests")),
-        elapsed=_elapsed(t.table("elapsed")),
-    )
-    t.done()
-    return expect
-
-
-def _sleeps(t: Table | None) -> Sleeps:
-    if t is None:
-        return Sleeps()
-    sleeps = Sleeps(
-        opener=t.array("opener", check_number, None),
-        transport=t.array("transport", check_number, None),
-        jitter=t.number("jitter", 0.0),
-        tolerance=t.number("tolerance", 1e-6),
-    )
-    t.done()
-    return sleeps
-
-
-def _requests(t: Table | None) -> tuple[tuple[str, int], ...]:
-    if t is None:
-        return ()
-    counts = []
-    for key in t.data:
-        method, _, kind = key.rpartition(" ")
-        if kind not in ENDPOINT_KINDS:
-            raise Invalid(
-                t.key(key),
-                f"unknown endpoint kind {kind!r} (known: {', '.join(ENDPOINT_KINDS)})"
-                + suggest(kind, ENDPOINT_KINDS),
-            )
-        if method and method not in HTTP_METHODS:
-            raise Invalid(
-                t.key(key), f"unknown method {method!r} (use one of {', '.join(HTTP_METHODS)})"
-            )
-        counts.append((key, t.integer(key)))
-    t.done()
-    return tuple(counts)
-
-
-def _elapsed(t: Table | None) -> Elapsed:
-    if t is None:
-        return Elapsed()
-    elapsed = Elapsed(
-        min=t.number("min", None), max=t.number("max", None), wall_max=t.number("wall_max", None)
-    )
-    if elapsed.min is not None and elapsed.max is not None and elapsed.min > elapsed.max:
-        raise Invalid(t.key("max"), f"is below min ({elapsed.max:g} < {elapsed.min:g})")
-    t.done()
-    return elapsed
 
 
 # -- values ------------------------------------------------------------------------------------

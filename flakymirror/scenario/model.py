@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flakymirror.scenario.incident import Convergence, Incident, OriginSpec
+
 __all__ = [
     "ACTIONS",
     "CLOCKS",
@@ -164,82 +166,6 @@ class MirrorSpec:
             d["faults"] = [rule.to_dict() for rule in self.faults]
         if self.auth is not None:
             d["auth"] = self.auth.to_dict()
-        return d
-
-
-@dataclass(frozen=True)
-class OriginSpec:
-    """A healthy origin behind the mirror, as clients are configured in the field.
-
-    ``url=None``: an in-process registry holding the same images; a URL: a real registry the
-    images are pushed to. Either way the mirror pulls through from the origin, and clients with
-    mirror configuration reach the origin when the mirror fails them.
-    """
-
-    url: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``[origin]`` table."""
-        return _prune({"url": self.url})
-
-
-@dataclass(frozen=True)
-class Convergence:
-    """When an incident stops misbehaving: ``seconds`` after the first request for the image
-    (on the mirror clock), after ``requests`` requests, or ``never``. ``None`` fields say
-    nothing; ``Convergence()`` converges at once."""
-
-    seconds: float | None = None
-    requests: int | None = None
-    never: bool = False
-
-    def to_value(self) -> Any:
-        """The TOML form: a number of seconds, a table, or ``"never"``."""
-        if self.never:
-            return "never"
-        if self.requests is None:
-            return self.seconds if self.seconds is not None else 0.0
-        return _prune({"seconds": self.seconds, "requests": self.requests})
-
-    def __str__(self) -> str:
-        if self.never:
-            return "never"
-        parts = []
-        if self.seconds is not None:
-            parts.append(f"{self.seconds:g} s")
-        if self.requests is not None:
-            parts.append(f"{self.requests} request{'s' if self.requests != 1 else ''}")
-        return " and ".join(parts) or "at once"
-
-
-@dataclass(frozen=True)
-class Incident:
-    """What the incident means for any client, stated without knowing the client.
-
-    ``survivable``: a client that retries sensibly (and, with an origin, falls back) can end up
-    with the complete image. ``converges_after``: when the mirror stops misbehaving, as the file
-    states it (``None``: computed from the plans and faults). ``image``: the image under test,
-    ``"repo:tag"`` or ``"repo@{digest}"`` (``None``: the action's image, else the first image).
-    ``manifest_survivable``: the same for clients that only read the manifest and config
-    (``None``: as ``survivable``).
-    """
-
-    survivable: bool = True
-    converges_after: Convergence | None = None
-    image: str | None = None
-    manifest_survivable: bool | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``[incident]`` table (empty when everything is the default)."""
-        d: dict[str, Any] = {}
-        if not self.survivable:
-            d["survivable"] = False
-        if self.converges_after is not None:
-            d["converges_after"] = self.converges_after.to_value()
-        if self.image is not None:
-            d["image"] = self.image
-        if self.manifest_survivable is not None:
-            d["manifest_survivable"] = self.manifest_survivable
         return d
 
 

@@ -33,8 +33,8 @@ class ContainerdError(RuntimeError):
 
 
 def short_tempdir(prefix: str = "fm-") -> Path:
-    """A new directory with a short path (``/tmp/fm-XXXXXXXX``): podman refuses a runroot
-    longer than 50 characters and unix sockets allow about 100."""
+    """A new directory with a short path (``/tmp/fm-`` and eight random characters): podman
+    refuses a runroot longer than 50 characters and unix sockets allow about 100."""
     base = "/tmp" if os.path.isdir("/tmp") else None
     return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
 
