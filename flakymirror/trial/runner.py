@@ -32,7 +32,6 @@ from flakymirror.trial.verdict import HARNESS_ERROR, NOT_APPLICABLE, Judgement, 
 __all__ = ["TrialOptions", "expected_verdict", "run_cell", "run_trial", "target_of"]
 
 
-
 @dataclass(frozen=True)
 class TrialOptions:
     """``timeout``: real seconds a client may run; ``time_scale``: every time in the scenario
@@ -72,8 +71,10 @@ def expected_verdict(scenario: Scenario, client: Any, options: TrialOptions) -> 
     survivable = incident.survivable
     conv: Convergence = convergence(scenario)
     needs_origin = scenario.origin is not None and (scenario.mirror.down or conv.never)
-    if needs_origin:
-        seconds = None  # the origin is healthy from the start
+    if scenario.origin is not None and client.mirror_config:
+        seconds = None  # it can fall back: the origin is healthy from the start
+    elif needs_origin:
+        seconds = None  # and it has no way there (has_what_it_needs below)
     elif conv.never:
         survivable = False
         seconds = None

@@ -91,13 +91,14 @@ def judge(
 
     ``hung`` when it was killed at the timeout; ``failed-loud`` for a non-zero exit;
     ``harness-error`` when the journal dropped entries (the evidence is incomplete) or the
-    program could not be started at all. An exit 0
-    is ``survived`` only on positive evidence: what the client holds is the target image (when
-    its output can be read, this wins), or else the journal shows a complete manifest as the
-    last one it took and every blob it needs delivered whole; otherwise ``failed-silent``.
+    program could not be started at all. An exit 0 is ``survived`` only on positive evidence:
+    what the client holds is the target image (when its output can be read, this wins), or else
+    the journal shows a complete manifest as the last one it took and every blob it needs
+    delivered whole; otherwise ``failed-silent``.
     """
-    partial = content.partial or (content.readable and content_matches(content, target) is not None
-                                  and content.manifest is not None)
+    differs = content_matches(content, target) if content.readable else None
+    # a failure that left an image behind, other than the one wanted
+    partial = content.partial or (differs is not None and content.manifest is not None)
     if observations.dropped:
         return Judgement(
             HARNESS_ERROR,
@@ -116,7 +117,6 @@ def judge(
     if observations.requests_seen == 0:
         return Judgement(FAILED_SILENT, "exit 0 without a single request to the mirror or origin")
     if content.readable:
-        differs = content_matches(content, target)
         if differs is None:
             return Judgement(SURVIVED, f"exit 0 and {content.detail or 'the complete image'}")
         return Judgement(FAILED_SILENT, f"exit 0 but {differs}")

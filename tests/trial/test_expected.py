@@ -54,6 +54,14 @@ def test_manifest_only_clients_have_their_own_survivability():
     assert ideal(layer_forever, "skopeo-inspect") == "survived"
 
 
+def test_a_client_that_can_fall_back_does_not_wait_for_the_mirror():
+    slow = ("[origin]\n[mirror]\nplan = { mode = \"empty\", schedule = { kind = \"at-once\", "
+            "after = 120 } }\n")  # fmt: skip
+    unscaled = TrialOptions(timeout=30, time_scale=1)
+    assert ideal(slow, "ctr-pull", unscaled) == "survived"  # the origin serves at once
+    assert ideal(slow, "tool {ref}", unscaled) == "failed-loud"  # 120 s > half of 30 s
+
+
 def test_library_examples():
     s = load_scenario("harbor-22609-blob-404-with-origin")
     assert expected_verdict(s, parse_client("podman-pull"), OPTS) == "survived"
