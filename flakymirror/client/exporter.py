@@ -15,7 +15,7 @@
 
 The build is :func:`~flakymirror.client.export_build.build_app_image`, the image being built a
 :class:`~flakymirror.client.working_image.WorkingImage` (shared with the rebaser), the opens and
-the save a :class:`~flakymirror.client.session.Session`.
+the save a :class:`~flakymirror.client.export_context.ExportContext`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from flakymirror.client.auth import Credentials, Keychain
 from flakymirror.client.buildmeta import Process
 from flakymirror.client.errors import ClientError
 from flakymirror.client.export_build import Buildpack, LayerSpec, build_app_image
+from flakymirror.client.export_context import ExportContext
 from flakymirror.client.layers import LayerBuilder
 from flakymirror.client.lifecycle_error import CODE_EXPORT_ERROR, LifecycleError
 from flakymirror.client.metadata import (
@@ -43,7 +44,6 @@ from flakymirror.client.opener import LIFECYCLE_DELAYS, open_remote_image
 from flakymirror.client.push import PushResult
 from flakymirror.client.remote import RemoteImage
 from flakymirror.client.retry import RetryProfile
-from flakymirror.client.session import Session
 from flakymirror.client.transport import RequestRecord
 from flakymirror.client.working_image import WorkingImage, image_labels
 from flakymirror.oci.digest import Digest
@@ -134,7 +134,7 @@ def export(
     """
     log = logger if logger is not None else _log
     record: list[RequestRecord] = []
-    ctx = Session(insecure, keychain, profile, sleep, platform, record, jobs, log)
+    ctx = ExportContext(insecure, keychain, profile, sleep, platform, record, jobs, log)
     try:
         if previous_image:
             log.info("Reusing layers from image '%s'", previous_image)

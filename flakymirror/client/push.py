@@ -33,12 +33,12 @@ from urllib.parse import urljoin
 
 from flakymirror.client.auth import PULL, PUSH, Credentials, Keychain, repository_scope
 from flakymirror.client.errors import ClientError, TransportError, go_quote
+from flakymirror.client.gohttp import recorder
 from flakymirror.client.gojson import ggcr_config_bytes, ggcr_descriptor, ggcr_manifest_bytes
 from flakymirror.client.pull import go_hash, parse_reference
 from flakymirror.client.retry import RetryProfile
 from flakymirror.client.transport import RequestRecord, Transport
 from flakymirror.client.urls import blob_path, go_query_encode, manifest_path, with_query
-from flakymirror.client.wire import recorder
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest, verify_stream
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from flakymirror.client.auth import Credentials, Keychain, repository_scope
 from flakymirror.client.errors import ClientError
+from flakymirror.client.export_context import ExportContext
 from flakymirror.client.lifecycle_error import CODE_INVALID_ARGS, CODE_REBASE_ERROR, LifecycleError
 from flakymirror.client.metadata import (
     LIFECYCLE_METADATA_LABEL,
@@ -42,7 +43,6 @@ from flakymirror.client.opener import LIFECYCLE_DELAYS, open_remote_image
 from flakymirror.client.push import PushResult
 from flakymirror.client.remote import RemoteImage, parse_reference
 from flakymirror.client.retry import RetryProfile
-from flakymirror.client.session import Session
 from flakymirror.client.target import TargetMetadata, parse_mixins, strip_stage_prefixes
 from flakymirror.client.transport import RequestRecord, Transport
 from flakymirror.client.urls import manifest_path
@@ -183,7 +183,7 @@ class RebaseReport:
     requests: list[RequestRecord] = field(default_factory=list)
 
 
-def _can_read(ctx: Session, ref: str) -> bool:
+def _can_read(ctx: ExportContext, ref: str) -> bool:
     """imgutil ``CheckReadAccess``: a manifest HEAD answered 200."""
     r = parse_reference(ref)
     with Transport(
@@ -206,7 +206,7 @@ def _can_read(ctx: Session, ref: str) -> bool:
     return True
 
 
-def _decode(ctx: Session, image: RemoteImage, labels: Mapping[str, str]) -> LayersMetadata:
+def _decode(ctx: ExportContext, image: RemoteImage, labels: Mapping[str, str]) -> LayersMetadata:
     """``image.DecodeLabel`` of the lifecycle metadata (``Found()`` first: a HEAD)."""
     if not ctx.found(image):
         return LayersMetadata()
@@ -222,7 +222,7 @@ def _decode(ctx: Session, image: RemoteImage, labels: Mapping[str, str]) -> Laye
 
 
 def _set_app_image(
-    ctx: Session, target: str, run_image: str | None, platform_api: str
+    ctx: ExportContext, target: str, run_image: str | None, platform_api: str
 ) -> tuple[RemoteImage, str]:
     """``rebaseCmd.setAppImage``: the app image and the run image reference to use."""
 
@@ -253,7 +253,7 @@ def _set_app_image(
 
 
 def _rebase(
-    ctx: Session,
+    ctx: ExportContext,
     app: RemoteImage,
     new_base: RemoteImage,
     image: str,
@@ -372,7 +372,7 @@ def rebase(
     Failures raise :class:`LifecycleError` with lifecycle's text and exit code."""
     log = logger if logger is not None else _log
     record: list[RequestRecord] = []
-    ctx = Session(insecure, keychain, profile, sleep, platform, record, jobs, log)
+    ctx = ExportContext(insecure, keychain, profile, sleep, platform, record, jobs, log)
     try:
         target = previous_image or image
         app, run_ref = _set_app_image(ctx, target, run_image, platform_api)

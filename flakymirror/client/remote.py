@@ -28,12 +28,12 @@ from flakymirror.client.errors import (
     TransportError,
     go_decode_json,
 )
+from flakymirror.client.gohttp import recorder
 from flakymirror.client.pull import Pulled, go_hash, parse_reference, pull
 from flakymirror.client.pull import fetch_config as fetch_config_blob
 from flakymirror.client.retry import RetryProfile
 from flakymirror.client.transport import RequestRecord, Transport
 from flakymirror.client.urls import manifest_path
-from flakymirror.client.wire import recorder
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.config import ImageConfig
 from flakymirror.oci.digest import Digest

@@ -44,9 +44,7 @@ from flakymirror.client.errors import (
     UnexpectedEOF,
     go_format,
 )
-from flakymirror.client.retry import RetryProfile, ggcr_retry_predicate, resolve_profile, retry_call
-from flakymirror.client.urls import with_query
-from flakymirror.client.wire import (
+from flakymirror.client.gohttp import (
     REPLAYABLE,
     RequestRecord,
     ReuseTrackingAdapter,
@@ -56,6 +54,8 @@ from flakymirror.client.wire import (
     read_body,
     reset_reuse_flag,
 )
+from flakymirror.client.retry import RetryProfile, ggcr_retry_predicate, resolve_profile, retry_call
+from flakymirror.client.urls import with_query
 
 __all__ = ["RequestRecord", "Scopes", "Transport", "network_error"]
 

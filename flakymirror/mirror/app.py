@@ -25,7 +25,7 @@ from flakymirror.mirror.journal import JournalEntry
 from flakymirror.mirror.match import Endpoint, classify
 from flakymirror.mirror.store import RequestState, current_request
 from flakymirror.registry.auth import AnonymousAuth
-from flakymirror.registry.base import API_VERSION
+from flakymirror.registry.endpoint import API_VERSION
 from flakymirror.registry.errors import RegistryError
 from flakymirror.registry.refusal import REFUSED, RejectedRequest, refusal_app
 from flakymirror.registry.server import CloseConnection

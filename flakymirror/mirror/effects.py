@@ -25,7 +25,6 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
-from flakymirror.mirror._bodies import Cursor, closing, garbage_chunks, rechunk
 from flakymirror.mirror.actions import (
     Close,
     Corrupt,
@@ -40,6 +39,7 @@ from flakymirror.mirror.actions import (
     Truncate,
     WrongDigest,
 )
+from flakymirror.mirror.body_streams import Cursor, closing, garbage_chunks, rechunk
 from flakymirror.mirror.clock import Clock
 from flakymirror.mirror.match import Endpoint
 from flakymirror.registry.errors import CODES

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flakymirror.mirror.clock import Clock, elapsed
+from flakymirror.mirror.cutting import Doc, cut_config, cut_image, parse_doc, rewrite_index
 from flakymirror.mirror.plans import SyncPlan, select_plan
 from flakymirror.mirror.upstream import Upstream
-from flakymirror.mirror.views import Doc, cut_config, cut_image, parse_doc, rewrite_index
 from flakymirror.oci.digest import Digest
 from flakymirror.registry.errors import RegistryError
 from flakymirror.registry.store import StoredManifest

@@ -1,6 +1,7 @@
 """The OCI/Docker data model: digests, media types, manifests, configs, references, and
 deterministic synthetic images. Pure data: no network, no registry."""
 
+from .._deprecated import aliases
 from . import mediatypes
 from ._validate import canonical_json
 from .blobs import Blob, BytesBlob, Layer, layer_media_type
@@ -13,8 +14,8 @@ from .reference import (
     REPOSITORY_RE,
     TAG_PATTERN,
     TAG_RE,
+    InvalidReferenceError,
     Reference,
-    ReferenceError,
     validate_host,
     validate_repository,
     validate_tag,
@@ -56,7 +57,7 @@ __all__ = [
     "ManifestError",
     "Platform",
     "Reference",
-    "ReferenceError",
+    "InvalidReferenceError",
     "canonical_json",
     "mediatypes",
     "parse_manifest",
@@ -65,3 +66,5 @@ __all__ = [
     "validate_tag",
     "verify_stream",
 ]
+
+__getattr__ = aliases(__name__, {"ReferenceError": InvalidReferenceError})

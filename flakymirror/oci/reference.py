@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .._deprecated import aliases
 from .digest import Digest, DigestError
 
 __all__ = [
@@ -22,7 +23,7 @@ __all__ = [
     "HOST_RE",
     "MAX_NAME_LENGTH",
     "Reference",
-    "ReferenceError",
+    "InvalidReferenceError",
     "validate_repository",
     "validate_tag",
     "validate_host",
@@ -47,44 +48,48 @@ HOST_RE = re.compile(
 MAX_NAME_LENGTH = 255
 
 
-class ReferenceError(ValueError):  # noqa: A001 - the contract's name
-    """A reference, repository name, tag or host that breaks the grammar."""
+class InvalidReferenceError(ValueError):
+    """A reference, repository name, tag or host that breaks the grammar.
+
+    Was ``InvalidReferenceError`` (which shadowed the builtin); that name still works, with a
+    :class:`DeprecationWarning`, for one release.
+    """
 
 
 def validate_repository(name: str) -> str:
-    """Return ``name`` if it is a valid repository name, else raise :class:`ReferenceError`."""
+    """Return ``name`` if it is a valid repository name, else raise :class:`InvalidReferenceError`."""
     if not isinstance(name, str):
-        raise ReferenceError(f"repository must be a string, got {type(name).__name__}")
+        raise InvalidReferenceError(f"repository must be a string, got {type(name).__name__}")
     if not name:
-        raise ReferenceError("repository name is empty")
+        raise InvalidReferenceError("repository name is empty")
     if ".." in name:
-        raise ReferenceError(f"invalid repository name {name!r}: contains '..'")
+        raise InvalidReferenceError(f"invalid repository name {name!r}: contains '..'")
     if len(name) > MAX_NAME_LENGTH:
-        raise ReferenceError(
+        raise InvalidReferenceError(
             f"invalid repository name {name[:40]!r}...: {len(name)} characters, "
             f"more than {MAX_NAME_LENGTH}"
         )
     if not REPOSITORY_RE.match(name):
         for i, component in enumerate(name.split("/")):
             if not re.fullmatch(_COMPONENT, component):  # names the first bad component
-                raise ReferenceError(
+                raise InvalidReferenceError(
                     f"invalid repository name {name!r}: component {i} {component!r} must be "
                     "lowercase letters and digits separated by '.', '_', '__' or '-'"
                 )
-        raise ReferenceError(f"invalid repository name {name!r}")  # pragma: no cover
+        raise InvalidReferenceError(f"invalid repository name {name!r}")  # pragma: no cover
     return name
 
 
 def validate_tag(tag: str) -> str:
-    """Return ``tag`` if it is a valid tag, else raise :class:`ReferenceError`."""
+    """Return ``tag`` if it is a valid tag, else raise :class:`InvalidReferenceError`."""
     if not isinstance(tag, str):
-        raise ReferenceError(f"tag must be a string, got {type(tag).__name__}")
+        raise InvalidReferenceError(f"tag must be a string, got {type(tag).__name__}")
     if not tag:
-        raise ReferenceError("tag is empty")
+        raise InvalidReferenceError("tag is empty")
     if len(tag) > 128:
-        raise ReferenceError(f"invalid tag {tag[:40]!r}...: {len(tag)} characters, at most 128")
+        raise InvalidReferenceError(f"invalid tag {tag[:40]!r}...: {len(tag)} characters, at most 128")
     if not TAG_RE.match(tag):
-        raise ReferenceError(
+        raise InvalidReferenceError(
             f"invalid tag {tag!r}: must start with a letter, digit or '_' and contain only "
             "letters, digits, '_', '.' and '-'"
         )
@@ -92,15 +97,15 @@ def validate_tag(tag: str) -> str:
 
 
 def validate_host(host: str) -> str:
-    """Return ``host`` if it is a valid ``host[:port]``, else raise :class:`ReferenceError`."""
+    """Return ``host`` if it is a valid ``host[:port]``, else raise :class:`InvalidReferenceError`."""
     if not isinstance(host, str):
-        raise ReferenceError(f"registry host must be a string, got {type(host).__name__}")
+        raise InvalidReferenceError(f"registry host must be a string, got {type(host).__name__}")
     m = HOST_RE.match(host)
     if not m:
-        raise ReferenceError(f"invalid registry host {host!r}")
+        raise InvalidReferenceError(f"invalid registry host {host!r}")
     port = m.group(1)
     if port is not None and not 0 < int(port) < 65536:
-        raise ReferenceError(f"invalid registry host {host!r}: port {port} is out of range")
+        raise InvalidReferenceError(f"invalid registry host {host!r}: port {port} is out of range")
     return host
 
 
@@ -127,40 +132,40 @@ class Reference:
             try:
                 object.__setattr__(self, "digest", Digest.parse(self.digest))
             except DigestError as e:
-                raise ReferenceError(str(e)) from None
+                raise InvalidReferenceError(str(e)) from None
         elif self.digest is not None and not isinstance(self.digest, Digest):
-            raise ReferenceError(f"digest must be a Digest, got {type(self.digest).__name__}")
+            raise InvalidReferenceError(f"digest must be a Digest, got {type(self.digest).__name__}")
         first, slash, _ = self.repository.partition("/")
         if self.registry is None and slash and _looks_like_host(first):
             # "example.com/foo" would print and parse back as registry "example.com"
-            raise ReferenceError(
+            raise InvalidReferenceError(
                 f"repository {self.repository!r} starts with what reads as a registry host "
                 f"{first!r}: pass registry={first!r} or give a registry"
             )
         full = self.name
         if len(full) > MAX_NAME_LENGTH:
-            raise ReferenceError(
+            raise InvalidReferenceError(
                 f"invalid reference name {full[:40]!r}...: {len(full)} characters, "
                 f"more than {MAX_NAME_LENGTH}"
             )
 
     @classmethod
     def parse(cls, text: str) -> Reference:
-        """Parse ``host[:port]/repo[:tag][@digest]``; raise :class:`ReferenceError` quoting
+        """Parse ``host[:port]/repo[:tag][@digest]``; raise :class:`InvalidReferenceError` quoting
         ``text`` and naming the bad part."""
         if not isinstance(text, str):
-            raise ReferenceError(f"reference must be a string, got {type(text).__name__}")
+            raise InvalidReferenceError(f"reference must be a string, got {type(text).__name__}")
         if not text:
-            raise ReferenceError("reference is empty")
+            raise InvalidReferenceError("reference is empty")
         if text != text.strip() or any(c.isspace() for c in text):
-            raise ReferenceError(f"invalid reference {text!r}: contains whitespace")
+            raise InvalidReferenceError(f"invalid reference {text!r}: contains whitespace")
         rest, at, digest_text = text.partition("@")
         digest = None
         if at:
             try:
                 digest = Digest.parse(digest_text)
             except DigestError as e:
-                raise ReferenceError(f"invalid reference {text!r}: bad digest part: {e}") from None
+                raise InvalidReferenceError(f"invalid reference {text!r}: bad digest part: {e}") from None
         tag = None
         slash = rest.rfind("/")
         colon = rest.rfind(":")
@@ -168,28 +173,28 @@ class Reference:
             rest, tag = rest[:colon], rest[colon + 1 :]
             try:
                 validate_tag(tag)
-            except ReferenceError as e:
-                raise ReferenceError(f"invalid reference {text!r}: bad tag part: {e}") from None
+            except InvalidReferenceError as e:
+                raise InvalidReferenceError(f"invalid reference {text!r}: bad tag part: {e}") from None
         registry = None
         first, sep, remainder = rest.partition("/")
         if sep and _looks_like_host(first):
             registry, repository = first, remainder
             try:
                 validate_host(registry)
-            except ReferenceError as e:
-                raise ReferenceError(
+            except InvalidReferenceError as e:
+                raise InvalidReferenceError(
                     f"invalid reference {text!r}: bad registry part: {e}"
                 ) from None
         else:
             repository = rest
         try:
             validate_repository(repository)
-        except ReferenceError as e:
-            raise ReferenceError(f"invalid reference {text!r}: bad repository part: {e}") from None
+        except InvalidReferenceError as e:
+            raise InvalidReferenceError(f"invalid reference {text!r}: bad repository part: {e}") from None
         try:
             return cls(registry, repository, tag, digest)
-        except ReferenceError as e:
-            raise ReferenceError(f"invalid reference {text!r}: {e}") from None
+        except InvalidReferenceError as e:
+            raise InvalidReferenceError(f"invalid reference {text!r}: {e}") from None
 
     @property
     def name(self) -> str:
@@ -219,3 +224,6 @@ class Reference:
         if self.digest is not None:
             out += f"@{self.digest}"
         return out
+
+
+__getattr__ = aliases(__name__, {"ReferenceError": InvalidReferenceError})

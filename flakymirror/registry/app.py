@@ -8,10 +8,9 @@ from typing import Any
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.wrappers import Request, Response
 
-from ..oci.reference import ReferenceError as NameError_
-from ..oci.reference import validate_repository
+from ..oci.reference import InvalidReferenceError, validate_repository
 from .auth import AnonymousAuth, Scope
-from .base import API_VERSION, Context
+from .endpoint import API_VERSION, Context
 from .errors import RegistryError, error_response
 from .fastpath import FastManifests
 from .routing import match
@@ -99,7 +98,7 @@ class RegistryApp:
         if repo:
             try:
                 validate_repository(repo)
-            except NameError_ as exc:
+            except InvalidReferenceError as exc:
                 raise RegistryError("NAME_INVALID", str(exc), {"name": repo[:300]}) from None
         needed = self.scopes_for(route.name, method, repo, request)
         identity = self.auth.authenticate(request, needed)

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from werkzeug.wrappers import Request, Response
 
-from .base import json_response
+from .endpoint import json_response
 from .errors import RegistryError
 from .scopes import ANONYMOUS, Identity, Policy, Scope, error_detail
 

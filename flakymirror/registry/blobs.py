@@ -6,7 +6,8 @@ import re
 
 from werkzeug.wrappers import Response
 
-from .base import Context, digest_for_lookup, empty
+from .digest_params import digest_for_lookup
+from .endpoint import Context, empty
 from .errors import RegistryError
 from .manifests import etag_matches
 

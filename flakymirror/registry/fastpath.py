@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .auth import AnonymousAuth
-from .base import API_VERSION
+from .endpoint import API_VERSION
 from .errors import RegistryError
 from .store import Store
 

@@ -26,7 +26,6 @@ from typing import Any, NamedTuple
 
 from werkzeug.exceptions import BadRequest, ClientDisconnected
 
-from .bodies import BodyReader, ChunkedReader
 from .errors import error_body
 from .refusal import (
     MAX_TARGET_KEPT,
@@ -35,6 +34,7 @@ from .refusal import (
     refusal_environ,
 )
 from .refusal import refusal_app as default_refusal_app
+from .request_bodies import BodyReader, ChunkedReader
 from .request_head import BadRequestLine, RequestHead, content_length, path_and_query, read_head
 
 __all__ = ["CloseConnection", "Connection", "LogEntry", "RejectedRequest", "http_date"]

@@ -8,7 +8,8 @@ from werkzeug.wrappers import Response
 
 from ..oci import mediatypes as mt
 from ..oci.reference import TAG_RE
-from .base import Context, digest_for_lookup, digest_for_push, empty, read_limited
+from .digest_params import digest_for_lookup, digest_for_push
+from .endpoint import Context, empty, read_limited
 from .errors import RegistryError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 
 from ..oci import mediatypes as mt
 from ..oci.digest import Digest, DigestError
-from .base import Context, json_response
+from .endpoint import Context, json_response
 from .errors import RegistryError
 
 __all__ = ["get"]

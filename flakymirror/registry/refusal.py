@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, NamedTuple
 
-from .base import API_VERSION
+from .endpoint import API_VERSION
 from .errors import error_body
 from .request_head import path_and_query
 

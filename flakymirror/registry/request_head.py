@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 
-from .bodies import MAX_LINE
+from .request_bodies import MAX_LINE
 from .tls_probe import (
     HANDSHAKE,
     MAX_RECORD,

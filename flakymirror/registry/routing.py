@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from werkzeug.wrappers import Response
 
 from . import blobs, manifests, referrers, tags, uploads
-from .base import Context, ping
+from .endpoint import Context, ping
 from .errors import RegistryError
 
 __all__ = ["Route", "ROUTES", "match"]

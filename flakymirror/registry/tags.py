@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
-from .base import Context, json_response
+from .endpoint import Context, json_response
 from .errors import RegistryError
 
 __all__ = ["list_tags", "catalog", "paginate"]

@@ -13,9 +13,10 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Response
 
 from ..oci.digest import SUPPORTED_ALGORITHMS
-from ..oci.reference import ReferenceError, validate_repository
+from ..oci.reference import InvalidReferenceError, validate_repository
 from .auth import Scope
-from .base import Context, digest_for_push, empty
+from .digest_params import digest_for_push
+from .endpoint import Context, empty
 from .errors import RegistryError
 from .sessions import Upload
 from .spool import CHUNK
@@ -149,7 +150,7 @@ def post(ctx: Context, upload_id: str) -> Response:
         if source:
             try:
                 validate_repository(source)
-            except ReferenceError as exc:
+            except InvalidReferenceError as exc:
                 raise RegistryError(
                     "NAME_INVALID", f"from: {exc}", {"from": source[:300]}
                 ) from None

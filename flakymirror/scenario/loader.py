@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flakymirror.oci.reference import Reference, ReferenceError
+from flakymirror.oci.reference import InvalidReferenceError, Reference
 from flakymirror.scenario import mirror_values
 from flakymirror.scenario.errors import ScenarioError, format_key
 from flakymirror.scenario.expect import read_expect
@@ -331,7 +331,7 @@ def _action(t: Table) -> Action:
 def _reference(text: str, path: tuple, *, tag_required: bool) -> Reference:
     try:
         ref = Reference.parse(text)
-    except ReferenceError as e:
+    except InvalidReferenceError as e:
         raise Invalid(path, str(e)) from e
     if ref.registry is not None:
         raise Invalid(

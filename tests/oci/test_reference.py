@@ -9,8 +9,8 @@ from flakymirror.oci import (
     REPOSITORY_RE,
     TAG_RE,
     Digest,
+    InvalidReferenceError,
     Reference,
-    ReferenceError,
     validate_host,
     validate_repository,
     validate_tag,
@@ -85,7 +85,7 @@ BAD = [
 
 @pytest.mark.parametrize(("text", "part"), BAD)
 def test_parse_bad_quotes_text_and_names_part(text, part):
-    with pytest.raises(ReferenceError) as e:
+    with pytest.raises(InvalidReferenceError) as e:
         Reference.parse(text)
     msg = str(e.value)
     assert part in msg
@@ -94,7 +94,7 @@ def test_parse_bad_quotes_text_and_names_part(text, part):
 
 
 def test_reference_error_is_a_value_error():
-    assert issubclass(ReferenceError, ValueError)
+    assert issubclass(InvalidReferenceError, ValueError)
     with pytest.raises(ValueError):
         Reference.parse("UPPER")
 
@@ -102,13 +102,13 @@ def test_reference_error_is_a_value_error():
 def test_constructing_validates_and_coerces():
     ref = Reference("localhost:1234", "a/b", "t", DG)  # type: ignore[arg-type]
     assert ref.digest == Digest.parse(DG)
-    with pytest.raises(ReferenceError, match="invalid repository name 'A'"):
+    with pytest.raises(InvalidReferenceError, match="invalid repository name 'A'"):
         Reference(None, "A")
-    with pytest.raises(ReferenceError, match="invalid tag"):
+    with pytest.raises(InvalidReferenceError, match="invalid tag"):
         Reference(None, "a", "!")
-    with pytest.raises(ReferenceError, match="invalid digest"):
+    with pytest.raises(InvalidReferenceError, match="invalid digest"):
         Reference(None, "a", None, "sha256:1")  # type: ignore[arg-type]
-    with pytest.raises(ReferenceError, match="invalid registry host"):
+    with pytest.raises(InvalidReferenceError, match="invalid registry host"):
         Reference("bad host", "a")
 
 
@@ -127,7 +127,7 @@ def test_validate_repository_good(name):
 
 @pytest.mark.parametrize("name", ["", "A", "a..b", "a/", "a\n", "_a", "a_", "a.-b", "x" * 256])
 def test_validate_repository_bad(name):
-    with pytest.raises(ReferenceError):
+    with pytest.raises(InvalidReferenceError):
         validate_repository(name)
     if len(name) <= 255:  # the regex is the grammar only; the length cap is separate
         assert not REPOSITORY_RE.match(name)
@@ -141,14 +141,14 @@ def test_validate_tag(tag, ok):
     if ok:
         assert validate_tag(tag) == tag
     else:
-        with pytest.raises(ReferenceError):
+        with pytest.raises(InvalidReferenceError):
             validate_tag(tag)
 
 
 def test_validate_host():
     assert validate_host("127.0.0.1:5000") == "127.0.0.1:5000"
     for bad in ("", "a:b", "host:99999", "a..b", "a.b:5000\n"):
-        with pytest.raises(ReferenceError):
+        with pytest.raises(InvalidReferenceError):
             validate_host(bad)
 
 
@@ -170,7 +170,7 @@ _host = st.sampled_from([None, "localhost", "localhost:5000", "127.0.0.1:1", "r.
 def test_roundtrip(host, repo, tag, digest):
     first, slash, _ = repo.partition("/")
     if host is None and slash and "." in first:
-        with pytest.raises(ReferenceError, match="reads as a registry host"):
+        with pytest.raises(InvalidReferenceError, match="reads as a registry host"):
             Reference(host, repo, tag, digest)
         return
     ref = Reference(host, repo, tag, digest)
@@ -178,7 +178,18 @@ def test_roundtrip(host, repo, tag, digest):
 
 
 def test_registryless_repository_that_looks_like_a_host_is_ambiguous():
-    with pytest.raises(ReferenceError, match="host 'example.com': pass registry='example.com'"):
+    with pytest.raises(InvalidReferenceError, match="host 'example.com': pass registry='example.com'"):
         Reference(None, "example.com/foo")
     assert Reference(None, "example.com").name == "example.com"  # one component: a repository
     assert Reference("localhost:5000", "example.com/foo").name == "localhost:5000/example.com/foo"
+
+
+def test_the_old_name_reference_error_still_works_with_a_warning():
+    import flakymirror.oci as oci
+    import flakymirror.oci.reference as reference
+
+    for module in (oci, reference):
+        with pytest.warns(DeprecationWarning, match="use InvalidReferenceError"):
+            assert module.ReferenceError is InvalidReferenceError
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        reference.Nope  # noqa: B018

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from flakymirror.oci import Digest, DigestMismatch, ReferenceError, build_image, build_index
+from flakymirror.oci import Digest, DigestMismatch, InvalidReferenceError, build_image, build_index
 from flakymirror.oci import mediatypes as mt
 from flakymirror.registry import RegistryError, Store
 
@@ -164,9 +164,9 @@ def test_push_image_and_index_without_http(store):
 
 
 def test_repository_names_are_validated(store):
-    with pytest.raises(ReferenceError):
+    with pytest.raises(InvalidReferenceError):
         store.put_blob("Bad/Name", Digest.of(b"x"), b"x")
-    with pytest.raises(ReferenceError):
+    with pytest.raises(InvalidReferenceError):
         store.push_image(build_image(layers=1), "a/../b")
 
 

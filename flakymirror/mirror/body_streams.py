@@ -56,6 +56,7 @@ class Cursor:
         self._pending = b""
 
     def take(self, n: int) -> Iterator[bytes]:
+        """Yield the next ``n`` bytes (fewer if the body ends first)."""
         sent = 0
         while sent < n:
             chunk = self._pending or next(self._it, None)
@@ -70,6 +71,7 @@ class Cursor:
                 yield chunk
 
     def at_end(self) -> bool:
+        """Whether nothing is left to read (reads ahead one chunk to know)."""
         while not self._pending:
             chunk = next(self._it, None)
             if chunk is None:
@@ -78,6 +80,7 @@ class Cursor:
         return False
 
     def rest(self) -> Iterator[bytes]:
+        """Yield whatever is left."""
         if self._pending:
             yield self._pending
             self._pending = b""

@@ -16,11 +16,11 @@ from flakymirror.client.transport import RequestRecord
 from flakymirror.client.working_image import WorkingImage
 from flakymirror.oci.digest import Digest
 
-__all__ = ["Session"]
+__all__ = ["ExportContext"]
 
 
 @dataclass
-class Session:
+class ExportContext:
     """Connection settings shared by every open and push of one export or rebase."""
 
     insecure: bool

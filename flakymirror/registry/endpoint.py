@@ -1,15 +1,14 @@
-"""Shared pieces of the endpoint modules: the request context, small responses, ``GET /v2/``."""
+"""What every endpoint handler shares: the request context, small responses, body reads and
+``GET /v2/``."""
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..oci.digest import SUPPORTED_ALGORITHMS, Digest, DigestError
 from .errors import RegistryError
 
 if TYPE_CHECKING:
@@ -23,8 +22,6 @@ __all__ = [
     "empty",
     "json_response",
     "ping",
-    "digest_for_lookup",
-    "digest_for_push",
     "read_limited",
 ]
 
@@ -73,36 +70,6 @@ def json_response(
 def ping(ctx: Context) -> Response:
     """end-1 ``GET /v2/``: 200 and an empty JSON object."""
     return json_response({})
-
-
-_GRAMMAR_BAD = "DIGEST_INVALID"
-#: image-spec descriptor.md digest grammar (any algorithm).
-DIGEST_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
-
-
-def digest_for_lookup(text: str, not_found: str) -> Digest:
-    """Parse a digest in a GET/HEAD/DELETE path.
-
-    Bad grammar → 400 ``DIGEST_INVALID``; a well-formed digest of an algorithm we do not
-    store (e.g. ``blake3:…``) cannot name anything here → 404 ``not_found``.
-    """
-    try:
-        return Digest.parse(text)
-    except DigestError as exc:
-        algorithm, sep, _ = text.partition(":")
-        if sep and algorithm not in SUPPORTED_ALGORITHMS and DIGEST_GRAMMAR.match(text):
-            raise RegistryError(not_found, f"unsupported digest algorithm in {text!r}") from None
-        raise RegistryError(_GRAMMAR_BAD, str(exc), {"digest": text[:200]}) from None
-
-
-def digest_for_push(text: str | None, what: str = "digest") -> Digest:
-    """Parse a digest a client pushes with; anything unusable → 400 ``DIGEST_INVALID``."""
-    if not text:
-        raise RegistryError("DIGEST_INVALID", f"the {what} query parameter is required")
-    try:
-        return Digest.parse(text)
-    except DigestError as exc:
-        raise RegistryError("DIGEST_INVALID", str(exc), {"digest": text[:200]}) from None
 
 
 def read_limited(request: Request, limit: int, what: str) -> bytes:

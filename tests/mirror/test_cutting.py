@@ -10,7 +10,7 @@ import pytest
 
 from conftest import require_binary
 from flakymirror.mirror import Interval, SyncPlan
-from flakymirror.mirror.views import CUT_FROM, cut_config
+from flakymirror.mirror.cutting import CUT_FROM, cut_config
 from flakymirror.oci import build_image
 from tests.mirror.conftest import get_blob, get_manifest, sha256
 
