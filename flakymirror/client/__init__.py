@@ -1,16 +1,12 @@
 """The lifecycle side of the wire: a Python reference of what Cloud Native Buildpacks'
 lifecycle (imgutil + go-containerregistry) does when it opens, exports and rebases images.
 
-It knows nothing of the mirror. The core (this package's eager names) is the transport, the
-remote image and the retrying opener; ``export``/``rebase`` and their types live in
-:mod:`flakymirror.client.exporter` / :mod:`flakymirror.client.rebaser` and are re-exported here
-lazily, on first access.
+It knows nothing of the mirror. The core is the transport, the remote image and the retrying
+opener; ``export``/``rebase`` and their types live in :mod:`flakymirror.client.exporter` /
+:mod:`flakymirror.client.rebaser` and are re-exported here.
 """
 
 from __future__ import annotations
-
-import importlib
-from typing import Any
 
 from flakymirror.client.auth import (
     Anonymous,
@@ -36,7 +32,9 @@ from flakymirror.client.errors import (
 )
 from flakymirror.client.opener import (
     LIFECYCLE_DELAYS,
+    LIFECYCLE_POLICY,
     NON_RETRYABLE_STATUSES,
+    OpenerPolicy,
     go_duration,
     is_retryable,
     open_remote_image,
@@ -57,7 +55,9 @@ __all__ = [
     "ImageError",
     "Keychain",
     "LIFECYCLE_DELAYS",
+    "LIFECYCLE_POLICY",
     "NON_RETRYABLE_STATUSES",
+    "OpenerPolicy",
     "NetworkError",
     "PROFILES",
     "RemoteImage",
@@ -80,37 +80,134 @@ __all__ = [
     "resolve_profile",
 ]
 
-# Modules of the export side whose public names are re-exported lazily (they import this
-# package's core, so importing them eagerly here would be circular).
-_LAZY_MODULES = (
-    "flakymirror.client.exporter",
-    "flakymirror.client.rebaser",
-    "flakymirror.client.lifecycle_error",
-    "flakymirror.client.metadata",
-    "flakymirror.client.buildmeta",
-    "flakymirror.client.target",
-    "flakymirror.client.push",
+# The export side (lifecycle's exporter and rebaser) builds on the core above.
+from flakymirror.client.buildmeta import (  # noqa: E402 - after the core they use
+    BuildMetadata,
+    GroupElement,
+    Process,
+)
+from flakymirror.client.exporter import (  # noqa: E402 - after the core they use
+    DEFAULT_LAUNCHER,
+    Buildpack,
+    ExportReport,
+    LayerSpec,
+    WorkingImage,
+    export,
+)
+from flakymirror.client.lifecycle_error import (  # noqa: E402 - after the core they use
+    CODE_EXPORT_ERROR,
+    CODE_FAILED,
+    CODE_INVALID_ARGS,
+    CODE_REBASE_ERROR,
+    LifecycleError,
+)
+from flakymirror.client.metadata import (  # noqa: E402 - after the core they use
+    BUILD_METADATA_LABEL,
+    DISTRO_NAME_LABEL,
+    DISTRO_VERSION_LABEL,
+    LIFECYCLE_METADATA_LABEL,
+    MIXINS_LABEL,
+    PROJECT_METADATA_LABEL,
+    REBASABLE_LABEL,
+    STACK_ID_LABEL,
+    TARGET_ID_LABEL,
+    BuildpackLayerMetadata,
+    BuildpackLayersMetadata,
+    LayerMetadata,
+    LayersMetadata,
+    MetadataError,
+    RunImageForExport,
+    RunImageForRebase,
+    api_less_than,
+    decode_json,
+    go_json,
+    parse_api,
+    repository_name,
+)
+from flakymirror.client.push import (  # noqa: E402 - after the core they use
+    MountSource,
+    PushBlob,
+    PushResult,
+    ggcr_config_bytes,
+    ggcr_descriptor,
+    ggcr_manifest_bytes,
+    go_query_encode,
+    push_image,
+)
+from flakymirror.client.rebaser import (  # noqa: E402 - after the core they use
+    RebaseError,
+    RebaseReport,
+    best_run_image_mirror,
+    rebase,
+    run_image_from_metadata,
+    sync_labels,
+    validate_mixins,
+    validate_stack_id,
+    validate_target,
+)
+from flakymirror.client.target import (  # noqa: E402 - after the core they use
+    TargetMetadata,
+    parse_mixins,
+    strip_stage_prefixes,
 )
 
-
-def __getattr__(name: str) -> Any:
-    """Find ``name`` in the export-side modules on first access (``from flakymirror.client
-    import export, rebase``)."""
-    if name.startswith("__"):
-        raise AttributeError(name)
-    for module_name in _LAZY_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # not written (yet)
-            raise
-        public = getattr(module, "__all__", None)
-        if (public is None or name in public) and hasattr(module, name):
-            value = getattr(module, name)
-            globals()[name] = value
-            return value
-    raise AttributeError(f"module 'flakymirror.client' has no attribute {name!r}")
+__all__ += [
+    "DEFAULT_LAUNCHER",
+    "Buildpack",
+    "ExportReport",
+    "LayerSpec",
+    "WorkingImage",
+    "export",
+    "RebaseError",
+    "RebaseReport",
+    "best_run_image_mirror",
+    "rebase",
+    "run_image_from_metadata",
+    "sync_labels",
+    "validate_mixins",
+    "validate_stack_id",
+    "validate_target",
+    "CODE_EXPORT_ERROR",
+    "CODE_FAILED",
+    "CODE_INVALID_ARGS",
+    "CODE_REBASE_ERROR",
+    "LifecycleError",
+    "BUILD_METADATA_LABEL",
+    "DISTRO_NAME_LABEL",
+    "DISTRO_VERSION_LABEL",
+    "LIFECYCLE_METADATA_LABEL",
+    "MIXINS_LABEL",
+    "PROJECT_METADATA_LABEL",
+    "REBASABLE_LABEL",
+    "STACK_ID_LABEL",
+    "TARGET_ID_LABEL",
+    "BuildpackLayerMetadata",
+    "BuildpackLayersMetadata",
+    "LayerMetadata",
+    "LayersMetadata",
+    "MetadataError",
+    "RunImageForExport",
+    "RunImageForRebase",
+    "api_less_than",
+    "decode_json",
+    "go_json",
+    "parse_api",
+    "repository_name",
+    "BuildMetadata",
+    "GroupElement",
+    "Process",
+    "TargetMetadata",
+    "parse_mixins",
+    "strip_stage_prefixes",
+    "MountSource",
+    "PushBlob",
+    "PushResult",
+    "ggcr_config_bytes",
+    "ggcr_descriptor",
+    "ggcr_manifest_bytes",
+    "go_query_encode",
+    "push_image",
+]
 
 
 def __dir__() -> list[str]:

@@ -11,22 +11,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Protocol, TypeVar
 
 from flakymirror.client.errors import find_transport_error
+from flakymirror.oci.policy import LIFECYCLE_POLICY, OpenerPolicy
 
 __all__ = [
     "LIFECYCLE_DELAYS",
+    "LIFECYCLE_POLICY",
     "NON_RETRYABLE_STATUSES",
+    "OpenerPolicy",
     "go_duration",
     "is_retryable",
     "open_remote_image",
 ]
 
 #: ``topLayerDelays``: 5 retries, so 6 attempts in all, 3.8 s of sleeps at most.
-LIFECYCLE_DELAYS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0)
+LIFECYCLE_DELAYS: tuple[float, ...] = LIFECYCLE_POLICY.delays
 #: Statuses ``isRetryable`` refuses (numeric check only; diagnostics are not looked at).
-NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 405, 429})
+NON_RETRYABLE_STATUSES = frozenset(LIFECYCLE_POLICY.non_retryable)
 
 
 def _frac(v: int, prec: int) -> tuple[str, int]:
@@ -72,13 +76,14 @@ def go_duration(seconds: float | int) -> str:
     return "-" + text if neg else text
 
 
-def is_retryable(err: BaseException) -> bool:
+def is_retryable(err: BaseException, policy: OpenerPolicy = LIFECYCLE_POLICY) -> bool:
     """lifecycle ``isRetryable``: False only when a :class:`TransportError` in the chain has
-    status 400, 401, 403, 405 or 429; every other error (plain ones included) is retryable."""
+    one of ``policy``'s non-retryable statuses (lifecycle's: 400, 401, 403, 405 and 429);
+    every other error (plain ones included) is retryable."""
     terr = find_transport_error(err)
     if terr is None:
         return True
-    return terr.status_code not in NON_RETRYABLE_STATUSES
+    return policy.retries(terr.status_code)
 
 
 class _HasTopLayer(Protocol):
@@ -92,11 +97,12 @@ def open_remote_image(
     new_image: Callable[[], I],
     *,
     logger: logging.Logger | logging.LoggerAdapter | None = None,
-    delays: Sequence[float] = LIFECYCLE_DELAYS,
+    delays: Sequence[float] | None = None,
     sleep: Callable[[float], None] | None = None,
+    policy: OpenerPolicy = LIFECYCLE_POLICY,
 ) -> I:
-    """lifecycle ``OpenRemoteImage``: ``len(delays) + 1`` attempts of ``new_image()`` followed
-    by ``.top_layer()`` on the result.
+    """lifecycle ``OpenRemoteImage``: ``policy.attempts`` attempts of ``new_image()`` followed
+    by ``.top_layer()`` on the result (``delays``, when given, replaces the policy's delays).
 
     A non-retryable error (:func:`is_retryable`) is raised at once, with no sleep and no log.
     Otherwise a WARNING ``Failed to open remote image (attempt 1/6): <err>, retrying in 100ms``
@@ -105,7 +111,9 @@ def open_remote_image(
     """
     log = logger if logger is not None else logging.getLogger("flakymirror.client")
     sleep_fn = sleep if sleep is not None else time.sleep
-    delays = tuple(delays)
+    if delays is not None:
+        policy = replace(policy, delays=tuple(delays))
+    delays = policy.delays
     last_err: BaseException | None = None
     for attempt in range(len(delays) + 1):
         try:
@@ -113,7 +121,7 @@ def open_remote_image(
             img.top_layer()
         except Exception as err:  # noqa: BLE001 - lifecycle treats every error alike
             last_err = err
-            if not is_retryable(err):
+            if not is_retryable(err, policy):
                 raise
             if attempt < len(delays):
                 log.warning(

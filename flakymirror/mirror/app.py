@@ -24,8 +24,8 @@ from flakymirror.mirror.effects import EFFECTS, Ctx, Resp
 from flakymirror.mirror.journal import JournalEntry
 from flakymirror.mirror.match import Endpoint, classify
 from flakymirror.mirror.store import RequestState, current_request
+from flakymirror.oci.protocol import API_VERSION_PAIR
 from flakymirror.registry.auth import AnonymousAuth
-from flakymirror.registry.endpoint import API_VERSION
 from flakymirror.registry.errors import RegistryError
 from flakymirror.registry.refusal import REFUSED, RejectedRequest, refusal_app
 from flakymirror.registry.server import CloseConnection
@@ -245,7 +245,7 @@ class MirrorApp:
         entry.sync = state.sync
         entry.status = 200
         entry.digest, entry.media_type = str(stored.digest), stored.media_type
-        start_response("200 OK", [*stored.headers, API_VERSION])
+        start_response("200 OK", [*stored.headers, API_VERSION_PAIR])
         if method == "GET":
             entry.bytes_sent = len(stored.data)
         self.mirror.journal.close(entry)

@@ -14,7 +14,6 @@ stops or is reset, whatever the clock.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import socket
 import struct
@@ -42,6 +41,7 @@ from flakymirror.mirror.actions import (
 from flakymirror.mirror.body_streams import Cursor, closing, garbage_chunks, rechunk
 from flakymirror.mirror.clock import Clock
 from flakymirror.mirror.match import Endpoint
+from flakymirror.oci.protocol import API_VERSION_PAIR, error_body, error_entry
 from flakymirror.registry.errors import CODES
 from flakymirror.registry.server import CloseConnection
 
@@ -166,12 +166,9 @@ def _status(ctx: Ctx, action: Status, resp: Resp | None) -> Resp:
     if action.body == "oci":
         code = action.code or _default_code(status, ctx.endpoint.kind)
         message = action.message or (CODES[code][1] if code in CODES else reason(status))
-        entry: dict[str, Any] = {"code": code, "message": message}
-        if action.detail is not None:
-            entry["detail"] = action.detail
-        body = json.dumps({"errors": [entry]}).encode()
+        body = error_body([error_entry(code, message, action.detail)])
         headers.append(("Content-Type", "application/json; charset=utf-8"))
-        headers.append(("Docker-Distribution-API-Version", "registry/2.0"))
+        headers.append(API_VERSION_PAIR)
     elif action.body == "text":
         body = (action.text if action.text is not None else f"{status} {reason(status)}\n").encode()
         headers.append(("Content-Type", "text/plain; charset=utf-8"))

@@ -24,6 +24,7 @@ from typing import Any
 import requests
 
 from flakymirror.oci import mediatypes as mt
+from flakymirror.oci.challenge import parse_challenges
 from flakymirror.oci.digest import Digest, DigestError, DigestMismatch
 from flakymirror.registry.errors import RegistryError
 from flakymirror.registry.store import Store, StoredManifest
@@ -33,7 +34,6 @@ __all__ = ["MANIFEST_ACCEPT", "HttpUpstream", "UpstreamDown"]
 MANIFEST_ACCEPT = ",".join(
     [mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST]
 )
-_PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 CHUNK = 1 << 16
 _LENGTH = re.compile(r"[0-9]{1,19}")
 
@@ -91,9 +91,12 @@ class HttpUpstream:
     def _learn(self, header: str | None) -> None:
         if not header:
             return
-        scheme, _, rest = header.strip().partition(" ")
+        challenges = parse_challenges(header)
+        if not challenges:
+            return
+        first = challenges[0]
         with self._lock:
-            self._challenge = (scheme.lower(), dict(_PARAM.findall(rest)))
+            self._challenge = (first.scheme, dict(first.parameters))
             self._tokens.clear()
 
     def _token(self, scope: str, params: dict[str, str]) -> str | None:

@@ -9,29 +9,18 @@ from typing import Any
 from flakymirror.mirror._forms import Form, FormError, glob_match, integer, number, suggest
 from flakymirror.mirror.scaling import time_factor
 from flakymirror.oci.digest import Digest, DigestError
+from flakymirror.oci.protocol import ENDPOINT_KINDS
+from flakymirror.oci.reference import REPOSITORY_PATTERN
 
 __all__ = ["KINDS", "METHODS", "REFERENCE_TYPES", "Endpoint", "Match", "classify"]
 
-#: Endpoint kinds a rule can name.
-KINDS = (
-    "ping",
-    "token",
-    "manifest",
-    "blob",
-    "upload",
-    "tags",
-    "catalog",
-    "referrers",
-    "other",
-    "tls-probe",
-)
+#: Endpoint kinds a rule can name: the protocol's, anything else, and a TLS ClientHello.
+KINDS = (*ENDPOINT_KINDS, "other", "tls-probe")
 METHODS = ("GET", "HEAD", "PUT", "POST", "PATCH", "DELETE")
 #: What a request's reference is: a tag (manifests only) or a digest.
 REFERENCE_TYPES = ("tag", "digest")
 
-_NAME = (
-    r"(?P<repo>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
-)
+_NAME = rf"(?P<repo>{REPOSITORY_PATTERN})"
 _ROUTES = (
     ("catalog", re.compile(r"^/v2/_catalog/?$")),
     ("upload", re.compile(rf"^/v2/{_NAME}/blobs/uploads(?:/(?P<ref>[^/]*))?/?$")),

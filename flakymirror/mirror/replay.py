@@ -19,11 +19,12 @@ from flakymirror.mirror.clock import VirtualClock, elapsed
 from flakymirror.mirror.mirror import FlakyMirror
 from flakymirror.mirror.plans import SyncPlan, Timeline
 from flakymirror.oci.mediatypes import GGCR_MANIFEST_ACCEPT
+from flakymirror.oci.policy import LIFECYCLE_POLICY
 
 __all__ = ["LIFECYCLE_DELAYS", "Attempt", "filling_mirror", "replay_backoff", "synced_mirror"]
 
 #: lifecycle's OpenRemoteImage delays (phase/retry.go).
-LIFECYCLE_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0)
+LIFECYCLE_DELAYS = LIFECYCLE_POLICY.delays
 DEMO_REF = "lib/app:1"
 
 

@@ -2,13 +2,23 @@
 deterministic synthetic images. Pure data: no network, no registry."""
 
 from .._deprecated import aliases
-from . import mediatypes
+from . import mediatypes, protocol
 from ._validate import canonical_json
 from .blobs import Blob, BytesBlob, Layer, layer_media_type
+from .challenge import Challenge, parse_challenges
 from .config import History, ImageConfig
-from .digest import SUPPORTED_ALGORITHMS, Digest, DigestError, DigestMismatch, Hasher, verify_stream
+from .digest import (
+    DIGEST_GRAMMAR,
+    SUPPORTED_ALGORITHMS,
+    Digest,
+    DigestError,
+    DigestMismatch,
+    Hasher,
+    verify_stream,
+)
 from .image import Image, ImageIndex
 from .model import Descriptor, Index, Manifest, ManifestError, Platform, parse_manifest
+from .policy import LIFECYCLE_POLICY, RETRY_PROFILES, OpenerPolicy
 from .reference import (
     REPOSITORY_PATTERN,
     REPOSITORY_RE,
@@ -29,6 +39,13 @@ from .synthetic import (
 )
 
 __all__ = [
+    "Challenge",
+    "DIGEST_GRAMMAR",
+    "LIFECYCLE_POLICY",
+    "OpenerPolicy",
+    "RETRY_PROFILES",
+    "parse_challenges",
+    "protocol",
     "SYNTHETIC_CREATED",
     "SYNTHETIC_EPOCH",
     "Blob",

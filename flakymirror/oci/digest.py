@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 __all__ = [
+    "DIGEST_GRAMMAR",
     "Digest",
     "DigestError",
     "DigestMismatch",
@@ -20,9 +21,9 @@ __all__ = [
     "verify_stream",
 ]
 
-# image-spec descriptor.md grammar
-# (fullmatch everywhere: "$" would also match before a trailing newline)
-_GRAMMAR = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+#: image-spec descriptor.md digest grammar, any algorithm. Use ``fullmatch`` (``$`` would
+#: also match before a trailing newline).
+DIGEST_GRAMMAR = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 SUPPORTED_ALGORITHMS: dict[str, int] = {"sha256": 64, "sha512": 128}
 _HEX = re.compile(r"[a-f0-9]+")
 
@@ -52,7 +53,7 @@ class Digest:
         """Parse and validate ``text``; raise :class:`DigestError` quoting it when it is bad."""
         if not isinstance(text, str):
             raise DigestError(f"digest must be a string, got {type(text).__name__}: {text!r}")
-        if not _GRAMMAR.fullmatch(text):
+        if not DIGEST_GRAMMAR.fullmatch(text):
             raise DigestError(f"invalid digest {text!r}: expected '<algorithm>:<hex>'")
         algorithm, _, encoded = text.partition(":")
         length = SUPPORTED_ALGORITHMS.get(algorithm)

@@ -8,9 +8,10 @@ from typing import Any
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.wrappers import Request, Response
 
+from ..oci.protocol import API_VERSION, API_VERSION_HEADER
 from ..oci.reference import InvalidReferenceError, validate_repository
 from .auth import AnonymousAuth, Scope
-from .endpoint import API_VERSION, Context
+from .endpoint import Context
 from .errors import RegistryError, error_response
 from .fastpath import FastManifests
 from .routing import match
@@ -76,7 +77,7 @@ class RegistryApp:
                 exc.description or exc.name,
                 status=exc.code or 400,
             )
-        response.headers[API_VERSION[0]] = API_VERSION[1]
+        response.headers[API_VERSION_HEADER] = API_VERSION
         return response
 
     def _dispatch(self, request: Request) -> Response:

@@ -3,16 +3,12 @@ registry gives for them."""
 
 from __future__ import annotations
 
-import re
-
-from ..oci.digest import SUPPORTED_ALGORITHMS, Digest, DigestError
+from ..oci.digest import DIGEST_GRAMMAR, SUPPORTED_ALGORITHMS, Digest, DigestError
 from .errors import RegistryError
 
 __all__ = ["digest_for_lookup", "digest_for_push"]
 
 _GRAMMAR_BAD = "DIGEST_INVALID"
-#: image-spec descriptor.md digest grammar (any algorithm).
-DIGEST_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 
 
 def digest_for_lookup(text: str, not_found: str) -> Digest:
@@ -25,7 +21,7 @@ def digest_for_lookup(text: str, not_found: str) -> Digest:
         return Digest.parse(text)
     except DigestError as exc:
         algorithm, sep, _ = text.partition(":")
-        if sep and algorithm not in SUPPORTED_ALGORITHMS and DIGEST_GRAMMAR.match(text):
+        if sep and algorithm not in SUPPORTED_ALGORITHMS and DIGEST_GRAMMAR.fullmatch(text):
             raise RegistryError(not_found, f"unsupported digest algorithm in {text!r}") from None
         raise RegistryError(_GRAMMAR_BAD, str(exc), {"digest": text[:200]}) from None
 

@@ -17,16 +17,12 @@ if TYPE_CHECKING:
     from .store import Store
 
 __all__ = [
-    "API_VERSION",
     "Context",
     "empty",
     "json_response",
     "ping",
     "read_limited",
 ]
-
-API_VERSION = ("Docker-Distribution-API-Version", "registry/2.0")
-
 
 @dataclass
 class Context:

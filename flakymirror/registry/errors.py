@@ -22,11 +22,13 @@ any status on purpose; they are not bound by this table.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from werkzeug.wrappers import Response
+
+from ..oci import protocol
+from ..oci.protocol import API_VERSION, API_VERSION_HEADER
 
 __all__ = [
     "CODES",
@@ -78,13 +80,7 @@ def error_entry(code: str, message: str | None = None, detail: Any = None) -> di
     """One ``{"code","message"[,"detail"]}`` entry of an OCI error body."""
     if code not in CODES:
         raise ValueError(f"unknown OCI error code {code!r}")
-    entry: dict[str, Any] = {
-        "code": code,
-        "message": message if message is not None else CODES[code][1],
-    }
-    if detail is not None:
-        entry["detail"] = detail
-    return entry
+    return protocol.error_entry(code, message if message is not None else CODES[code][1], detail)
 
 
 def error_body(
@@ -97,7 +93,7 @@ def error_body(
     entries = [error_entry(code, message, detail)]
     for extra in more or ():
         entries.append(error_entry(extra["code"], extra.get("message"), extra.get("detail")))
-    return json.dumps({"errors": entries}).encode()
+    return protocol.error_body(entries)
 
 
 @dataclass
@@ -153,7 +149,7 @@ def error_response(
         status=status if status is not None else STATUS[code],
         content_type="application/json; charset=utf-8",
     )
-    resp.headers["Docker-Distribution-API-Version"] = "registry/2.0"
+    resp.headers[API_VERSION_HEADER] = API_VERSION
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..oci.protocol import API_VERSION_PAIR
 from .auth import AnonymousAuth
-from .endpoint import API_VERSION
 from .errors import RegistryError
 from .store import Store
 
@@ -58,6 +58,6 @@ class FastManifests:
             except RegistryError:
                 return None
         headers = list(stored.headers)
-        headers.append(API_VERSION)
+        headers.append(API_VERSION_PAIR)
         start_response("200 OK", headers)
         return [stored.data] if method == "GET" else []

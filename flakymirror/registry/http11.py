@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from werkzeug.exceptions import BadRequest, ClientDisconnected
 
+from ..oci.protocol import API_VERSION_LINE
 from .errors import error_body
 from .refusal import (
     MAX_TARGET_KEPT,
@@ -138,7 +139,7 @@ class Connection:
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
             "Content-Type: application/json; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n"
-            "Docker-Distribution-API-Version: registry/2.0\r\nDate: "
+            f"{API_VERSION_LINE}\r\nDate: "
         ).encode("latin-1")
         self._send(head + self.date() + b"\r\n\r\n" + body)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, NamedTuple
 
-from .endpoint import API_VERSION
+from ..oci.protocol import API_VERSION_PAIR
 from .errors import error_body
 from .request_head import path_and_query
 
@@ -75,7 +75,7 @@ def refusal_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
         f"{rejected.status} {phrase}",
         [
             ("Content-Type", "application/json; charset=utf-8"),
-            API_VERSION,
+            API_VERSION_PAIR,
             ("Content-Length", str(len(body))),
             ("Connection", "close"),
         ],

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flakymirror.oci.policy import LIFECYCLE_POLICY, RETRY_PROFILES
+from flakymirror.oci.protocol import ENDPOINT_KINDS
 from flakymirror.scenario.incident import Convergence, Incident, OriginSpec
 
 __all__ = [
@@ -40,11 +42,10 @@ __all__ = [
 ACTIONS = ("open", "export", "rebase")
 CLOCKS = ("virtual", "real")
 OUTCOMES = ("success", "error")
-PROFILES = ("ggcr-v0.21.5", "ggcr-v0.21.9", "none")
-ENDPOINT_KINDS = ("ping", "token", "manifest", "blob", "upload", "tags", "catalog", "referrers")
+PROFILES = RETRY_PROFILES
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
-# lifecycle phase/retry.go topLayerDelays (kept here too so loading never imports the client)
-LIFECYCLE_DELAYS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0)
+#: lifecycle phase/retry.go topLayerDelays: the default ``[action] delays``.
+LIFECYCLE_DELAYS: tuple[float, ...] = LIFECYCLE_POLICY.delays
 
 
 def _prune(d: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from flakymirror.mirror.actions import (
+    BODY_SHAPES,
     Close,
     Corrupt,
     Delay,
@@ -25,6 +26,7 @@ from flakymirror.mirror.actions import (
 from flakymirror.mirror.faults import FaultRule
 from flakymirror.mirror.faults import Sequence as ActionSequence
 from flakymirror.mirror.match import REFERENCE_TYPES, Match
+from flakymirror.oci.policy import LIFECYCLE_POLICY
 from flakymirror.strategies.plans import _ms
 
 #: Fault action kinds :func:`fault_actions` draws from by default (every kind the mirror has).
@@ -42,9 +44,8 @@ ACTION_KINDS = (
     "stall",
     "pass",
 )
-BODY_SHAPES = ("oci", "text", "html", "empty")
 #: The statuses lifecycle's ``isRetryable`` refuses.
-NON_RETRYABLE_STATUSES = (400, 401, 403, 405, 429)
+NON_RETRYABLE_STATUSES = LIFECYCLE_POLICY.non_retryable
 
 
 def matches(
@@ -84,7 +85,7 @@ def non_retryable_answers() -> st.SearchStrategy[Status]:
     401 without a JSON body (a 401 *with* OCI errors becomes imgutil's empty image, which is
     retried). No ``WWW-Authenticate`` challenge is sent."""
     return st.one_of(
-        _statuses((400, 403, 405, 429), BODY_SHAPES),
+        _statuses(tuple(s for s in NON_RETRYABLE_STATUSES if s != 401), BODY_SHAPES),
         _statuses((401,), ("text", "html", "empty")),
     )
 

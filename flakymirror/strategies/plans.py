@@ -9,7 +9,6 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from flakymirror.client.opener import LIFECYCLE_DELAYS
 from flakymirror.mirror.plans import (
     MODES,
     AtOnce,
@@ -19,6 +18,7 @@ from flakymirror.mirror.plans import (
     SyncPlan,
     Timeline,
 )
+from flakymirror.oci.policy import LIFECYCLE_POLICY
 
 #: Sync modes in which a not-yet-synced image makes an open fail (so it is retried) until every
 #: layer is there: ``empty`` and ``missing`` fail with ``image has no layers``, ``partial`` with
@@ -74,7 +74,7 @@ def sync_plans(
 
 
 # -- schedules ------------------------------------------------------------------------------
-def attempt_starts(delays: Sequence[float] = LIFECYCLE_DELAYS) -> tuple[float, ...]:
+def attempt_starts(delays: Sequence[float] = LIFECYCLE_POLICY.delays) -> tuple[float, ...]:
     """When each attempt of an opener with ``delays`` starts on a virtual clock, counting from
     the first: ``(0, 0.1, 0.3, 0.8, 1.8, 3.8)`` for lifecycle. Rounded to the microsecond."""
     out, total = [0.0], 0.0
@@ -86,7 +86,7 @@ def attempt_starts(delays: Sequence[float] = LIFECYCLE_DELAYS) -> tuple[float, .
     return tuple(out)
 
 
-def attempt_seeing(t: float, delays: Sequence[float] = LIFECYCLE_DELAYS) -> int | None:
+def attempt_seeing(t: float, delays: Sequence[float] = LIFECYCLE_POLICY.delays) -> int | None:
     """The 0-based index of the first attempt that starts at or after ``t`` seconds (``None``
     when ``t`` lies beyond the last attempt)."""
     for i, start in enumerate(attempt_starts(delays)):
@@ -117,7 +117,7 @@ def converging_plans(
     *,
     max_layers: int = 4,
     modes: Sequence[str] = CONVERGING_MODES,
-    delays: Sequence[float] = LIFECYCLE_DELAYS,
+    delays: Sequence[float] = LIFECYCLE_POLICY.delays,
     never: bool = True,
 ) -> st.SearchStrategy[Convergence]:
     """A per-layer timeline plan in a mode that fails opens until the image is whole, drawn so
