@@ -43,21 +43,6 @@ from flakymirror.mirror.presets import hap429, html_403, pull_rate_limit
 from flakymirror.mirror.settle import Settle
 from flakymirror.mirror.upstream import InProcessUpstream, Upstream
 
-
-def plan_from_dict(data: object) -> SyncPlan | tuple[SyncPlan, ...]:
-    """A plan from its dict form (a table → one :class:`SyncPlan`, a list → a tuple of them).
-
-    Errors are :class:`FormError` (a ``ValueError``) whose message starts with the key path.
-    """
-    plans = plans_from_dict(data)
-    return plans if isinstance(data, list) else plans[0]
-
-
-def fault_from_dict(data: object) -> FaultRule:
-    """A fault rule from its dict form (alias of :meth:`FaultRule.from_dict`)."""
-    return FaultRule.from_dict(data)
-
-
 __all__ = [
     "KINDS",
     "MODES",
@@ -99,10 +84,8 @@ __all__ = [
     "classify",
     "clock_from_dict",
     "fail",
-    "fault_from_dict",
     "hap429",
     "html_403",
-    "plan_from_dict",
     "plans_from_dict",
     "pull_rate_limit",
     "rules_from_dict",

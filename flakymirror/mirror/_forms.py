@@ -50,12 +50,29 @@ _REPR.maxstring = _REPR.maxother = 60
 
 
 class FormError(ValueError):
-    """Bad dict form; ``.path`` names the offending key."""
+    """Bad dict form; ``.path`` names the offending key and ``.reason`` says what is wrong.
 
-    def __init__(self, path: str, message: str) -> None:
+    When the value had to be one of a known set, ``.got`` is the value given and ``.choices``
+    the allowed ones, as data (a caller building a "did you mean" reads them, not the text).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        message: str,
+        *,
+        got: str | None = None,
+        choices: tuple[str, ...] | None = None,
+    ) -> None:
         super().__init__(f"{path}: {message}" if path else message)
         self.path = path
         self.reason = message
+        self.got = got
+        self.choices = choices
+
+    def at(self, path: str) -> FormError:
+        """The same error, reported at ``path`` (a nested form's error, seen from outside)."""
+        return FormError(path, self.reason, got=self.got, choices=self.choices)
 
 
 def join(path: str, key: str | int) -> str:
@@ -86,6 +103,8 @@ class Form:
                 raise FormError(
                     join(path, key),
                     f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})",
+                    got=key,
+                    choices=tuple(sorted(allowed)),
                 )
 
     def at(self, key: str | int) -> str:
@@ -117,7 +136,10 @@ class Form:
             choices = tuple(choices)
             if value not in choices:
                 raise FormError(
-                    self.at(key), f"{value!r} is not one of {', '.join(map(repr, choices))}"
+                    self.at(key),
+                    f"{value!r} is not one of {', '.join(map(repr, choices))}",
+                    got=value,
+                    choices=choices,
                 )
         return value
 

@@ -130,7 +130,12 @@ class Status(_Base):
             raise FormError("status", f"must be an HTTP status (200-599), got {_short(status)}")
         object.__setattr__(self, "status", status)
         if self.body not in BODY_SHAPES:
-            raise FormError("body", f"{self.body!r} is not one of {', '.join(BODY_SHAPES)}")
+            raise FormError(
+                "body",
+                f"{self.body!r} is not one of {', '.join(BODY_SHAPES)}",
+                got=str(self.body),
+                choices=BODY_SHAPES,
+            )
         for name in ("code", "message", "text", "www_authenticate"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -149,6 +154,8 @@ class Status(_Base):
             raise FormError(
                 "retry_after_format",
                 f"{self.retry_after_format!r} is not one of 'seconds', 'http-date'",
+                got=str(self.retry_after_format),
+                choices=("seconds", "http-date"),
             )
 
     def __hash__(self) -> int:
@@ -347,7 +354,12 @@ class Stall(_Base):
         if self.seconds is not None:
             object.__setattr__(self, "seconds", seconds(self.seconds, "seconds"))
         if self.then not in ("resume", "close"):
-            raise FormError("then", f"{self.then!r} is not one of 'resume', 'close'")
+            raise FormError(
+                "then",
+                f"{self.then!r} is not one of 'resume', 'close'",
+                got=str(self.then),
+                choices=("resume", "close"),
+            )
 
 
 @dataclass(frozen=True)
@@ -389,7 +401,10 @@ def action_from_dict(data: Any, path: str = "") -> Action:
         raise FormError(join(path, "kind"), "missing required key")
     if kind not in ACTIONS:
         raise FormError(
-            join(path, "kind"), f"unknown fault action {kind!r} (known: {', '.join(ACTIONS)})"
+            join(path, "kind"),
+            f"unknown fault action {kind!r} (known: {', '.join(ACTIONS)})",
+            got=kind,
+            choices=tuple(ACTIONS),
         )
     cls = ACTIONS[kind]
     Form(data, path, allowed={"kind", *(f.name for f in fields(cls))})
@@ -399,4 +414,4 @@ def action_from_dict(data: Any, path: str = "") -> Action:
     try:
         return cls(**kwargs)
     except FormError as exc:
-        raise FormError(join(path, exc.path), exc.reason) from exc
+        raise exc.at(join(path, exc.path)) from exc

@@ -20,7 +20,7 @@ from flakymirror.mirror.match import Endpoint, Match
 from flakymirror.mirror.scaling import time_factor
 from flakymirror.mirror.settle import Settle
 
-__all__ = ["FaultRule", "Faults", "Sequence", "fail", "rule_from_dict", "rules_from_dict"]
+__all__ = ["FaultRule", "Faults", "Sequence", "fail", "rules_from_dict"]
 
 Step = tuple[Action, ...]
 
@@ -60,7 +60,12 @@ class Sequence(_Base):
         steps = tuple(_as_step(s, f"steps[{i}]") for i, s in enumerate(self.steps))
         object.__setattr__(self, "steps", steps)
         if self.then not in ("pass", "repeat-last", "cycle"):
-            raise FormError("then", f"{self.then!r} is not one of 'pass', 'repeat-last', 'cycle'")
+            raise FormError(
+                "then",
+                f"{self.then!r} is not one of 'pass', 'repeat-last', 'cycle'",
+                got=str(self.then),
+                choices=("pass", "repeat-last", "cycle"),
+            )
 
     def step(self, i: int) -> Step:
         """The actions for the ``i``-th (0-based) application."""
@@ -233,7 +238,7 @@ class FaultRule:
             try:
                 action: Any = Sequence(tuple(steps), then=sform.str("then", "pass"))
             except FormError as exc:
-                raise FormError(join(apath, exc.path), exc.reason) from exc
+                raise exc.at(join(apath, exc.path)) from exc
         else:
             action = _step_from_dict(raw, apath)[0]
         return cls(match, action, form.str("name"))
@@ -250,11 +255,6 @@ def fail(times: int, action: Any, *, match: Match | None = None, **match_kw: Any
     elif match_kw:
         raise TypeError("give either match= or matcher keywords, not both")
     return FaultRule(match, Sequence((_as_step(action, "action"),) * times, then="pass"))
-
-
-def rule_from_dict(data: Any, path: str = "") -> FaultRule:
-    """Alias of :meth:`FaultRule.from_dict`."""
-    return FaultRule.from_dict(data, path)
 
 
 def rules_from_dict(data: Any, path: str = "") -> tuple[FaultRule, ...]:

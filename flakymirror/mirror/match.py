@@ -233,4 +233,4 @@ class Match:
         try:
             return cls(**kw)
         except FormError as exc:
-            raise FormError(form.at(exc.path), exc.reason) from exc
+            raise exc.at(form.at(exc.path)) from exc

@@ -190,12 +190,17 @@ class SyncPlan:
         try:
             return cls(**kw)
         except FormError as exc:
-            raise FormError(form.at(exc.path), exc.reason) from exc
+            raise exc.at(form.at(exc.path)) from exc
 
 
 def _choice(value: Any, name: str, choices: Sequence[str]) -> None:
     if value not in choices:
-        raise FormError(name, f"{value!r} is not one of {', '.join(map(repr, choices))}")
+        raise FormError(
+            name,
+            f"{value!r} is not one of {', '.join(map(repr, choices))}",
+            got=str(value),
+            choices=tuple(choices),
+        )
 
 
 def plans_from_dict(data: Any, path: str = "") -> tuple[SyncPlan, ...]:

@@ -320,6 +320,6 @@ def schedule_from_dict(data: Any, path: str = "") -> Schedule:
             return Timeline(points=tuple(tuple(p) if isinstance(p, list) else p for p in points))
         return _SCHEDULES[kind](**kwargs)
     except FormError as exc:
-        raise FormError(join(path, exc.path), exc.reason) from exc
+        raise exc.at(join(path, exc.path)) from exc
     except TypeError as exc:
         raise FormError(path, str(exc)) from exc

@@ -53,7 +53,12 @@ class Settle:
             if not isinstance(getattr(self, name), bool):
                 raise FormError(name, f"expected true or false, got {getattr(self, name)!r}")
         if self.since not in SINCE:
-            raise FormError("since", f"{self.since!r} is not one of 'epoch', 'first-request'")
+            raise FormError(
+                "since",
+                f"{self.since!r} is not one of 'epoch', 'first-request'",
+                got=str(self.since),
+                choices=SINCE,
+            )
         if (self.never or not self.known) and (
             self.seconds is not None or self.requests is not None
         ):
@@ -109,4 +114,4 @@ class Settle:
         try:
             return cls(**dict(form.data))
         except FormError as exc:
-            raise FormError(form.at(exc.path), exc.reason) from exc
+            raise exc.at(form.at(exc.path)) from exc

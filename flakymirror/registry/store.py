@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ..oci.digest import Digest, DigestError, DigestMismatch, Hasher
+from ..oci.digest import Digest, DigestMismatch, Hasher
 from ..oci.reference import validate_repository
 from .errors import RegistryError
 from .manifest_check import ManifestInfo, inspect_manifest
@@ -412,11 +412,3 @@ class Store:
             if not self.has_blob(repo, blob.digest):
                 self.put_blob(repo, blob.digest, blob.chunks())
         return self.put_manifest(repo, image.manifest_bytes, image.media_type, tags)
-
-
-def parse_digest(text: str) -> Digest:
-    """``Digest.parse`` that raises ``DIGEST_INVALID`` (400) for the app."""
-    try:
-        return Digest.parse(text)
-    except DigestError as exc:
-        raise RegistryError("DIGEST_INVALID", str(exc), {"digest": text[:200]}) from None

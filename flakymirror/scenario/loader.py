@@ -246,8 +246,6 @@ def _mirror_value(build: Callable[[Any], Any], data: Any, path: tuple) -> Any:
         raise Invalid(path, f"expected a table, got {describe(data)}")
     try:
         return build(data)
-    except mirror_values.Unavailable as e:
-        raise Invalid(path, str(e)) from e
     except (ValueError, TypeError) as e:
         inner, reason = mirror_values.split_error(e)
         raise Invalid(path + inner, reason) from e

@@ -18,6 +18,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from flakymirror.mirror.clock import RealClock, VirtualClock
+from flakymirror.mirror.mirror import FlakyMirror
+from flakymirror.registry.auth import BasicAuth, BearerAuth
 from flakymirror.scenario.checks import check
 from flakymirror.scenario.errors import ScenarioError
 from flakymirror.scenario.execute import Outcome, action_image, prepare, run_action
@@ -33,12 +36,8 @@ _PLACEHOLDER = re.compile(r"\{(host|digest|index_digest|config|layer\d+|diff_id\
 
 def build_mirror(scenario: Scenario) -> Any:
     """A new (not yet started) FlakyMirror for ``scenario``: its clock and its auth."""
-    from flakymirror.scenario.mirror_values import mirror_name
-
-    clock_cls = mirror_name("VirtualClock" if scenario.clock == "virtual" else "RealClock", "clock")
-    clock = clock_cls()
-    auth = build_auth(scenario.mirror.auth, clock)
-    return mirror_name("FlakyMirror", "mirror")(clock=clock, auth=auth)
+    clock = VirtualClock() if scenario.clock == "virtual" else RealClock()
+    return FlakyMirror(clock=clock, auth=build_auth(scenario.mirror.auth, clock))
 
 
 def apply_to_mirror(scenario: Scenario, mirror: Any) -> dict[str, Any]:
@@ -69,11 +68,11 @@ def _check_auth(scenario: Scenario, mirror: Any) -> None:
     app = getattr(mirror, "registry_app", None)
     if spec is None or app is None:
         return
-    wanted = {"basic": "BasicAuth", "bearer": "BearerAuth"}[spec.kind]
-    have = type(getattr(app, "auth", None)).__name__
-    if have != wanted:
+    wanted = {"basic": BasicAuth, "bearer": BearerAuth}[spec.kind]
+    have = getattr(app, "auth", None)
+    if not isinstance(have, wanted):
         raise ScenarioError(
-            f"needs a mirror with {spec.kind} auth, this one has {have}; "
+            f"needs a mirror with {spec.kind} auth, this one has {type(have).__name__}; "
             "build it with flakymirror.scenario.runner.build_mirror(scenario)",
             path=scenario.path,
             key="mirror.auth",

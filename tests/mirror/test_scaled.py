@@ -32,7 +32,6 @@ from flakymirror.mirror import (
     hap429,
 )
 from flakymirror.mirror._forms import MAX_SECONDS
-from flakymirror.mirror.faults import rule_from_dict
 from flakymirror.mirror.scaling import scale_retry_after
 
 SCHEDULES = [
@@ -139,7 +138,7 @@ def test_match_window_and_rules() -> None:
     assert fast.action == Sequence(
         ((Drip(seconds=1),), (Drip(seconds=1),), (Stall(seconds=2, then="close"),)), then="pass"
     )
-    assert rule_from_dict(fast.to_dict()) == fast
+    assert FaultRule.from_dict(fast.to_dict()) == fast
     assert seq.scaled(1) is seq and rule.scaled(1) == rule
 
 
