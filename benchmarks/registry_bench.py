@@ -9,10 +9,12 @@ timing starts.
 from __future__ import annotations
 
 import contextlib
+import socket
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -20,9 +22,9 @@ from benchmarks.load import LoadResult, download, median_download, run_load
 from benchmarks.report import Row, at_least, at_most, no_worse_than_distribution
 from flakymirror.client.push import PushBlob, push_image
 from flakymirror.distribution import Distribution
-from flakymirror.oci import Image, build_image
+from flakymirror.oci import Digest, Image, build_image
 from flakymirror.oci import mediatypes as mt
-from flakymirror.registry import Registry
+from flakymirror.registry import CloseConnection, Registry
 
 __all__ = [
     "ACCEPT",
@@ -182,11 +184,71 @@ def _distribution_cycle() -> float:
     return time.perf_counter() - t0
 
 
+#: The blob a stalled client starts to download in :func:`_stop_with_open_connections`.
+STOP_BLOB = bytes(range(256)) * (8 << 12)  # 8 MiB: more than the socket buffers hold
+
+
+def _stalling(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """``app``, except that ``/stall`` waits for the server's ``stopping`` event."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/stall":
+            environ["flakymirror.stopping"].wait(30)
+            raise CloseConnection()
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def _stop_with_open_connections() -> float:
+    """Seconds :meth:`Server.stop` takes with 4 idle keep-alive connections, a client stalled
+    1 byte into an 8 MiB blob, a client halfway through an upload and a handler waiting on
+    ``stopping`` (each of which would hold a server that waits for its clients)."""
+    digest = Digest.of(STOP_BLOB)
+    reg = Registry()
+    reg.server.app = _stalling(reg.app)
+    sessions = [requests.Session() for _ in range(4)]
+    socks: list[socket.socket] = []
+    try:
+        reg.start()
+        reg.store.put_blob("big", digest, STOP_BLOB)
+        for s in sessions:
+            s.get(f"{reg.url}/v2/", timeout=5).raise_for_status()
+        loc = sessions[0].post(f"{reg.url}/v2/big/blobs/uploads/", timeout=5).headers["Location"]
+        address = (reg.server.bind_host, reg.server.port)
+        socks = [socket.create_connection(address, timeout=5) for _ in range(3)]
+        reader, writer, staller = socks
+        reader.sendall(f"GET /v2/big/blobs/{digest} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        reader.recv(1)
+        writer.sendall(
+            f"PATCH {loc} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n".encode()
+            + b"x" * 1000
+        )
+        staller.sendall(b"GET /stall HTTP/1.1\r\nHost: x\r\n\r\n")
+        deadline = time.monotonic() + 10
+        while reg.server.active_connections() < 7:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the 7 connections did not all open within 10 s")
+            time.sleep(0.001)
+        t0 = time.perf_counter()
+        reg.stop()
+        seconds = time.perf_counter() - t0
+    finally:
+        for sock in socks:
+            sock.close()
+        for s in sessions:
+            s.close()
+        reg.close()
+    reg.check()
+    return seconds
+
+
 def startstop_rows(*, n: int, distribution_runs: int) -> list[Row]:
     """``Registry`` start+stop, median of ``n`` (and distribution's process lifecycle for scale)."""
     _registry_cycle()  # warm imports and the first thread start
     pure, whole = zip(*(_registry_cycle() for _ in range(n)), strict=True)
     served = [_served_cycle() for _ in range(n)]
+    stops = [_stop_with_open_connections() for _ in range(max(3, n // 5))]
     dist: list[float] = []
     dist_error = None
     try:  # distribution's figure is context only: its failure must not cost the Registry rows
@@ -209,6 +271,14 @@ def startstop_rows(*, n: int, distribution_runs: int) -> list[Row]:
             statistics.median(whole) * ms,
             target=at_most(5, "ms"),
             details={"max_ms": max(whole) * ms},
+        ),
+        Row(
+            f"Server stop() with 7 open connections: 4 idle keep-alive, a stalled download, "
+            f"a half-sent upload, a handler waiting on `stopping` (median of {len(stops)})",
+            "ms",
+            statistics.median(stops) * ms,
+            target=at_most(50, "ms"),
+            details={"max_ms": max(stops) * ms, "runs_ms": [x * ms for x in stops]},
         ),
         Row(
             f"`with Registry()` + one GET /v2/ (median of {n}); distribution: spawn → /v2/ 200 → "

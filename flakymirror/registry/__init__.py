@@ -14,10 +14,26 @@ from typing import Any
 
 from ..oci.reference import Reference
 from .app import MANIFEST_LIMIT, RegistryApp
-from .auth import AnonymousAuth, BasicAuth, BearerAuth, Identity, Policy, Scope
+from .auth import (
+    AnonymousAuth,
+    BasicAuth,
+    BearerAuth,
+    ClockedAuth,
+    Identity,
+    Policy,
+    RegistryAuth,
+    Scope,
+)
 from .errors import CODES, STATUS, STATUS_EXCEPTIONS, RegistryError, error_body, error_response
 from .refusal import REFUSED, refusal_app
-from .server import CloseConnection, LogEntry, RejectedRequest, Server, ServerHandle
+from .server import (
+    CloseConnection,
+    LogEntry,
+    RejectedRequest,
+    Server,
+    ServerHandle,
+    ServerStateError,
+)
 from .store import Store, StoredManifest
 from .tls import ServerTLS, server_tls
 from .tls_probe import TLS_PROBE
@@ -26,6 +42,7 @@ __all__ = [
     "AnonymousAuth",
     "BasicAuth",
     "BearerAuth",
+    "ClockedAuth",
     "CloseConnection",
     "CODES",
     "Identity",
@@ -34,11 +51,13 @@ __all__ = [
     "Policy",
     "Registry",
     "RegistryApp",
+    "RegistryAuth",
     "REFUSED",
     "RegistryError",
     "RejectedRequest",
     "Scope",
     "Server",
+    "ServerStateError",
     "ServerTLS",
     "STATUS",
     "STATUS_EXCEPTIONS",
@@ -63,7 +82,7 @@ class Registry(ServerHandle):
 
     def __init__(
         self,
-        auth: Any = None,
+        auth: RegistryAuth | None = None,
         strict_accept: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -82,7 +101,7 @@ class Registry(ServerHandle):
         self.server = Server(self.app, host=host, port=port, ssl_context=ssl_context)
 
     @property
-    def auth(self) -> Any:
+    def auth(self) -> RegistryAuth:
         """The app's auth object."""
         return self.app.auth
 

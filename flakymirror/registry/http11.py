@@ -5,7 +5,10 @@ costs ~10x more per request than this loop, it cannot be told to drop a connecti
 (fault injection needs that), and its shutdown polls every 0.5 s. This module does only what
 a registry needs: keep-alive, ``Content-Length`` and chunked request bodies (streamed, never
 read whole), chunked responses when the app gives no length, ``Expect: 100-continue``, HEAD.
-Reading and checking the request line and header fields lives in :mod:`.request_head`.
+Reading and checking the request line and header fields lives in :mod:`.request_head`,
+the request body streams in :mod:`.request_bodies`, writing the answer in :mod:`.wsgi_response`.
+A request with both ``Transfer-Encoding: chunked`` and ``Content-Length`` is read as chunked and
+answered, then the connection closes (RFC 9112 6.1): a later pipelined request is not served.
 
 :class:`CloseConnection` raised by the app (before the headers or from the body iterator)
 makes the gateway stop writing and close the connection, with no 500 and no error recorded.
@@ -21,7 +24,6 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
-from http import HTTPStatus
 from typing import Any, NamedTuple
 
 from werkzeug.exceptions import BadRequest, ClientDisconnected
@@ -37,6 +39,7 @@ from .refusal import (
 from .refusal import refusal_app as default_refusal_app
 from .request_bodies import BodyReader, ChunkedReader
 from .request_head import BadRequestLine, RequestHead, content_length, path_and_query, read_head
+from .wsgi_response import REASONS, ClientGone, ResponseWriter
 
 __all__ = ["CloseConnection", "Connection", "LogEntry", "RejectedRequest", "http_date"]
 #: Unread request body bytes the gateway reads and discards to keep a connection usable.
@@ -69,10 +72,6 @@ class LogEntry(NamedTuple):
     time: float = 0.0
 
 
-class _ClientGone(Exception):  # noqa: N818
-    """The peer closed or reset the connection while we were writing."""
-
-
 _date_cache: tuple[int, bytes] = (-1, b"")
 
 
@@ -85,10 +84,6 @@ def http_date() -> bytes:
         cached = (now, formatdate(now, usegmt=True).encode())
         _date_cache = cached  # one tuple swap: threads never see a half-updated cache
     return cached[1]
-
-
-_NO_BODY_STATUS = frozenset({204, 304})
-_REASONS = {s.value: s.phrase for s in HTTPStatus}
 
 
 class Connection:
@@ -132,11 +127,11 @@ class Connection:
         try:
             self.sock.sendall(data)
         except OSError as exc:
-            raise _ClientGone(str(exc)) from exc
+            raise ClientGone(str(exc)) from exc
 
     def _send_simple(self, status: int, body: bytes) -> None:
         head = (
-            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+            f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
             "Content-Type: application/json; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n"
             f"{API_VERSION_LINE}\r\nDate: "
@@ -172,7 +167,7 @@ class Connection:
         try:
             while self._serve_one():
                 pass
-        except (_ClientGone, ClientDisconnected, CloseConnection):
+        except (ClientGone, ClientDisconnected, CloseConnection):
             pass
         except OSError:
             pass  # reading the next request line failed: peer reset or server stop
@@ -187,33 +182,6 @@ class Connection:
             self.rfile.close()
         with contextlib.suppress(OSError):
             self.sock.close()
-
-    def _sendfile(
-        self,
-        span: tuple[Any, int, int],
-        send_head: Callable[[bytes], None],
-        state: dict[str, Any],
-        log_once: Callable[[], None],
-    ) -> None:
-        """Zero-copy body from a file region (``sendfile(2)``), for bodies that offer one."""
-        f, offset, count = span
-        send_head(b"")
-        if state["no_body"] or count <= 0:
-            return
-        declared = state["declared"]
-        if declared is not None and state["written"] + count >= declared:
-            log_once()  # this region completes the answer
-        if state.get("chunked"):
-            self._send(b"%x\r\n" % count)
-        try:
-            sent = self.sock.sendfile(f, offset, count)
-        except OSError as exc:
-            raise _ClientGone(str(exc)) from exc
-        state["written"] += sent
-        if sent != count:
-            raise _ClientGone(f"sendfile sent {sent} of {count} bytes")
-        if state.get("chunked"):
-            self._send(b"\r\n")
 
     def _serve_one(self) -> bool:  # noqa: C901 - one request, linear steps
         try:
@@ -273,13 +241,16 @@ class Connection:
                 environ[hkey] = value
         if chunked:
             body: BodyReader | ChunkedReader = ChunkedReader(self.rfile)
-            environ.pop("CONTENT_LENGTH", None)
+            if environ.pop("CONTENT_LENGTH", None) is not None:
+                # RFC 9112 6.1: a message with both is a possible request smuggling attempt;
+                # the chunked framing wins for this request, then the connection closes
+                keep_alive = False
         else:
             body = BodyReader(self.rfile, length or 0)
         environ["wsgi.input"] = body
         return self._run_app(environ, method, target, version, keep_alive, body)
 
-    def _run_app(  # noqa: C901 - the WSGI response state machine
+    def _run_app(
         self,
         environ: dict[str, Any],
         method: str,
@@ -289,140 +260,40 @@ class Connection:
         body: BodyReader | ChunkedReader,
         app: Callable[..., Iterable[bytes]] | None = None,
     ) -> bool:
-        state: dict[str, Any] = {"status": None, "headers": None, "sent": False}
-        head_only = method == "HEAD"
+        """Run ``app`` (default: the server's) for one request and write its answer; True when
+        the connection may serve the next request."""
 
-        def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Callable[[bytes], None]:
-            if exc_info is not None and state["sent"]:
-                raise exc_info[1].with_traceback(exc_info[2])
-            state["status"] = status
-            state["headers"] = headers
-            return write
+        def log(status: int) -> None:
+            self.on_log(LogEntry(method, target, status, self.client, time.time()))
 
-        def send_head(first: bytes) -> None:
-            status = state["status"]
-            if status is None:
-                raise RuntimeError("WSGI app returned a body before calling start_response")
-            code = int(status[:3])
-            state["code"] = code
-            reason = _REASONS.get(code) or status[4:]
-            lines = [f"{'HTTP/1.0' if version == 'HTTP/1.0' else 'HTTP/1.1'} {code} {reason}\r\n"]
-            declared = None
-            for k, v in state["headers"]:
-                kl = k.lower()
-                if kl == "content-length":
-                    declared = int(v)
-                    continue
-                if kl == "connection" and v.lower() == "close":
-                    state["close"] = True
-                    continue
-                elif kl == "transfer-encoding":
-                    continue
-                lines.append(f"{k}: {v}\r\n")
-            no_body = head_only or code in _NO_BODY_STATUS or code < 200
-            if declared is not None:
-                lines.append(f"Content-Length: {declared}\r\n")
-            elif not no_body:
-                if version == "HTTP/1.1":
-                    state["chunked"] = True
-                    lines.append("Transfer-Encoding: chunked\r\n")
-                else:
-                    state["close"] = True
-            state["declared"] = declared
-            state["no_body"] = no_body
-            state["written"] = 0
-            if state.get("close") or not keep_alive:
-                lines.append("Connection: close\r\n")
-            elif version == "HTTP/1.0":
-                lines.append("Connection: keep-alive\r\n")
-            lines.append("Date: ")
-            out = "".join(lines).encode("latin-1") + self.date() + b"\r\n\r\n"
-            state["sent"] = True
-            first = clip(first)
-            if no_body or (declared is not None and len(first) >= declared):
-                log_once()  # the head (and this first chunk) is the whole answer
-            if first:
-                out += _frame(first)
-                state["written"] += len(first)
-            self._send(out)
-
-        def log_once() -> None:
-            """Log the request once, before the bytes that complete its answer go out, so a
-            client that has its whole response finds it in ``server.log``."""
-            if not state.get("logged"):
-                state["logged"] = True
-                self.on_log(
-                    LogEntry(method, target, state.get("code", 0), self.client, time.time())
-                )
-
-        def clip(data: bytes) -> bytes:
-            """What of ``data`` may go out: nothing for a bodiless answer, and never past the
-            declared Content-Length (an app that says more than it declared loses the rest,
-            and the connection closes after the answer)."""
-            if state["no_body"] or not data:
-                return b""
-            declared = state["declared"]
-            if declared is not None and state["written"] + len(data) > declared:
-                state["close"] = True
-                data = data[: declared - state["written"]]
-            return data
-
-        def _frame(data: bytes) -> bytes:
-            if state.get("chunked"):
-                return b"%x\r\n%s\r\n" % (len(data), data)
-            return data
-
-        def write(data: bytes) -> None:
-            if not state["sent"]:
-                send_head(data)
-                return
-            data = clip(data)
-            if data:
-                declared = state["declared"]
-                if declared is not None and state["written"] + len(data) >= declared:
-                    log_once()
-                state["written"] += len(data)
-                self._send(_frame(data))
-
+        out = ResponseWriter(
+            self.sock,
+            version=version,
+            head_only=method == "HEAD",
+            keep_alive=keep_alive,
+            date=self.date,
+            log=log,
+        )
         result: Iterable[bytes] | None = None
         try:
             try:
-                result = (app or self.app)(environ, start_response)
-                span = getattr(result, "sendfile_span", None)
-                if span is not None and state["status"] is not None and not head_only:
-                    self._sendfile(span(), send_head, state, log_once)
-                else:
-                    for chunk in result:
-                        if chunk:
-                            write(chunk)
-                if not state["sent"]:
-                    send_head(b"")
+                result = (app or self.app)(environ, out.start_response)
+                out.send(result)
             finally:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-        except (CloseConnection, _ClientGone, ClientDisconnected):
+        except (CloseConnection, ClientGone, ClientDisconnected):
             return False
         except Exception as exc:  # noqa: BLE001 - the app's bug goes to server.check()
             self.on_error(exc)
-            if not state.get("logged"):
-                state["logged"] = True
-                self.on_log(LogEntry(method, target, 500, self.client, time.time()))
-            if not state["sent"]:
+            out.log_once(500)
+            if not out.sent:
                 self._send_simple(
                     500, error_body("UNKNOWN", f"handler raised {type(exc).__name__}: {exc}")
                 )
             return False
-        if state.get("chunked"):
-            log_once()
-            self._send(b"0\r\n\r\n")
-        log_once()
-        declared = state["declared"]
-        if declared is not None and not state["no_body"] and state["written"] != declared:
-            return False  # the app lied about its length: the stream is out of step
-        if state.get("close") or not keep_alive:
+        if not out.finish():
             return False
         if not body.done():
             try:

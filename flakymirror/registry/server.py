@@ -1,17 +1,27 @@
 """Host any WSGI app on a real socket, start and stop in milliseconds.
 
-:class:`Server` keeps pytest-httpserver's face (:class:`~pytest_httpserver.httpserver.HTTPServerBase`:
-``url_for``, context manager, ``ssl_context``, ``check()`` re-raising handler errors in the test)
-and replaces what would block: the accept loop waits on a selector together with a wake-up
-socketpair, so ``stop()`` returns as soon as the threads are joined instead of after the stock
-0.5 s poll; request bodies reach the app as streams (no ``request.get_data()`` up front); the
-request log is a bounded deque. See :mod:`flakymirror.registry.http11` for the per-connection loop.
+:class:`Server` is a standalone threaded HTTP/1.1 server with a small interface of its own:
+
+* addresses: :attr:`~Server.url`, :attr:`~Server.host` (``127.0.0.1:PORT``, as in image
+  references), :attr:`~Server.port`, :attr:`~Server.bind_host`, :meth:`~Server.url_for`;
+* lifecycle: :meth:`~Server.start`, :meth:`~Server.stop`, :meth:`~Server.is_running`, the
+  context manager, :attr:`~Server.stopping`, :meth:`~Server.active_connections`;
+* what happened: :attr:`~Server.log` (a bounded deque of :class:`LogEntry`),
+  :attr:`~Server.handler_errors` and :meth:`~Server.check`, which raises the first exception a
+  handler, a hook or the gateway recorded.
+
+The accept loop waits on a selector together with a wake-up socketpair, so ``stop()`` returns
+as soon as the threads are joined; request bodies reach the app as streams. See
+:mod:`flakymirror.registry.http11` for the per-connection loop.
 
 Three hooks serve fault injection: :attr:`Server.date_clock` makes the ``Date`` header follow
 another clock (a mirror's virtual clock), :attr:`Server.on_reject` sees every request
 the gateway refuses before the app (malformed request line, bad ``Content-Length``, 431,
 501, 505, a TLS handshake on this plain-HTTP port...), as a :class:`RejectedRequest`, and
 :attr:`Server.refusal_app` answers those requests (see :mod:`flakymirror.registry.refusal`).
+
+Until 0.1 the server subclassed pytest-httpserver's ``HTTPServerBase``; the members that came
+from there and are gone warn for one release (see :mod:`.server_deprecated`).
 """
 
 from __future__ import annotations
@@ -26,14 +36,14 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from ssl import SSLContext
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
-from pytest_httpserver.httpserver import HTTPServerBase, HTTPServerError
-from werkzeug.wrappers import Request, Response
-
+from .._deprecated import aliases
 from .http11 import CloseConnection, Connection, LogEntry, RejectedRequest, http_date
 from .refusal import REFUSED, refusal_app
-from .tls import ServerTLS
+from .server_deprecated import deprecated_member
+from .server_handle import ServerHandle
 
 __all__ = [
     "CloseConnection",
@@ -42,21 +52,26 @@ __all__ = [
     "RejectedRequest",
     "Server",
     "ServerHandle",
-    "HTTPServerError",
+    "ServerStateError",
     "refusal_app",
 ]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class Server(HTTPServerBase):
+class ServerStateError(RuntimeError):
+    """:meth:`Server.start` on a running server, or :meth:`Server.stop` on a stopped one."""
+
+
+class Server:
     """A threaded HTTP/1.1 server for one WSGI app, bound to ``host`` (port 0 = ephemeral).
 
     ``stopping`` is a :class:`threading.Event` set when :meth:`stop` begins: handlers that stall
     on purpose should wait on it (``environ["flakymirror.stopping"]`` is the same event) so a
     stop never hangs. :attr:`log` keeps the last ``log_size`` :class:`LogEntry` values (each
     with the wall-clock ``time`` it was logged), including requests the gateway refused before
-    the app (with the status they were answered with).
+    the app (with the status they were answered with). :attr:`handler_errors` holds what the
+    app, a hook or the gateway raised, oldest first; :meth:`check` raises them one at a time.
 
     ``date_clock`` (also a settable attribute) returns epoch seconds; when set, every
     ``Date`` header is formatted from it instead of wall time. ``on_reject`` (a settable
@@ -66,6 +81,9 @@ class Server(HTTPServerBase):
     ``refusal_app`` (a settable attribute, default :func:`refusal_app`: the status, an OCI
     error body, ``Connection: close``) is the WSGI app that answers a refused request; it
     finds the :class:`RejectedRequest` in ``environ[REFUSED]``.
+
+    The app's ``environ`` also carries ``werkzeug.socket`` (the connection's socket, for fault
+    injection that writes raw bytes or resets) and ``flakymirror.server`` (this server).
     """
 
     def __init__(
@@ -80,26 +98,31 @@ class Server(HTTPServerBase):
         join_timeout: float = 5.0,
         date_clock: Callable[[], float] | None = None,
     ) -> None:
-        # HTTPServerBase.__init__ is not called: it would make ``host`` the bind address, but
-        # our ``host`` is the "127.0.0.1:PORT" string clients put in image references.
+        #: The WSGI app served.
         self.app = app
+        #: The address the listening socket binds (``host`` is ``bind_host:port``).
         self.bind_host = host
+        #: The port; the ephemeral port chosen once :meth:`start` ran when given 0.
         self.port = port
+        #: Serve HTTPS with this context (None: plain HTTP).
         self.ssl_context = ssl_context
+        #: One thread per connection (False: connections are served one at a time).
         self.threaded = threaded
+        #: How many entries :attr:`log` keeps.
         self.log_size = log_size
+        #: Seconds :meth:`stop` waits for each thread before reporting it through :meth:`check`.
         self.join_timeout = join_timeout
-        self.assertions: list[str | AssertionError] = []
+        #: Exceptions raised by the app, a hook or the gateway, oldest first (see :meth:`check`).
         self.handler_errors: list[Exception] = []
-        self.log: deque[LogEntry] = deque(maxlen=log_size)  # type: ignore[assignment]
-        self.no_handler_status_code = 500
+        #: The last ``log_size`` requests answered, oldest first.
+        self.log: deque[LogEntry] = deque(maxlen=log_size)
         self.date_clock: Callable[[], float] | None = date_clock
         self.on_reject: Callable[[RejectedRequest], None] | None = None
         self.refusal_app: WSGIApp = refusal_app
-        self._date_cache: tuple[int, bytes] = (-1, b"")
-        self.server = None
-        self.server_thread: threading.Thread | None = None
+        #: Set when :meth:`stop` begins; stalling handlers wait on it.
         self.stopping = threading.Event()
+        self._date_cache: tuple[int, bytes] = (-1, b"")
+        self._accept_thread: threading.Thread | None = None
         self._listener: socket.socket | None = None
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
@@ -109,11 +132,15 @@ class Server(HTTPServerBase):
         self._next_id = 0
         self._base_environ: dict[str, Any] = {}
 
+    def __getattr__(self, name: str) -> Any:
+        """Members that came from pytest-httpserver's ``HTTPServerBase`` warn for one release."""
+        return deprecated_member(self, name)
+
     # -- addresses -------------------------------------------------------------------------
     @property
     def host(self) -> str:
         """``host:port`` as it appears in image references, e.g. ``127.0.0.1:41234``."""
-        return f"{self.format_host(self.bind_host)}:{self.port}"
+        return f"{url_host(self.bind_host)}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -132,6 +159,22 @@ class Server(HTTPServerBase):
         return f"<{type(self).__name__} {self.url} {state}>"
 
     # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        """Start the server unless it is running already; the block's end stops it."""
+        if not self.is_running():
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop the server if it is still running."""
+        if self.is_running():
+            self.stop()
+
     def is_running(self) -> bool:
         """True between :meth:`start` and :meth:`stop`."""
         return self._listener is not None
@@ -139,7 +182,7 @@ class Server(HTTPServerBase):
     def start(self) -> None:
         """Bind, listen and start the accept thread; returns at once."""
         if self.is_running():
-            raise HTTPServerError("Server is already running")
+            raise ServerStateError("Server is already running")
         family = socket.AF_INET6 if ":" in self.bind_host.strip("[]") else socket.AF_INET
         listener = socket.create_server(
             (self.bind_host.strip("[]"), self.port), family=family, backlog=256
@@ -163,13 +206,13 @@ class Server(HTTPServerBase):
             "flakymirror.server": self,
         }
         self._listener = listener
-        self.server_thread = threading.Thread(
-            target=self.thread_target, name=f"flakymirror-accept-{self.port}", daemon=True
+        self._accept_thread = threading.Thread(
+            target=self._accept_loop, name=f"flakymirror-accept-{self.port}", daemon=True
         )
-        self.server_thread.start()
+        self._accept_thread.start()
 
-    def thread_target(self) -> None:
-        """Accept loop: wait for a client or the wake-up byte, never poll."""
+    def _accept_loop(self) -> None:
+        """Wait for a client or the wake-up byte, never poll."""
         assert self._listener is not None and self._wake_r is not None
         listener, wake = self._listener, self._wake_r
         with selectors.DefaultSelector() as sel:
@@ -281,14 +324,15 @@ class Server(HTTPServerBase):
         alive after ``join_timeout`` is reported through :meth:`check`.
         """
         if not self.is_running():
-            raise HTTPServerError("Server is not running")
+            raise ServerStateError("Server is not running")
         self.stopping.set()
         assert self._wake_w is not None
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
         self._shutdown_connections()  # also wakes a non-threaded accept loop busy with a client
-        if self.server_thread is not None and self.server_thread is not threading.current_thread():
-            self.server_thread.join(self.join_timeout)
+        accept = self._accept_thread
+        if accept is not None and accept is not threading.current_thread():
+            accept.join(self.join_timeout)
         self._shutdown_connections()  # accepted just before the accept loop saw the wake-up
         with self._lock:
             threads, self._threads = self._threads, []
@@ -305,7 +349,7 @@ class Server(HTTPServerBase):
             if s is not None:
                 s.close()
         self._listener = self._wake_r = self._wake_w = None
-        self.server_thread = None
+        self._accept_thread = None
 
     def _shutdown_connections(self) -> None:
         with self._lock:
@@ -314,65 +358,34 @@ class Server(HTTPServerBase):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    # -- pytest-httpserver hooks -------------------------------------------------------------
-    def clear_log(self) -> None:
-        """Forget the logged requests."""
-        self.log = deque(maxlen=self.log_size)  # type: ignore[assignment]
-
-    def dispatch(self, request: Request) -> Response:
-        """Run the app in-process for ``request`` (no socket); used by tests and tools."""
-        return Response.from_app(self.app, request.environ)
-
-    def application(self, request: Request) -> Response:  # pragma: no cover - unused hook
-        """Not used: the gateway calls the WSGI app directly so bodies stay streamed."""
-        return self.dispatch(request)
-
+    # -- what happened -----------------------------------------------------------------------
     def active_connections(self) -> int:
         """How many client connections are open right now."""
         with self._lock:
             return len(self._conns)
 
+    def clear_log(self) -> None:
+        """Forget the logged requests."""
+        self.log = deque(maxlen=self.log_size)
 
-class ServerHandle:
-    """Addresses and health of the :class:`Server` an object serves on (its ``server``).
-
-    For objects that wrap a server (:class:`~flakymirror.registry.Registry`,
-    :class:`~flakymirror.mirror.FlakyMirror`) and answer for it.
-    """
-
-    server: Server
-    #: The generated CA and certificate when made with ``tls=True`` (None otherwise).
-    tls: ServerTLS | None = None
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (``https`` with ``tls=True`` or an ``ssl_context``)."""
-        return self.server.url
-
-    @property
-    def ca_pem(self) -> bytes | None:
-        """The generated CA certificate (PEM) clients should trust; None without ``tls=True``."""
-        return self.tls.ca_pem if self.tls is not None else None
-
-    @property
-    def ca_file(self) -> str | None:
-        """The path of a file holding :attr:`ca_pem` (removed by ``close()``); None without
-        ``tls=True``."""
-        return self.tls.ca_file if self.tls is not None else None
-
-    @property
-    def host(self) -> str:
-        """``127.0.0.1:PORT``, the registry part of image references."""
-        return self.server.host
-
-    def url_for(self, path: str) -> str:
-        """The absolute URL of ``path`` on this server."""
-        return self.server.url_for(path)
-
-    def is_running(self) -> bool:
-        """True while the server accepts requests."""
-        return self.server.is_running()
+    def clear_handler_errors(self) -> None:
+        """Forget the recorded handler errors without raising them."""
+        self.handler_errors = []
 
     def check(self) -> None:
-        """Re-raise the first exception a request handler raised."""
-        self.server.check()
+        """Raise (and forget) the oldest exception a handler, a hook or the gateway recorded.
+
+        Each call raises the next one; with none recorded it returns. Tests call it after the
+        requests they made, so a server-side bug fails the test that caused it.
+        """
+        if self.handler_errors:
+            raise self.handler_errors.pop(0)
+
+
+def url_host(host: str) -> str:
+    """``host`` as it goes in a URL: an IPv6 address in brackets (``[::1]``), others as given."""
+    bare = host.strip("[]")
+    return f"[{bare}]" if ":" in bare else host
+
+
+__getattr__ = aliases(__name__, {"HTTPServerError": ServerStateError})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
+import socket
 import time
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from flakymirror.registry import LogEntry, RejectedRequest, Server
-
-from .conftest import hello, raw
+from tests.helpers.waiting import wait_until
+from tests.helpers.wire import hello, raw
 
 
 def echo_length(environ, start_response):
@@ -243,6 +243,42 @@ def test_conflicting_content_lengths_are_refused_not_last_wins():
         srv.check()
 
 
+@pytest.mark.parametrize("order", ["te-first", "cl-first"])
+def test_transfer_encoding_with_content_length_is_answered_then_the_connection_closes(order):
+    """RFC 9112 6.1: chunked framing wins for that request, then no pipelined request is
+    served on the connection (the two framings disagree on where the next one starts)."""
+    te, cl = b"Transfer-Encoding: chunked\r\n", b"Content-Length: 5\r\n"
+    first = (
+        b"POST /first HTTP/1.1\r\nHost: x\r\n"
+        + (te + cl if order == "te-first" else cl + te)
+        + b"\r\n3\r\nabc\r\n0\r\n\r\n"
+    )
+    second = b"GET /second HTTP/1.1\r\nHost: x\r\n\r\n"
+    with Server(echo_length) as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+            sock.sendall(first + second)  # pipelined: both on the wire before any answer
+            out = b""
+            while chunk := sock.recv(65536):  # b"": the server closed the connection
+                out += chunk
+        head, _, body = out.partition(b"\r\n\r\n")
+        assert status_line(out) == b"HTTP/1.1 200 OK"
+        assert header(out, b"Connection") == b"close"
+        assert json.loads(body) == {"length": None, "body": "abc"}  # read as chunked
+        assert out.count(b"HTTP/1.1 ") == 1  # the second request was never answered
+        assert [e.target for e in srv.log] == ["/first"]
+        srv.check()
+
+
+def test_a_chunked_request_without_content_length_keeps_the_connection():
+    body = b"3\r\nabc\r\n0\r\n\r\n"
+    first = b"POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    second = b"GET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with Server(echo_length) as srv:
+        out = raw(srv, first + second)
+        assert out.count(b"HTTP/1.1 200 OK") == 2
+        assert [e.target for e in srv.log] == ["/first", "/second"]
+
+
 def test_an_unexpected_gateway_error_is_recorded_for_check_and_the_socket_closed(monkeypatch):
     from flakymirror.registry import http11
 
@@ -252,10 +288,6 @@ def test_an_unexpected_gateway_error_is_recorded_for_check_and_the_socket_closed
     monkeypatch.setattr(http11.Connection, "_read_head", boom)
     with Server(hello) as srv:
         assert raw(srv, b"GET / HTTP/1.1\r\n\r\n") == b""  # closed, no half response
-        deadline = threading.Event()
-        for _ in range(100):
-            if srv.handler_errors:
-                break
-            deadline.wait(0.02)
+        wait_until(lambda: srv.handler_errors)
         with pytest.raises(KeyError, match="gateway bug"):
             srv.check()

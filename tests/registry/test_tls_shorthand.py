@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import require_binary
 from flakymirror.oci import build_image
 from flakymirror.registry import REFUSED, LogEntry, Registry, RejectedRequest, Server, ServerTLS
-
-from .conftest import raw
+from tests.helpers.optional_tools import require_binary
+from tests.helpers.waiting import wait_until
+from tests.helpers.wire import raw
 
 
 def hello(environ, start_response):
@@ -118,7 +118,8 @@ def test_log_entries_carry_the_wall_clock_time_they_were_logged():
     with Server(hello) as srv, requests.Session() as s:
         before = time.time()
         s.get(srv.url, timeout=5)
-        time.sleep(0.02)  # two requests at distinguishable times
+        # two requests at distinguishable times: poll the clock past the first one's time
+        wait_until(lambda: time.time() >= srv.log[0].time + 0.02, interval=0.002)
         s.get(srv.url + "/two", timeout=5)
         after = time.time()
         first, second = srv.log
