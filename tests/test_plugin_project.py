@@ -123,7 +123,7 @@ def test_passes(flaky_mirror):
 HANDLER = """
 import requests
 
-def broken(request):
+def broken(request, store=None):
     raise ZeroDivisionError("a bug in a handler")
 
 def test_bug(flaky_mirror, monkeypatch):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import http.client
 import socket
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -31,12 +30,11 @@ __all__ = [
     "REPLAYABLE",
     "RequestRecord",
     "ReuseTrackingAdapter",
-    "last_request_reused",
+    "went_out_reused",
     "network_error",
     "read_and_close",
     "read_body",
     "recorder",
-    "reset_reuse_flag",
 ]
 
 
@@ -66,26 +64,40 @@ def recorder(*sinks: list[RequestRecord] | None) -> Callable[[RequestRecord], No
 #: Methods Go's http.Transport treats as replayable (``Request.isReplayable``).
 REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
-# Whether the connection the current thread's last request went out on had served a request
-# before (a kept-alive connection). Go's http.Transport silently resends an idempotent request
-# once when such a connection turns out closed or reset before the first response byte.
-_conn_state = threading.local()
+#: The attribute a failure of a request gets: whether the connection it went out on had served a
+#: request before (a kept-alive connection). Go's http.Transport silently resends an idempotent
+#: request once when such a connection turns out closed or reset before the first response byte.
+REUSED = "fm_reused"
+_WIRE_ERRORS = (OSError, http.client.HTTPException)
 
 
 class _ReuseTracking:
     """Mixin for urllib3 connections: count the requests sent since the socket was opened
-    (urllib3 reuses a connection object after closing it, so ``close`` starts over)."""
+    (urllib3 reuses a connection object after closing it, so ``close`` starts over), and mark
+    a failure of sending or of reading the answer with :data:`REUSED`."""
 
     _fm_uses = 0
+    _fm_reused = False
 
     def close(self) -> None:
         self._fm_uses = 0
         super().close()  # type: ignore[misc]
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
-        _conn_state.reused = self._fm_uses > 0 and getattr(self, "sock", None) is not None
+        self._fm_reused = self._fm_uses > 0 and getattr(self, "sock", None) is not None
         self._fm_uses += 1
-        return super().request(*args, **kwargs)  # type: ignore[misc]
+        try:
+            return super().request(*args, **kwargs)  # type: ignore[misc]
+        except _WIRE_ERRORS as exc:
+            setattr(exc, REUSED, self._fm_reused)
+            raise
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        except _WIRE_ERRORS as exc:
+            setattr(exc, REUSED, self._fm_reused)
+            raise
 
 
 class _HTTPConnection(_ReuseTracking, urllib3.connection.HTTPConnection):
@@ -113,14 +125,10 @@ class ReuseTrackingAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
-def last_request_reused() -> bool:
-    """Whether this thread's last request went out on a kept-alive connection."""
-    return bool(getattr(_conn_state, "reused", False))
-
-
-def reset_reuse_flag() -> None:
-    """Forget the last request's connection state (call before sending)."""
-    _conn_state.reused = False
+def went_out_reused(exc: BaseException) -> bool:
+    """Whether the request that failed with ``exc`` had gone out on a kept-alive connection
+    (read from the wire error nested in ``exc``, where the connection marked it)."""
+    return any(getattr(e, REUSED, False) for e in _causes(exc))
 
 
 def _causes(exc: BaseException) -> Iterable[BaseException]:

@@ -48,11 +48,10 @@ from flakymirror.client.gohttp import (
     REPLAYABLE,
     RequestRecord,
     ReuseTrackingAdapter,
-    last_request_reused,
     network_error,
     read_and_close,
     read_body,
-    reset_reuse_flag,
+    went_out_reused,
 )
 from flakymirror.client.retry import RetryProfile, ggcr_retry_predicate, resolve_profile, retry_call
 from flakymirror.client.urls import with_query
@@ -176,7 +175,6 @@ class Transport:
             # Go's http.Transport: a replayable request that fails on a kept-alive connection
             # before any response byte is sent again on a new connection, invisibly to ggcr
             while True:
-                reset_reuse_flag()
                 try:
                     return self.session.request(
                         method,
@@ -190,7 +188,7 @@ class Transport:
                 except requests.exceptions.RequestException as exc:
                     err = network_error(method, url, exc)
                     self._note(RequestRecord(method, url, None, str(err)))
-                    reused = last_request_reused()
+                    reused = went_out_reused(exc)
                     resend = err.kind in ("eof", "reset", "broken-pipe") and (
                         method.upper() in REPLAYABLE and replayable
                     )

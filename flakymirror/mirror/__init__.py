@@ -7,7 +7,6 @@
 ...     _ = mirror.push_upstream(build_image(layers=3), "lib/app:1")
 """
 
-from flakymirror.mirror._forms import FormError
 from flakymirror.mirror.actions import (
     Close,
     Corrupt,
@@ -24,7 +23,9 @@ from flakymirror.mirror.actions import (
     action_from_dict,
 )
 from flakymirror.mirror.clock import Clock, RealClock, VirtualClock, clock_from_dict
+from flakymirror.mirror.core import MirrorCore
 from flakymirror.mirror.faults import FaultRule, Faults, Sequence, fail, rules_from_dict
+from flakymirror.mirror.forms import FormError
 from flakymirror.mirror.journal import Journal, JournalEntry, JournalQueryError
 from flakymirror.mirror.match import KINDS, Endpoint, Match, classify
 from flakymirror.mirror.mirror import FlakyMirror
@@ -41,13 +42,14 @@ from flakymirror.mirror.plans import (
 )
 from flakymirror.mirror.presets import hap429, html_403, pull_rate_limit
 from flakymirror.mirror.settle import Settle
-from flakymirror.mirror.upstream import InProcessUpstream, Upstream
+from flakymirror.mirror.upstream import BlobFetcher, InProcessUpstream, RepositoryChecker, Upstream
 
 __all__ = [
     "KINDS",
     "MODES",
     "AtOnce",
     "Bandwidth",
+    "BlobFetcher",
     "Clock",
     "Close",
     "Corrupt",
@@ -66,8 +68,10 @@ __all__ = [
     "JournalEntry",
     "JournalQueryError",
     "Match",
+    "MirrorCore",
     "Pass",
     "RealClock",
+    "RepositoryChecker",
     "Requests",
     "Reset",
     "Sequence",

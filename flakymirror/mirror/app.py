@@ -13,27 +13,25 @@ gateway's 400; any other refusal (malformed, oversized, unsupported) is journale
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request
 
 from flakymirror.mirror.actions import Pass
 from flakymirror.mirror.clock import _Real, elapsed
+from flakymirror.mirror.core import MirrorCore
 from flakymirror.mirror.effects import EFFECTS, Ctx, Resp
 from flakymirror.mirror.journal import JournalEntry
 from flakymirror.mirror.match import Endpoint, classify
-from flakymirror.mirror.store import RequestState, current_request
+from flakymirror.mirror.store import RequestState, RequestStore
 from flakymirror.oci.protocol import API_VERSION_PAIR
 from flakymirror.registry.auth import AnonymousAuth
 from flakymirror.registry.errors import RegistryError
 from flakymirror.registry.refusal import REFUSED, RejectedRequest, refusal_app
-from flakymirror.registry.server import CloseConnection
-from flakymirror.registry.store import StoredManifest
+from flakymirror.registry.server import CloseConnection, WSGIApp
+from flakymirror.registry.store import Store, StoredManifest
 from flakymirror.registry.tls_probe import TLS_PROBE
-
-if TYPE_CHECKING:
-    from flakymirror.mirror.mirror import FlakyMirror
 
 __all__ = ["CONTROL_PREFIX", "MirrorApp", "is_control_path"]
 
@@ -46,23 +44,28 @@ def is_control_path(path: str) -> bool:
 
 
 class MirrorApp:
-    """WSGI callable serving ``mirror``: the control API under ``/_flakymirror/`` (unless it
-    has a listener of its own: then those paths are ordinary, flaky requests), the rest flaky."""
+    """WSGI callable serving a mirror's ``core``: ``control`` (the control API) under
+    ``/_flakymirror/`` when given (None: it has a listener of its own, and those paths are
+    ordinary, flaky requests), the rest flaky.
 
-    def __init__(self, mirror: FlakyMirror) -> None:
-        self.mirror = mirror
+    ``core`` is the :class:`~flakymirror.mirror.core.MirrorCore` new requests see; the mirror
+    swaps it on reset. Each request reads it once on arrival and keeps it to the end.
+    """
+
+    def __init__(self, core: MirrorCore, control: WSGIApp | None = None) -> None:
+        self.core = core
+        self.control = control
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         """Serve one request: the control API, or the flaky path (journaled)."""
         path = environ.get("PATH_INFO", "") or "/"
-        m = self.mirror
-        if m.control_server is None and is_control_path(path):
-            return m.control(environ, start_response)
+        if self.control is not None and is_control_path(path):
+            return self.control(environ, start_response)
+        m = self.core
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        token_path = getattr(m.registry_app.auth, "token_path", None) or "/token"
-        endpoint = classify(path, token_path)
+        endpoint = classify(path, m.registry_app.auth.token_path or "/token")
         now = m.clock.now()
         query = environ.get("QUERY_STRING", "")
         ns = parse_qs(query).get("ns", [None])[0] if "ns=" in query else None
@@ -79,12 +82,12 @@ class MirrorApp:
             ns=ns,
         )
         try:
-            state = RequestState(method)
-            if endpoint.kind == "manifest" and not m.faults and self._fast_ok(environ, method):
-                fast = self._fast(start_response, entry, method, endpoint, state)
+            store = m.store.view(RequestState(method))
+            if endpoint.kind == "manifest" and not m.faults and self._fast_ok(m, environ, method):
+                fast = self._fast(m, start_response, entry, method, endpoint, store)
                 if fast is not None:
                     return fast
-            return self._serve(environ, start_response, entry, method, endpoint, state)
+            return self._serve(m, environ, start_response, entry, method, endpoint, store)
         except CloseConnection:
             m.journal.close(entry, "closed")
             raise
@@ -106,7 +109,7 @@ class MirrorApp:
         if rejected.kind != TLS_PROBE:
             self.rejected(rejected)
             return refusal_app(environ, start_response)
-        m = self.mirror
+        m = self.core
         now = m.clock.now()
         entry = m.journal.open(
             t=elapsed(now, m.epoch),
@@ -118,9 +121,8 @@ class MirrorApp:
             reason=rejected.reason,
         )
         try:
-            return self._serve(
-                environ, start_response, entry, "", Endpoint(TLS_PROBE), RequestState("")
-            )
+            store = m.store.view(RequestState(""))
+            return self._serve(m, environ, start_response, entry, "", Endpoint(TLS_PROBE), store)
         except CloseConnection:
             m.journal.close(entry, "closed")
             raise
@@ -146,9 +148,9 @@ class MirrorApp:
         (with a control listener of its own, ``/_flakymirror/`` on the main port is no control
         call)."""
         path, _, query = rejected.target.partition("?")
-        if self.mirror.control_server is None and is_control_path(path):
+        if self.control is not None and is_control_path(path):
             return
-        m = self.mirror
+        m = self.core
         endpoint = classify(path)
         now = m.clock.now()
         entry = m.journal.open(
@@ -169,14 +171,14 @@ class MirrorApp:
 
     def _serve(
         self,
+        m: MirrorCore,
         environ: dict[str, Any],
         start_response: Callable[..., Any],
         entry: JournalEntry,
         method: str,
         endpoint: Endpoint,
-        state: RequestState,
+        store: RequestStore,
     ) -> Iterable[bytes]:
-        m = self.mirror
         fired = m.faults.fire(method, endpoint, entry.t)
         actions = [a for f in fired for a in f.actions if not isinstance(a, Pass)]
         entry.faults = [f.label() for f in fired if any(not isinstance(a, Pass) for a in f.actions)]
@@ -201,20 +203,21 @@ class MirrorApp:
                 resp = EFFECTS[type(action)](ctx, action, None)
                 break
         if resp is None:
-            resp = self._registry(environ, state, entry)
+            resp = self._registry(m, environ, store, entry)
         for action in actions:
             if action.stage == "after":
                 resp = EFFECTS[type(action)](ctx, action, resp)
         assert resp is not None
         entry.status = resp.status
         if resp.status == 206:
-            entry.offset = state.offset
+            entry.offset = store.state.offset
         write = start_response(resp.status_line, resp.headers)
         ctx.flush = lambda: write(b"")
-        return self._counted(resp.body, entry, method, resp.length)
+        return self._counted(m, resp.body, entry, method, resp.length)
 
-    def _fast_ok(self, environ: dict[str, Any], method: str) -> bool:
-        app = self.mirror.registry_app
+    @staticmethod
+    def _fast_ok(m: MirrorCore, environ: dict[str, Any], method: str) -> bool:
+        app = m.registry_app
         return (
             (method == "GET" or method == "HEAD")
             and type(app.auth) is AnonymousAuth
@@ -222,58 +225,57 @@ class MirrorApp:
             and "HTTP_IF_NONE_MATCH" not in environ
         )
 
+    @staticmethod
     def _fast(
-        self,
+        m: MirrorCore,
         start_response: Callable[..., Any],
         entry: JournalEntry,
         method: str,
         endpoint: Endpoint,
-        state: RequestState,
+        store: RequestStore,
     ) -> Iterable[bytes] | None:
         """A manifest that is simply there, with no fault rules: answered without building
         werkzeug request/response objects (same headers as the registry app's fast path).
-        Anything else returns None and takes the full path, reusing ``state``'s decision."""
-        token = current_request.set(state)
+        Anything else returns None and takes the full path, reusing ``store``'s decision."""
         try:
-            stored = self.mirror.store.get_manifest(endpoint.repo or "", endpoint.reference or "")
+            stored = store.get_manifest(endpoint.repo or "", endpoint.reference or "")
         except RegistryError:
             return None
-        finally:
-            current_request.reset(token)
         if not isinstance(stored, StoredManifest):
             return None
-        entry.sync = state.sync
+        entry.sync = store.state.sync
         entry.status = 200
         entry.digest, entry.media_type = str(stored.digest), stored.media_type
         start_response("200 OK", [*stored.headers, API_VERSION_PAIR])
         if method == "GET":
             entry.bytes_sent = len(stored.data)
-        self.mirror.journal.close(entry)
+        m.journal.close(entry)
         return [stored.data] if method == "GET" else []
 
-    def _registry(self, environ: dict[str, Any], state: RequestState, entry: JournalEntry) -> Resp:
-        """The sync view, served by the registry app (auth, routing, headers, Range, errors)."""
+    def _registry(
+        self, m: MirrorCore, environ: dict[str, Any], store: RequestStore, entry: JournalEntry
+    ) -> Resp:
+        """The sync view, served by the registry app (auth, routing, headers, Range, errors)
+        from this request's own store view."""
         if REFUSED in environ:  # a TLS probe no fault answered: the gateway's own refusal
             return self._refusal(environ)
-        token = current_request.set(state)
-        try:
-            response = self.mirror.registry_app.handle(Request(environ))
-            app_iter, status, headers = response.get_wsgi_response(environ)
-        finally:
-            current_request.reset(token)
-        entry.sync = state.sync
+        # the view has the Store methods the endpoints call (it stands in for one)
+        response = m.registry_app.handle(Request(environ), cast(Store, store))
+        app_iter, status, headers = response.get_wsgi_response(environ)
+        entry.sync = store.state.sync
         code, _, phrase = status.partition(" ")
-        served = state.served
+        served = store.state.served
         if code == "200" and entry.kind == "manifest" and served is not None:
             entry.digest, entry.media_type = str(served.digest), served.media_type
         return Resp(int(code), list(headers), app_iter, reason=phrase or None)
 
+    @staticmethod
     def _counted(
-        self, body: Iterable[bytes], entry: JournalEntry, method: str, length: int | None
+        m: MirrorCore, body: Iterable[bytes], entry: JournalEntry, method: str, length: int | None
     ) -> Iterator[bytes]:
         """Count the body bytes handed to the server; close the journal entry as the last
         declared byte goes out (so a client that has its response finds it journaled)."""
-        journal = self.mirror.journal
+        journal = m.journal
         outcome = "ok"
         try:
             if method == "HEAD" or length == 0:

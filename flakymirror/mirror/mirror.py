@@ -4,14 +4,16 @@ way real mirrors fail. The README section "The flaky mirror" is the user guide."
 from __future__ import annotations
 
 import threading
-import time
+import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from ssl import SSLContext
 from typing import Any
 
 from flakymirror.mirror.app import MirrorApp
 from flakymirror.mirror.clock import Clock, RealClock, elapsed
 from flakymirror.mirror.control import ControlAPI
+from flakymirror.mirror.core import MirrorCore, build_core, on_clock
 from flakymirror.mirror.faults import FaultRule, Faults
 from flakymirror.mirror.journal import Journal
 from flakymirror.mirror.plans import SyncPlan, plans_from_dict
@@ -19,7 +21,7 @@ from flakymirror.mirror.store import MirrorStore
 from flakymirror.mirror.sync import SyncEngine
 from flakymirror.mirror.upstream import InProcessUpstream, Upstream
 from flakymirror.registry import Registry, RegistryApp, Server
-from flakymirror.registry.auth import AnonymousAuth
+from flakymirror.registry.auth import RegistryAuth
 from flakymirror.registry.server import ServerHandle
 from flakymirror.registry.store import Store
 from flakymirror.registry.tls import server_tls
@@ -46,7 +48,9 @@ class FlakyMirror(ServerHandle):
     ``upstream``: ``None`` (an in-process :class:`~flakymirror.registry.Registry` is created;
     seed it with :meth:`push_upstream`), a ``Registry`` or ``Store`` (read in place), a registry
     URL (a true pull-through cache over HTTP; ``credentials=(user, password)`` for its auth),
-    or any object following :class:`~flakymirror.mirror.upstream.Upstream`.
+    or any object following :class:`~flakymirror.mirror.upstream.Upstream`. :attr:`upstream`
+    is what was given (the URL without a trailing ``/``; the mirror's own ``Registry`` for
+    ``None``), :attr:`upstream_reader` the ``Upstream`` the mirror reads it through.
     ``clock``: :class:`RealClock` (default) or :class:`VirtualClock`. ``plan``: a
     :class:`SyncPlan` or a list (first match wins). ``faults``: :class:`FaultRule` values.
     ``auth``: the mirror's own auth (``BasicAuth``/``BearerAuth``; a ``BearerAuth`` left on
@@ -68,7 +72,7 @@ class FlakyMirror(ServerHandle):
         clock: Clock | None = None,
         plan: SyncPlan | Sequence[SyncPlan] | None = None,
         faults: Iterable[FaultRule] = (),
-        auth: Any = None,
+        auth: RegistryAuth | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         journal_size: int = 10000,
@@ -87,51 +91,123 @@ class FlakyMirror(ServerHandle):
         self.tls = server_tls(tls, ssl_context, host)
         if self.tls is not None:
             ssl_context = self.tls.ssl_context
-        self.clock: Clock = clock if clock is not None else RealClock()
+        clock = clock if clock is not None else RealClock()
         self._own_upstream: Registry | None = None
-        self.upstream: Any
+        #: What the constructor was given as ``upstream`` (see the class docstring).
+        self.upstream: Registry | Store | str | Upstream
+        reader: Upstream
         if upstream is None:
             self._own_upstream = Registry()
             self.upstream = self._own_upstream
-            adapter: Any = InProcessUpstream(self._own_upstream)
+            reader = InProcessUpstream(self._own_upstream)
         elif isinstance(upstream, str):
             from flakymirror.mirror.http_upstream import HttpUpstream
 
             self.upstream = upstream.rstrip("/")
-            adapter = HttpUpstream(self.upstream, credentials=credentials)
+            reader = HttpUpstream(self.upstream, credentials=credentials)
         elif isinstance(upstream, Registry | Store):
             self.upstream = upstream
-            adapter = InProcessUpstream(upstream)
+            reader = InProcessUpstream(upstream)
         elif isinstance(upstream, Upstream):
             self.upstream = upstream
-            adapter = upstream
+            reader = upstream
         else:
             raise TypeError(
                 f"upstream must be a Registry, a Store, a URL or an Upstream, got {upstream!r}"
             )
-        self.adapter: Upstream = adapter
         self._initial_plans = _as_plans(plan)
         self._initial_faults = tuple(faults)
-        self.epoch = self.clock.now()
-        self.interrupt = threading.Event()
-        self.journal = Journal(journal_size)
-        self.faults = Faults(self._initial_faults)
-        self.engine = SyncEngine(adapter, self.clock, self._initial_plans, epoch=lambda: self.epoch)
-        self.store = MirrorStore(self.engine)
-        self.registry_app = RegistryApp(self.store, strict_accept=strict_accept)
         self._initial_auth = auth
-        self.set_auth(auth)
+        self._journal_size = journal_size
+        self._strict_accept = strict_accept
+        core = self._build_core(reader, clock)
         self.control = ControlAPI(self)
         self.control_server: Server | None = None
         self._taken_down = False
         if control_port is not None:
             self.control_server = Server(self.control, host="127.0.0.1", port=control_port)
-        self.app = MirrorApp(self)
+        # the control API shares the main port unless it has a listener of its own
+        self.app = MirrorApp(core, control=self.control if self.control_server is None else None)
         # one clock: the Date header follows the mirror clock (Retry-After dates do too)
         self.server = Server(
-            self.app, host=host, port=port, ssl_context=ssl_context, date_clock=self.clock.now
+            self.app, host=host, port=port, ssl_context=ssl_context, date_clock=clock.now
         )
         self.server.refusal_app = self.app.refused
+
+    def _build_core(self, reader: Upstream, clock: Clock) -> MirrorCore:
+        """A fresh core over ``reader`` with the initial plan, faults and auth."""
+        return build_core(
+            reader,
+            clock,
+            plans=self._initial_plans,
+            faults=self._initial_faults,
+            auth=self._initial_auth,
+            journal_size=self._journal_size,
+            strict_accept=self._strict_accept,
+        )
+
+    # -- the current core (a request keeps the one it arrived with) ------------------------------
+    @property
+    def core(self) -> MirrorCore:
+        """The state new requests see; :meth:`reset` replaces it whole."""
+        return self.app.core
+
+    @property
+    def clock(self) -> Clock:
+        """The mirror's clock (the same object for the mirror's life)."""
+        return self.app.core.clock
+
+    @property
+    def epoch(self) -> float:
+        """The clock time of ``t = 0`` (the last reset, or construction)."""
+        return self.app.core.epoch
+
+    @property
+    def journal(self) -> Journal:
+        """The request journal since the last reset."""
+        return self.app.core.journal
+
+    @property
+    def faults(self) -> Faults:
+        """The active fault rules with their counters."""
+        return self.app.core.faults
+
+    @property
+    def engine(self) -> SyncEngine:
+        """The sync engine: tracked images and their views."""
+        return self.app.core.engine
+
+    @property
+    def store(self) -> MirrorStore:
+        """Content pushed to the mirror itself, and the sync view over the upstream."""
+        return self.app.core.store
+
+    @property
+    def registry_app(self) -> RegistryApp:
+        """The registry app that serves the sync view (auth, routing, errors)."""
+        return self.app.core.registry_app
+
+    @property
+    def interrupt(self) -> threading.Event:
+        """Set to release the stalled responses under way (reset, stop, take-down)."""
+        return self.app.core.interrupt
+
+    @property
+    def upstream_reader(self) -> Upstream:
+        """The :class:`~flakymirror.mirror.upstream.Upstream` the mirror reads its content
+        through: an ``InProcessUpstream``, an ``HttpUpstream``, or the one given."""
+        return self.app.core.upstream_reader
+
+    @property
+    def adapter(self) -> Upstream:
+        """Deprecated name of :attr:`upstream_reader` (goes in the next release)."""
+        warnings.warn(
+            "FlakyMirror.adapter is deprecated and goes in the next release; "
+            "use FlakyMirror.upstream_reader",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.upstream_reader
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> FlakyMirror:
@@ -154,10 +230,10 @@ class FlakyMirror(ServerHandle):
             self.control_server.stop()
 
     def close(self) -> None:
-        """Stop both listeners, release the upstream adapter, drop temporary files (the CA file
+        """Stop both listeners, release the upstream reader, drop temporary files (the CA file
         of ``tls=True`` too)."""
         self.stop()
-        self.adapter.close()
+        self.upstream_reader.close()
         self.store.close()
         if self._own_upstream is not None:
             self._own_upstream.close()
@@ -188,9 +264,10 @@ class FlakyMirror(ServerHandle):
         stays up. A no-op when already down."""
         if not self.server.is_running():
             return
-        self.interrupt.set()
+        core = self.core
+        core.interrupt.set()
         self.server.stop()
-        self.interrupt = threading.Event()
+        self.app.core = replace(core, interrupt=threading.Event())
         self._taken_down = True
 
     def bring_up(self) -> None:
@@ -208,13 +285,11 @@ class FlakyMirror(ServerHandle):
                 "(did another process take the port while the mirror was down?)",
             ) from exc
 
-    def set_auth(self, auth: Any) -> None:
+    def set_auth(self, auth: RegistryAuth | None) -> None:
         """Replace the mirror's own auth (None: anonymous), as the constructor takes it: a
         ``BearerAuth`` left on wall time is switched to the mirror clock. Applies from the next
         request on (the manifest fast path, which only serves anonymous mirrors, notices)."""
-        if auth is not None and getattr(auth, "clock", None) is time.time:
-            auth.clock = self.clock.now
-        self.registry_app.auth = auth if auth is not None else AnonymousAuth()
+        self.registry_app.auth = on_clock(auth, self.clock)
 
     def __enter__(self) -> FlakyMirror:
         return self.start()
@@ -223,7 +298,7 @@ class FlakyMirror(ServerHandle):
         self.close()
 
     def __repr__(self) -> str:
-        return f"<FlakyMirror {self.url} upstream={self.adapter.describe()}>"
+        return f"<FlakyMirror {self.url} upstream={self.upstream_reader.describe()}>"
 
     # -- behaviour ---------------------------------------------------------------------------------
     @property
@@ -248,10 +323,11 @@ class FlakyMirror(ServerHandle):
 
     def push_upstream(self, image: Any, reference: str) -> Any:
         """Seed the in-process upstream with an image or index as ``"repo:tag"``."""
-        source = getattr(self.adapter, "source", None)
-        if isinstance(source, Registry):
-            return source.push(image, reference)
-        if isinstance(source, Store):
+        reader = self.upstream_reader
+        if isinstance(reader, InProcessUpstream):
+            source = reader.source
+            if isinstance(source, Registry):
+                return source.push(image, reference)
             return Registry(store=source).push(image, reference)
         raise TypeError(
             "push_upstream needs an in-process upstream; push to the real registry instead"
@@ -262,7 +338,7 @@ class FlakyMirror(ServerHandle):
         *,
         plan: SyncPlan | Sequence[SyncPlan] | dict | None = None,
         faults: Iterable[FaultRule] = (),
-        auth: Any = None,
+        auth: RegistryAuth | None = None,
     ) -> None:
         """Make ``plan``, ``faults`` and ``auth`` what :meth:`reset` returns to (instead of the
         constructor's), then reset to them: a scenario loaded into a running mirror survives a
@@ -278,30 +354,27 @@ class FlakyMirror(ServerHandle):
         to the mirror itself, stalled responses released, the constructor's auth back, and a
         listener :meth:`take_down` stopped listening again. Upstream content is kept, unless
         ``upstream=True`` and the mirror made its own in-process upstream: then that is
-        replaced by an empty one."""
+        replaced by an empty one.
+
+        All of that is a fresh :class:`~flakymirror.mirror.core.MirrorCore`, swapped in at
+        once: a request arriving during the reset sees the old state or the new, never a mix,
+        and a response under way finishes against the core it started with."""
+        if upstream and self._own_upstream is None:
+            raise TypeError("reset(upstream=True) needs the mirror's own in-process upstream")
+        old = self.core
+        reader = old.upstream_reader
+        old_registry = None
         if upstream:
-            if self._own_upstream is None:
-                raise TypeError("reset(upstream=True) needs the mirror's own in-process upstream")
             old_registry, self._own_upstream = self._own_upstream, Registry()
             self.upstream = self._own_upstream
-            self.adapter = InProcessUpstream(self._own_upstream)
-            self.engine.upstream = self.adapter
+            reader = InProcessUpstream(self._own_upstream)
+        old.clock.reset()
+        reader.clear_cache()
+        self.app.core = self._build_core(reader, old.clock)  # the one step
+        old.interrupt.set()  # stalled responses under way are released
+        old.store.close()
+        if old_registry is not None:
             old_registry.close()
-        old, self.interrupt = self.interrupt, threading.Event()
-        old.set()
-        self.faults.clear()
-        for rule in self._initial_faults:
-            self.faults.add(rule)
-        self.clock.reset()
-        self.epoch = self.clock.now()
-        self.engine.set_plans(self._initial_plans)
-        self.engine.reset()
-        self.adapter.clear_cache()
-        self.journal.clear()
-        old_store, self.store = self.store, MirrorStore(self.engine)
-        self.registry_app.store = self.store
-        old_store.close()
-        self.set_auth(self._initial_auth)
         if self._taken_down:
             self.bring_up()
 
@@ -314,7 +387,7 @@ class FlakyMirror(ServerHandle):
             "listener": {"up": self.is_up, "url": self.url},
             "control_url": self.control_url,
             "ca_file": self.ca_file,
-            "upstream": self.adapter.describe(),
+            "upstream": self.upstream_reader.describe(),
             "clock": {
                 **self.clock.to_dict(),
                 "now": now,

@@ -4,16 +4,22 @@
   :class:`~flakymirror.registry.store.Store`'s) content directly — no HTTP, nothing copied.
 * :class:`~flakymirror.mirror.http_upstream.HttpUpstream` is a true pull-through cache of a
   registry URL.
+
+:class:`Upstream` is what every upstream does. What only some can do is named too, as
+go-containerregistry names its optional blob-handler interfaces (``BlobStatHandler``...):
+:class:`RepositoryChecker` (tell whether a repository exists) and :class:`BlobFetcher` (fetch a
+blob once and know its size, instead of HEAD then GET). The mirror asks ``isinstance`` of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from flakymirror.registry import Registry
 from flakymirror.registry.store import Store, StoredManifest
 
-__all__ = ["InProcessUpstream", "Upstream"]
+__all__ = ["BlobFetcher", "InProcessUpstream", "RepositoryChecker", "Upstream"]
 
 
 @runtime_checkable
@@ -52,12 +58,35 @@ class Upstream(Protocol):
         """A short human description for state reports."""
 
 
+@runtime_checkable
+class RepositoryChecker(Protocol):
+    """An upstream that can tell whether it knows a repository. Without it the mirror assumes
+    it does (a missing manifest is then ``MANIFEST_UNKNOWN``, never ``NAME_UNKNOWN``)."""
+
+    def has_repository(self, repo: str) -> bool:
+        """Whether upstream knows ``repo`` (True when it cannot tell)."""
+
+
+@runtime_checkable
+class BlobFetcher(Protocol):
+    """An upstream that fetches a blob once and then knows its size: a client's blob GET costs
+    one upstream GET, not a HEAD and then a GET. Without it the mirror asks
+    :meth:`Upstream.blob_size` first."""
+
+    def ensure_blob(self, repo: str, digest: str) -> int | None:
+        """Make the blob readable (fetch it unless it is there); its size, or None when upstream
+        does not have it."""
+
+
 class InProcessUpstream:
     """Reads a registry's store directly; ``source`` is a ``Registry`` or a ``Store``."""
 
-    def __init__(self, source: Any) -> None:
-        store = getattr(source, "store", source)
-        if not isinstance(store, Store):
+    def __init__(self, source: Registry | Store) -> None:
+        if isinstance(source, Registry):
+            store = source.store
+        elif isinstance(source, Store):
+            store = source
+        else:
             raise TypeError(f"expected a Registry or a Store, got {source!r}")
         self.source = source
         self.store: Store = store
@@ -102,5 +131,6 @@ class InProcessUpstream:
         """``"in-process store"`` or ``"in-process registry [at <url>]"``."""
         if isinstance(self.source, Store):
             return "in-process store"
-        running = getattr(self.source, "is_running", lambda: False)()
-        return f"in-process registry at {self.source.url}" if running else "in-process registry"
+        if self.source.is_running():
+            return f"in-process registry at {self.source.url}"
+        return "in-process registry"

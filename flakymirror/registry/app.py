@@ -10,7 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..oci.protocol import API_VERSION, API_VERSION_HEADER
 from ..oci.reference import InvalidReferenceError, validate_repository
-from .auth import AnonymousAuth, Scope
+from .auth import AnonymousAuth, RegistryAuth, Scope
 from .endpoint import Context
 from .errors import RegistryError, error_response
 from .fastpath import FastManifests
@@ -36,13 +36,13 @@ class RegistryApp:
         self,
         store: Store | None = None,
         *,
-        auth: Any = None,
+        auth: RegistryAuth | None = None,
         strict_accept: bool = False,
         name: str = "flakymirror",
         manifest_limit: int = MANIFEST_LIMIT,
     ) -> None:
         self.store = store if store is not None else Store()
-        self.auth = auth if auth is not None else AnonymousAuth()
+        self.auth: RegistryAuth = auth if auth is not None else AnonymousAuth()
         self.strict_accept = strict_accept
         self.name = name
         self.manifest_limit = manifest_limit
@@ -60,13 +60,16 @@ class RegistryApp:
         response = self.handle(Request(environ))
         return response(environ, start_response)
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, request: Request, store: Store | None = None) -> Response:
         """Route, authorize and run one request; protocol errors become OCI error responses.
 
-        Unexpected exceptions propagate (the server answers 500 and keeps them for ``check()``).
+        ``store``: what this one request reads and writes instead of the app's own (a
+        per-request view of it: the flaky mirror passes one carrying the request's sync
+        decisions). Unexpected exceptions propagate (the server answers 500 and keeps them for
+        ``check()``).
         """
         try:
-            response = self._dispatch(request)
+            response = self._dispatch(request, self.store if store is None else store)
         except RegistryError as exc:
             response = exc.response()
         except ClientDisconnected:
@@ -80,9 +83,9 @@ class RegistryApp:
         response.headers[API_VERSION_HEADER] = API_VERSION
         return response
 
-    def _dispatch(self, request: Request) -> Response:
+    def _dispatch(self, request: Request, store: Store) -> Response:
         path = request.path
-        token_path = getattr(self.auth, "token_path", None)
+        token_path = self.auth.token_path
         if token_path is not None and path == token_path:
             return self.auth.token_endpoint(request)
         route, params = match(path)
@@ -103,7 +106,7 @@ class RegistryApp:
                 raise RegistryError("NAME_INVALID", str(exc), {"name": repo[:300]}) from None
         needed = self.scopes_for(route.name, method, repo, request)
         identity = self.auth.authenticate(request, needed)
-        return handler(Context(self, request, repo, identity), **params)
+        return handler(Context(self, request, repo, identity, store), **params)
 
     @staticmethod
     def scopes_for(route: str, method: str, repo: str, request: Request) -> list[Scope]:

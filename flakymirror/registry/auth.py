@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
 
 from werkzeug.wrappers import Request, Response
 
@@ -28,7 +29,43 @@ from .endpoint import json_response
 from .errors import RegistryError
 from .scopes import ANONYMOUS, Identity, Policy, Scope, error_detail
 
-__all__ = ["Scope", "Identity", "Policy", "AnonymousAuth", "BasicAuth", "BearerAuth", "ANONYMOUS"]
+__all__ = [
+    "Scope",
+    "Identity",
+    "Policy",
+    "RegistryAuth",
+    "ClockedAuth",
+    "AnonymousAuth",
+    "BasicAuth",
+    "BearerAuth",
+    "ANONYMOUS",
+]
+
+
+@runtime_checkable
+class RegistryAuth(Protocol):
+    """What a registry's (and a mirror's) auth is: :class:`AnonymousAuth`, :class:`BasicAuth`,
+    :class:`BearerAuth`, or your own object with these three members."""
+
+    #: The path of the token service this auth answers on the registry's own port (``"/token"``
+    #: for :class:`BearerAuth`), or None when it has none.
+    token_path: str | None
+
+    def authenticate(self, request: Request, needed: list[Scope]) -> Identity:
+        """The caller's identity for a request needing ``needed``, or a 401/403 RegistryError."""
+
+    def token_endpoint(self, request: Request) -> Response:
+        """Answer a request to :attr:`token_path`."""
+
+
+@runtime_checkable
+class ClockedAuth(Protocol):
+    """An auth whose decisions read a clock (:class:`BearerAuth`: token expiry). A
+    ``FlakyMirror`` moves one left on wall time (``time.time``) to the mirror clock."""
+
+    #: Epoch seconds now, as the auth sees them.
+    clock: Callable[[], float]
+
 
 class AnonymousAuth:
     """No authentication: everyone may do everything."""

@@ -24,19 +24,18 @@ __all__ = [
     "read_limited",
 ]
 
+
 @dataclass
 class Context:
-    """What an endpoint handler gets: the app, the request, the repository and the caller."""
+    """What an endpoint handler gets: the app, the request, the repository, the caller and
+    the store this request reads and writes (the app's own unless the caller of
+    :meth:`RegistryApp.handle` gave a per-request one)."""
 
     app: RegistryApp
     request: Request
     repo: str
     identity: Identity
-
-    @property
-    def store(self) -> Store:
-        """The app's content store."""
-        return self.app.store
+    store: Store
 
 
 def empty(status: int, headers: dict[str, str] | None = None) -> Response:

@@ -14,7 +14,7 @@ from .errors import RegistryError
 
 if TYPE_CHECKING:
     from .app import RegistryApp
-    from .store import StoredManifest
+    from .store import Store, StoredManifest
 
 __all__ = ["get", "put", "delete", "lookup", "accepts", "etag_matches"]
 
@@ -50,12 +50,16 @@ def _check_reference(reference: str) -> None:
         )
 
 
-def lookup(app: RegistryApp, repo: str, reference: str, accept: str | None) -> StoredManifest:
-    """The manifest to serve, after Accept negotiation; RegistryError when there is none."""
-    stored = app.store.get_manifest(repo, reference)
+def lookup(
+    app: RegistryApp, repo: str, reference: str, accept: str | None, store: Store | None = None
+) -> StoredManifest:
+    """The manifest to serve from ``store`` (default: the app's), after Accept negotiation;
+    RegistryError when there is none."""
+    store = app.store if store is None else store
+    stored = store.get_manifest(repo, reference)
     if stored is None:
         _check_reference(reference)
-        if not app.store.has_repository(repo):
+        if not store.has_repository(repo):
             raise RegistryError(
                 "NAME_UNKNOWN", f"repository {repo!r} is not known to this registry", {"name": repo}
             )
@@ -65,12 +69,12 @@ def lookup(app: RegistryApp, repo: str, reference: str, accept: str | None) -> S
             {"reference": reference},
         )
     if app.strict_accept:
-        stored = _negotiate(app, repo, stored, accepts(accept))
+        stored = _negotiate(store, repo, stored, accepts(accept))
     return stored
 
 
 def _negotiate(
-    app: RegistryApp, repo: str, stored: StoredManifest, accepted: set[str]
+    store: Store, repo: str, stored: StoredManifest, accepted: set[str]
 ) -> StoredManifest:
     """distribution 2.8's rules (``registry/handlers/manifests.go``)."""
     media = stored.media_type
@@ -90,9 +94,9 @@ def _negotiate(
         for entry in json.loads(stored.data).get("manifests", []):
             platform = entry.get("platform") or {}
             if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
-                child = app.store.get_manifest(repo, entry.get("digest", ""))
+                child = store.get_manifest(repo, entry.get("digest", ""))
                 if child is not None:
-                    return _negotiate(app, repo, child, accepted)
+                    return _negotiate(store, repo, child, accepted)
         raise RegistryError(
             "MANIFEST_UNKNOWN",
             "manifest list has no linux/amd64 image for a client without list support",
@@ -105,7 +109,7 @@ def _negotiate(
 def get(ctx: Context, reference: str) -> Response:
     """GET/HEAD a manifest: exact bytes, its media type, ``Docker-Content-Digest``, ETag/304."""
     request = ctx.request
-    stored = lookup(ctx.app, ctx.repo, reference, request.headers.get("Accept"))
+    stored = lookup(ctx.app, ctx.repo, reference, request.headers.get("Accept"), ctx.store)
     if etag_matches(request.headers.get("If-None-Match"), str(stored.digest)):
         return empty(
             304, {"ETag": f'"{stored.digest}"', "Docker-Content-Digest": str(stored.digest)}

@@ -35,7 +35,7 @@ def _platform(descriptor: dict[str, Any]) -> Platform | None:
 
 def target_from_upstream(upstream: Any, image: str, platform: str = "linux/amd64") -> Target:
     """The :class:`Target` for ``image`` (``repo:tag`` or ``repo@digest``) as ``upstream``
-    (an ``Upstream``, e.g. ``mirror.adapter``) holds it."""
+    (an ``Upstream``, e.g. ``mirror.upstream_reader``) holds it."""
     if "@" in image:
         repo, _, reference = image.partition("@")
         tag = None
@@ -93,7 +93,7 @@ def run_on_mirror(
     options = options or TrialOptions()
     if isinstance(client, ReferenceClient):
         raise TypeError("the reference client runs scenarios (run_client(..., scenario=...))")
-    target = target_from_upstream(mirror.adapter, image, platform)
+    target = target_from_upstream(mirror.upstream_reader, image, platform)
     with _workdir() as workdir:
         values = base_values(mirror.host, image, target, workdir)
         if credentials is not None:

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import require_binary
 from flakymirror.distribution import Distribution
 from flakymirror.mirror import FlakyMirror, Interval, SyncPlan
 from flakymirror.oci import build_image
-from tests.mirror.conftest import ACCEPT, HoldingProxy, get_blob, get_manifest, sha256
+from tests.helpers.holding_proxy import HoldingProxy
+from tests.helpers.mirror_requests import ACCEPT, get_blob, get_manifest, sha256
+from tests.helpers.optional_tools import require_binary
 
 pytestmark = pytest.mark.real_client
 
@@ -154,7 +155,7 @@ def test_upstream_killed_while_a_blob_streams_through_the_mirror(
         r = answers[0]
         # the mirror verifies a blob before sending it: the broken fetch is a clean 404
         assert r.status_code == 404 and r.json()["errors"][0]["code"] == "BLOB_UNKNOWN", r.text
-        assert not mirror.adapter.cache.has_blob(REPO, str(layer.digest))
+        assert not mirror.upstream_reader.cache.has_blob(REPO, str(layer.digest))
         assert get_blob(mirror, REPO, str(layer.digest)).status_code == 404
         assert get_blob(mirror, REPO, str(layer.digest), "HEAD").status_code == 404
         entry = mirror.journal.filter(kind="blob", reference=str(layer.digest))[0]
