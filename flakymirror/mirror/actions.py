@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar
 
-from flakymirror.mirror._forms import (
+from flakymirror.mirror.forms import (
     MAX_BYTES,
     Form,
     FormError,
@@ -24,7 +24,9 @@ from flakymirror.mirror._forms import (
     integer,
     join,
     kind_from_dict,
+    one_of,
     seconds,
+    suggest,
 )
 from flakymirror.mirror.scaling import scale_headers, scale_retry_after, scale_seconds, time_factor
 from flakymirror.oci.digest import Digest, DigestError
@@ -78,7 +80,7 @@ class _Base:
         return replace(self, **changes) if changes else self  # type: ignore[type-var]
 
     @classmethod
-    def from_dict(cls, data: Any, path: str = "") -> Any:
+    def from_dict(cls, data: Any, path: Any = "") -> Any:
         """Read this action's dict form (``kind`` may be omitted)."""
         return kind_from_dict(cls, data, path, action_from_dict)
 
@@ -129,13 +131,7 @@ class Status(_Base):
             # 1xx are interim answers: a request cannot end with one
             raise FormError("status", f"must be an HTTP status (200-599), got {_short(status)}")
         object.__setattr__(self, "status", status)
-        if self.body not in BODY_SHAPES:
-            raise FormError(
-                "body",
-                f"{self.body!r} is not one of {', '.join(BODY_SHAPES)}",
-                got=str(self.body),
-                choices=BODY_SHAPES,
-            )
+        one_of(self.body, BODY_SHAPES, "body")
         for name in ("code", "message", "text", "www_authenticate"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -150,13 +146,7 @@ class Status(_Base):
         object.__setattr__(self, "headers", header_map(self.headers, "headers"))
         if self.retry_after is not None:
             object.__setattr__(self, "retry_after", seconds(self.retry_after, "retry_after"))
-        if self.retry_after_format not in ("seconds", "http-date"):
-            raise FormError(
-                "retry_after_format",
-                f"{self.retry_after_format!r} is not one of 'seconds', 'http-date'",
-                got=str(self.retry_after_format),
-                choices=("seconds", "http-date"),
-            )
+        one_of(self.retry_after_format, ("seconds", "http-date"), "retry_after_format")
 
     def __hash__(self) -> int:
         return hash((self.status, self.body, self.code, self.text, tuple(self.headers.items())))
@@ -241,7 +231,7 @@ class Headers(_Base):
         if not isinstance(remove, list | tuple):
             raise FormError("remove", f"expected a list of header names, got {remove!r}")
         object.__setattr__(
-            self, "remove", tuple(header_name(r, f"remove[{i}]") for i, r in enumerate(remove))
+            self, "remove", tuple(header_name(r, ("remove", i)) for i, r in enumerate(remove))
         )
 
     def __hash__(self) -> int:
@@ -393,16 +383,14 @@ ACTIONS: dict[str, type] = {
 }  # fmt: skip
 
 
-def action_from_dict(data: Any, path: str = "") -> Action:
+def action_from_dict(data: Any, path: Any = "") -> Action:
     """Read one action's dict form (``{"kind": "status", "status": 503}``)."""
     probe = Form(data, path, allowed=set(data) if isinstance(data, dict) else ())
-    kind = probe.str("kind", choices=None)
-    if kind is None:
-        raise FormError(join(path, "kind"), "missing required key")
+    kind = probe.string("kind")
     if kind not in ACTIONS:
         raise FormError(
             join(path, "kind"),
-            f"unknown fault action {kind!r} (known: {', '.join(ACTIONS)})",
+            f"unknown fault action {kind!r} (known: {', '.join(ACTIONS)})" + suggest(kind, ACTIONS),
             got=kind,
             choices=tuple(ACTIONS),
         )
@@ -414,4 +402,4 @@ def action_from_dict(data: Any, path: str = "") -> Action:
     try:
         return cls(**kwargs)
     except FormError as exc:
-        raise exc.at(join(path, exc.path)) from exc
+        raise exc.within(path) from exc

@@ -25,7 +25,7 @@ from unittest import mock
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 
-from flakymirror.mirror._forms import MAX_SECONDS, Form, FormError
+from flakymirror.mirror.forms import MAX_SECONDS, Form, FormError
 
 __all__ = ["Clock", "RealClock", "VirtualClock", "clock_from_dict", "elapsed"]
 
@@ -104,7 +104,7 @@ class RealClock:
         """``{"kind": "real"}``."""
         clock = clock_from_dict(data)
         if not isinstance(clock, RealClock):
-            raise FormError("clock.kind", "expected 'real'")
+            raise FormError(("clock", "kind"), "expected 'real'")
         return clock
 
     def __repr__(self) -> str:
@@ -126,23 +126,23 @@ def _parse_start(start: float | str | _dt.datetime | None) -> _dt.datetime:
         try:
             moment = _dt.datetime.fromtimestamp(float(start), _UTC)
         except (OverflowError, OSError, ValueError):
-            raise ValueError(f"start: epoch seconds out of range, got {start!r}") from None
+            raise FormError("start", f"epoch seconds out of range, got {start!r}") from None
     elif isinstance(start, str):
         try:
             moment = _dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
         except ValueError as exc:
-            raise ValueError(f"start: not an ISO 8601 time: {start!r}") from exc
+            raise FormError("start", f"not an ISO 8601 time: {start!r}") from exc
     else:
-        raise ValueError(f"start: expected epoch seconds or an ISO 8601 string, got {start!r}")
+        raise FormError("start", f"expected epoch seconds or an ISO 8601 string, got {start!r}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_UTC)
     # freezegun's factories hold naive UTC datetimes
     try:
         naive = moment.astimezone(_UTC).replace(tzinfo=None)
     except OverflowError:
-        raise ValueError(f"start: out of range, got {start!r}") from None
+        raise FormError("start", f"out of range, got {start!r}") from None
     if naive >= LATEST:
-        raise ValueError(f"start: must be before {LATEST.year}-01-01, got {start!r}")
+        raise FormError("start", f"must be before {LATEST.year}-01-01, got {start!r}")
     return naive
 
 
@@ -261,7 +261,7 @@ class VirtualClock:
         """``{"kind": "virtual", "start": "2026-01-01T00:00:00Z"}`` (a fresh clock there)."""
         clock = clock_from_dict(data)
         if not isinstance(clock, VirtualClock):
-            raise FormError("clock.kind", "expected 'virtual'")
+            raise FormError(("clock", "kind"), "expected 'virtual'")
         return clock
 
     def __repr__(self) -> str:
@@ -288,16 +288,16 @@ def _check_room(now: _dt.datetime, seconds: float) -> None:
         )
 
 
-def clock_from_dict(data: Any, path: str = "clock") -> RealClock | VirtualClock:
+def clock_from_dict(data: Any, path: Any = "clock") -> RealClock | VirtualClock:
     """``{"kind": "real"}`` or ``{"kind": "virtual", "start": "2026-01-01T00:00:00Z"}``."""
     form = Form(data, path, allowed={"kind", "start"})
-    kind = form.str("kind", "real", choices=("real", "virtual"))
+    kind = form.string("kind", "real", choices=("real", "virtual"))
     if kind == "real":
         if form.has("start"):
-            raise FormError(form.at("start"), "only a virtual clock takes a start time")
+            raise FormError(form.key("start"), "only a virtual clock takes a start time")
         return RealClock()
-    start = form.raw("start")
+    start = form.raw("start", None)
     try:
         return VirtualClock(start)
-    except ValueError as exc:
-        raise FormError(form.at("start"), str(exc).removeprefix("start: ")) from exc
+    except FormError as exc:
+        raise exc.within(form.path) from exc

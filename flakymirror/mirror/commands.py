@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from flakymirror.mirror._forms import FormError
 from flakymirror.mirror.clock import RealClock, VirtualClock
 from flakymirror.mirror.faults import rules_from_dict
+from flakymirror.mirror.forms import FormError
 from flakymirror.mirror.plans import plans_from_dict
 
 __all__ = [
@@ -206,7 +206,7 @@ def _load(path: str, what: str, parse: Any) -> Any:
     try:
         return parse(data, what)
     except FormError as exc:
-        raise FormError(exc.path, f"{exc.reason} (in {path})") from None
+        raise FormError(exc.key_path, f"{exc.reason} (in {path})") from None
 
 
 def _seed(mirror: Any) -> None:
@@ -269,7 +269,7 @@ def run_mirror(
         if first_line is not None:
             print(first_line, file=out, flush=True)
         print(f"flakymirror: mirror serving on {mirror.url}", file=out, flush=True)
-        print(f"flakymirror: upstream: {mirror.adapter.describe()}", file=out)
+        print(f"flakymirror: upstream: {mirror.upstream_reader.describe()}", file=out)
         for ref in images:
             print(f"flakymirror:   {ref}", file=out)
         if mirror.ca_file is not None:

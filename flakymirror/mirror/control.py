@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from flakymirror.mirror._forms import MAX_SECONDS, FormError, number
 from flakymirror.mirror.faults import rules_from_dict
+from flakymirror.mirror.forms import MAX_SECONDS, Form, FormError, one_of
 from flakymirror.mirror.journal import JournalQueryError
 from flakymirror.mirror.plans import plans_from_dict
 
@@ -266,14 +266,7 @@ class ControlAPI:
         data = read_json(request)
         if not isinstance(data, dict):
             raise ControlError("body", 'expected {"seconds": <number>}')
-        unknown = set(data) - {"seconds"}
-        if unknown:
-            raise ControlError(
-                sorted(unknown)[0], f"unknown key {sorted(unknown)[0]!r} (allowed: seconds)"
-            )
-        if "seconds" not in data:
-            raise ControlError("seconds", "missing required key")
-        seconds = number(data["seconds"], "seconds", minimum=0, maximum=MAX_SECONDS)
+        seconds = Form(data, allowed={"seconds"}).number("seconds", maximum=MAX_SECONDS)
         clock = self.mirror.clock
         if not clock.virtual:
             raise ControlError(
@@ -302,9 +295,7 @@ class ControlAPI:
                 value = raw == "true"
             criteria[key] = value
         journal = self.mirror.journal
-        fmt = request.args.get("format", "json")
-        if fmt not in ("json", "text"):
-            raise ControlError("format", f"{fmt[:50]!r} is not one of 'json', 'text'")
+        fmt = one_of(request.args.get("format", "json")[:50], ("json", "text"), "format")
         if fmt == "text":
             return Response(journal.timeline(**criteria) + "\n", content_type="text/plain")
         return json_response({"dropped": journal.dropped, "entries": journal.to_list(**criteria)})
@@ -321,14 +312,7 @@ class ControlAPI:
         data = read_json(request)
         if not isinstance(data, dict):
             raise ControlError("body", 'expected {"up": true|false}')
-        unknown = sorted(set(data) - {"up"})
-        if unknown:
-            raise ControlError(unknown[0], f"unknown key {unknown[0][:50]!r} (allowed: up)")
-        if "up" not in data:
-            raise ControlError("up", "missing required key")
-        up = data["up"]
-        if not isinstance(up, bool):
-            raise ControlError("up", f"expected true or false, got {up!r}")
+        up = Form(data, allowed={"up"}).boolean("up")
         m = self.mirror
         if up:
             try:

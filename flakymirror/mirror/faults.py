@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from flakymirror.mirror._forms import MAX_STEPS, Form, FormError, integer, join
 from flakymirror.mirror.actions import Action, Pass, _Base, action_from_dict
+from flakymirror.mirror.forms import MAX_STEPS, Form, FormError, integer, join, one_of
 from flakymirror.mirror.match import Endpoint, Match
 from flakymirror.mirror.scaling import time_factor
 from flakymirror.mirror.settle import Settle
@@ -25,7 +25,7 @@ __all__ = ["FaultRule", "Faults", "Sequence", "fail", "rules_from_dict"]
 Step = tuple[Action, ...]
 
 
-def _as_step(value: Any, path: str) -> Step:
+def _as_step(value: Any, path: Any) -> Step:
     if isinstance(value, _Base) and not isinstance(value, Sequence):
         return (value,)  # type: ignore[return-value]
     if (
@@ -57,15 +57,9 @@ class Sequence(_Base):
         if not isinstance(self.steps, tuple | list) or not self.steps:
             raise FormError("steps", "expected a non-empty list of steps")
         _check_steps(len(self.steps), "steps")
-        steps = tuple(_as_step(s, f"steps[{i}]") for i, s in enumerate(self.steps))
+        steps = tuple(_as_step(s, ("steps", i)) for i, s in enumerate(self.steps))
         object.__setattr__(self, "steps", steps)
-        if self.then not in ("pass", "repeat-last", "cycle"):
-            raise FormError(
-                "then",
-                f"{self.then!r} is not one of 'pass', 'repeat-last', 'cycle'",
-                got=str(self.then),
-                choices=("pass", "repeat-last", "cycle"),
-            )
+        one_of(self.then, ("pass", "repeat-last", "cycle"), "then")
 
     def step(self, i: int) -> Step:
         """The actions for the ``i``-th (0-based) application."""
@@ -111,7 +105,7 @@ def _is_pass(step: Step) -> bool:
     return all(isinstance(a, Pass) for a in step)
 
 
-def _check_steps(n: int, path: str) -> None:
+def _check_steps(n: int, path: Any) -> None:
     if n > MAX_STEPS:
         raise FormError(
             path,
@@ -124,15 +118,15 @@ def _step_dict(step: Step) -> Any:
     return step[0].to_dict() if len(step) == 1 else [a.to_dict() for a in step]
 
 
-def _step_from_dict(data: Any, path: str) -> list[Step]:
+def _step_from_dict(data: Any, path: Any) -> list[Step]:
     if isinstance(data, dict) and "times" in data:
         form = Form(data, path, allowed={"times", "action"})
-        times = form.int("times", minimum=1, maximum=MAX_STEPS)
-        return [_step_from_dict(form.required("action"), form.at("action"))[0]] * times
+        times = form.integer("times", minimum=1, maximum=MAX_STEPS)
+        return [_step_from_dict(form.raw("action"), form.key("action"))[0]] * times
     if isinstance(data, list):
         if not data:
             raise FormError(path, "expected at least one action")
-        return [tuple(action_from_dict(a, f"{path}[{i}]") for i, a in enumerate(data))]
+        return [tuple(action_from_dict(a, join(path, i)) for i, a in enumerate(data))]
     return [(action_from_dict(data, path),)]
 
 
@@ -223,25 +217,25 @@ class FaultRule:
         return d
 
     @classmethod
-    def from_dict(cls, data: Any, path: str = "") -> FaultRule:
+    def from_dict(cls, data: Any, path: Any = "") -> FaultRule:
         """Read ``{"match": {...}, "action": {...} | [...], "name": ...}``."""
         form = Form(data, path, allowed={"match", "action", "name"})
-        match = Match.from_dict(form.raw("match", {}), form.at("match"))
-        raw = form.required("action")
-        apath = form.at("action")
+        match = Match.from_dict(form.raw("match", {}), form.key("match"))
+        raw = form.raw("action")
+        apath = form.key("action")
         if isinstance(raw, dict) and raw.get("kind") == "sequence":
             sform = Form(raw, apath, allowed={"kind", "steps", "then"})
             steps: list[Step] = []
-            for i, step in enumerate(sform.list("steps")):
-                steps.extend(_step_from_dict(step, f"{sform.at('steps')}[{i}]"))
-                _check_steps(len(steps), sform.at("steps"))
+            for i, step in enumerate(sform.array("steps", None, ())):
+                steps.extend(_step_from_dict(step, sform.key("steps") + (i,)))
+                _check_steps(len(steps), sform.key("steps"))
             try:
-                action: Any = Sequence(tuple(steps), then=sform.str("then", "pass"))
+                action: Any = Sequence(tuple(steps), then=sform.string("then", "pass"))
             except FormError as exc:
-                raise exc.at(join(apath, exc.path)) from exc
+                raise exc.within(apath) from exc
         else:
             action = _step_from_dict(raw, apath)[0]
-        return cls(match, action, form.str("name"))
+        return cls(match, action, form.string("name", None))
 
 
 def fail(times: int, action: Any, *, match: Match | None = None, **match_kw: Any) -> FaultRule:
@@ -257,10 +251,10 @@ def fail(times: int, action: Any, *, match: Match | None = None, **match_kw: Any
     return FaultRule(match, Sequence((_as_step(action, "action"),) * times, then="pass"))
 
 
-def rules_from_dict(data: Any, path: str = "") -> tuple[FaultRule, ...]:
+def rules_from_dict(data: Any, path: Any = "") -> tuple[FaultRule, ...]:
     """One rule (a table) or a list of rules."""
     if isinstance(data, list):
-        return tuple(FaultRule.from_dict(d, f"{path}[{i}]") for i, d in enumerate(data))
+        return tuple(FaultRule.from_dict(d, join(path, i)) for i, d in enumerate(data))
     return (FaultRule.from_dict(data, path),)
 
 

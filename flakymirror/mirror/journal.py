@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from flakymirror.mirror._forms import suggest
+from flakymirror.mirror.forms import suggest
 from flakymirror.mirror.match import KINDS
 
 __all__ = ["ENTRY_KINDS", "Journal", "JournalEntry", "JournalQueryError"]

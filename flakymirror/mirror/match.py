@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flakymirror.mirror._forms import Form, FormError, glob_match, integer, number, suggest
+from flakymirror.mirror.forms import Form, FormError, glob_match, integer, join, number, suggest
 from flakymirror.mirror.scaling import time_factor
 from flakymirror.oci.digest import Digest, DigestError
 from flakymirror.oci.protocol import ENDPOINT_KINDS
@@ -64,24 +64,24 @@ def classify(path: str, token_path: str = "/token") -> Endpoint:
     return Endpoint("other")
 
 
-def _as_tuple(value: Any, path: str, item: Any) -> tuple[Any, ...] | None:
+def _as_tuple(value: Any, path: Any, item: Any) -> tuple[Any, ...] | None:
     if value is None:
         return None
     if isinstance(value, str | int) and not isinstance(value, bool):
         value = (value,)
     if not isinstance(value, list | tuple) or not value:
         raise FormError(path, f"expected a value or a non-empty list, got {value!r}")
-    return tuple(item(v, f"{path}[{i}]") for i, v in enumerate(value))
+    return tuple(item(v, join(path, i)) for i, v in enumerate(value))
 
 
-def _method(v: Any, path: str) -> str:
+def _method(v: Any, path: Any) -> str:
     if not isinstance(v, str) or v.upper() not in METHODS:
         hint = suggest(v.upper(), METHODS) if isinstance(v, str) else ""
         raise FormError(path, f"{v!r} is not one of {', '.join(METHODS)}{hint}")
     return v.upper()
 
 
-def _kind(v: Any, path: str) -> str:
+def _kind(v: Any, path: Any) -> str:
     if v not in KINDS:
         raise FormError(
             path, f"unknown endpoint kind {v!r}{suggest(v, KINDS)} (known: {', '.join(KINDS)})"
@@ -103,11 +103,11 @@ def _reference_type(v: Any, reference: str | None) -> None:
             )
 
 
-def _nth(v: Any, path: str) -> int:
+def _nth(v: Any, path: Any) -> int:
     return integer(v, path, minimum=1)
 
 
-def _glob(v: Any, path: str) -> str:
+def _glob(v: Any, path: Any) -> str:
     if not isinstance(v, str) or not v:
         raise FormError(path, f"expected a non-empty glob string, got {v!r}")
     return v
@@ -167,8 +167,8 @@ class Match:
             w = self.window
             if isinstance(w, str | bytes) or not isinstance(w, list | tuple) or len(w) != 2:
                 raise FormError("window", f"expected [start, end] in seconds, got {w!r}")
-            start = number(w[0], "window[0]", minimum=0)
-            end = None if w[1] is None else number(w[1], "window[1]", minimum=0)
+            start = number(w[0], ("window", 0), minimum=0)
+            end = None if w[1] is None else number(w[1], ("window", 1), minimum=0)
             if end is not None and end < start:
                 raise FormError("window", f"end {end:g} is before start {start:g}")
             set_(self, "window", (start, end))
@@ -225,7 +225,7 @@ class Match:
         return d
 
     @classmethod
-    def from_dict(cls, data: Any, path: str = "") -> Match:
+    def from_dict(cls, data: Any, path: Any = "") -> Match:
         """Read the dict form; errors name the key path."""
         names = ("method", "kind", "repo", "reference", "reference_type", "nth", "times", "window")
         form = Form(data, path, allowed={*names, "probability", "seed"})
@@ -233,4 +233,4 @@ class Match:
         try:
             return cls(**kw)
         except FormError as exc:
-            raise exc.at(form.at(exc.path)) from exc
+            raise exc.within(form.path) from exc

@@ -25,11 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flakymirror.mirror._forms import (
+from flakymirror.mirror.forms import (
     Form,
     FormError,
     glob_match,
+    join,
     number,
+    one_of,
 )
 from flakymirror.mirror.scaling import time_factor
 from flakymirror.mirror.schedules import (
@@ -93,10 +95,10 @@ class SyncPlan:
     def __post_init__(self) -> None:
         if not isinstance(self.schedule, AtOnce | Interval | Bandwidth | Requests | Timeline):
             raise FormError("schedule", f"expected a schedule value, got {self.schedule!r}")
-        _choice(self.mode, "mode", MODES)
-        _choice(self.diff_ids, "diff_ids", ("cut", "full"))
-        _choice(self.blobs, "blobs", ("get", "head", "both"))
-        _choice(self.index, "index", ("missing-child", "unlisted"))
+        one_of(self.mode, MODES, "mode")
+        one_of(self.diff_ids, ("cut", "full"), "diff_ids")
+        one_of(self.blobs, ("get", "head", "both"), "blobs")
+        one_of(self.index, ("missing-child", "unlisted"), "index")
         if self.start_at is not None:
             object.__setattr__(self, "start_at", number(self.start_at, "start_at", minimum=0))
         for name in ("repo", "tag"):
@@ -164,7 +166,7 @@ class SyncPlan:
         return d
 
     @classmethod
-    def from_dict(cls, data: Any, path: str = "") -> SyncPlan:
+    def from_dict(cls, data: Any, path: Any = "") -> SyncPlan:
         """Read the dict form; unknown keys and bad values raise ``FormError`` naming them."""
         form = Form(
             data,
@@ -173,7 +175,7 @@ class SyncPlan:
         )
         kw: dict[str, Any] = {}
         if form.has("schedule"):
-            kw["schedule"] = schedule_from_dict(data["schedule"], form.at("schedule"))
+            kw["schedule"] = schedule_from_dict(data["schedule"], form.key("schedule"))
         for key, choices in (
             ("mode", MODES),
             ("diff_ids", ("cut", "full")),
@@ -181,34 +183,24 @@ class SyncPlan:
             ("index", ("missing-child", "unlisted")),
         ):
             if form.has(key):
-                kw[key] = form.str(key, choices=choices)
+                kw[key] = form.string(key, choices=choices)
         for key in ("repo", "tag"):
             if form.has(key):
-                kw[key] = form.str(key)
+                kw[key] = form.string(key)
         if form.has("start_at") and data["start_at"] is not None:
             kw["start_at"] = form.number("start_at", minimum=0)
         try:
             return cls(**kw)
         except FormError as exc:
-            raise exc.at(form.at(exc.path)) from exc
+            raise exc.within(form.path) from exc
 
 
-def _choice(value: Any, name: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise FormError(
-            name,
-            f"{value!r} is not one of {', '.join(map(repr, choices))}",
-            got=str(value),
-            choices=tuple(choices),
-        )
-
-
-def plans_from_dict(data: Any, path: str = "") -> tuple[SyncPlan, ...]:
+def plans_from_dict(data: Any, path: Any = "") -> tuple[SyncPlan, ...]:
     """One plan (a table) or several (a list of tables, first match wins)."""
     if isinstance(data, list | tuple):
         if not data:
             raise FormError(path, "expected at least one plan")
-        return tuple(SyncPlan.from_dict(d, f"{path}[{i}]") for i, d in enumerate(data))
+        return tuple(SyncPlan.from_dict(d, join(path, i)) for i, d in enumerate(data))
     return (SyncPlan.from_dict(data, path),)
 
 

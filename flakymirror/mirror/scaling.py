@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flakymirror.mirror._forms import MAX_SECONDS, FormError, number
+from flakymirror.mirror.forms import MAX_SECONDS, FormError, number
 
 __all__ = ["scale_headers", "scale_retry_after", "scale_seconds", "time_factor"]
 

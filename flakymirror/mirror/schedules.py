@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from flakymirror.mirror._forms import (
+from flakymirror.mirror.forms import (
     Form,
     FormError,
     integer,
-    join,
     kind_from_dict,
     number,
 )
@@ -61,7 +60,7 @@ class _Schedule:
     kind: ClassVar[str]
 
     @classmethod
-    def from_dict(cls, data: Any, path: str = "") -> Any:
+    def from_dict(cls, data: Any, path: Any = "") -> Any:
         """Read this schedule's dict form (``kind`` may be omitted)."""
         return kind_from_dict(cls, data, path, schedule_from_dict)
 
@@ -244,9 +243,9 @@ class Timeline(_Schedule):
         points = []
         for i, point in enumerate(self.points):
             if isinstance(point, str | bytes) or len(point) != 2:
-                raise FormError(f"points[{i}]", f"expected [seconds, n_layers], got {point!r}")
-            t = number(point[0], f"points[{i}][0]", minimum=0)
-            n = integer(point[1], f"points[{i}][1]", minimum=-1)
+                raise FormError(("points", i), f"expected [seconds, n_layers], got {point!r}")
+            t = number(point[0], ("points", i, 0), minimum=0)
+            n = integer(point[1], ("points", i, 1), minimum=-1)
             points.append((t, n))
         points.sort(key=lambda p: p[0])
         object.__setattr__(self, "points", tuple(points))
@@ -298,28 +297,25 @@ _SCHEDULE_KEYS: dict[str, set[str]] = {
 }
 
 
-def schedule_from_dict(data: Any, path: str = "") -> Schedule:
+def schedule_from_dict(data: Any, path: Any = "") -> Schedule:
     """Read a schedule's dict form (``{"kind": "interval", "every": 0.5}``)."""
-    kind = Form(data, path, allowed=set(data) if isinstance(data, dict) else ()).str(
-        "kind", choices=tuple(_SCHEDULES)
-    )
-    if kind is None:
-        raise FormError(join(path, "kind"), "missing required key")
-    form = Form(data, path, allowed={"kind", *_SCHEDULE_KEYS[kind]})
-    kwargs = {k: v for k, v in data.items() if k != "kind"}
-    try:
+    probe = Form(data, path, allowed=set(data) if isinstance(data, dict) else ())
+    kind = probe.string("kind", choices=tuple(_SCHEDULES))
+    try:  # read relative to the schedule, reported at ``path``
+        form = Form(data, allowed={"kind", *_SCHEDULE_KEYS[kind]})
+        kwargs = {k: v for k, v in data.items() if k != "kind"}
         if kind == "timeline":
             if "layers" in kwargs and "points" in kwargs:
                 raise FormError("layers", "give either 'points' or 'layers', not both")
             if "layers" in kwargs:
-                layers = form.list("layers")
+                layers = form.array("layers")
                 return Timeline.per_layer(
-                    [number(t, f"layers[{i}]", minimum=0) for i, t in enumerate(layers)]
+                    [number(t, ("layers", i), minimum=0) for i, t in enumerate(layers)]
                 )
-            points = form.list("points")
+            points = form.array("points", None, ())
             return Timeline(points=tuple(tuple(p) if isinstance(p, list) else p for p in points))
         return _SCHEDULES[kind](**kwargs)
     except FormError as exc:
-        raise exc.at(join(path, exc.path)) from exc
+        raise exc.within(path) from exc
     except TypeError as exc:
         raise FormError(path, str(exc)) from exc

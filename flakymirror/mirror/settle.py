@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flakymirror.mirror._forms import Form, FormError, integer, number
+from flakymirror.mirror.forms import Form, FormError, integer, number, one_of
 
 __all__ = ["SINCE", "Settle"]
 
@@ -52,13 +52,7 @@ class Settle:
         for name in ("never", "known"):
             if not isinstance(getattr(self, name), bool):
                 raise FormError(name, f"expected true or false, got {getattr(self, name)!r}")
-        if self.since not in SINCE:
-            raise FormError(
-                "since",
-                f"{self.since!r} is not one of 'epoch', 'first-request'",
-                got=str(self.since),
-                choices=SINCE,
-            )
+        one_of(self.since, SINCE, "since")
         if (self.never or not self.known) and (
             self.seconds is not None or self.requests is not None
         ):
@@ -108,10 +102,10 @@ class Settle:
         return d
 
     @classmethod
-    def from_dict(cls, data: Any, path: str = "") -> Settle:
+    def from_dict(cls, data: Any, path: Any = "") -> Settle:
         """Read the dict form; errors name the key path."""
         form = Form(data, path, allowed={"seconds", "requests", "never", "known", "since"})
         try:
             return cls(**dict(form.data))
         except FormError as exc:
-            raise exc.at(form.at(exc.path)) from exc
+            raise exc.within(form.path) from exc

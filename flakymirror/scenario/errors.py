@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flakymirror.mirror.forms import FormError
+from flakymirror.scenario.locate import line_of
+
 __all__ = ["ScenarioError", "format_key"]
 
 KeyPart = str | int
@@ -52,6 +55,20 @@ class ScenarioError(ValueError):
         self.key = key
         self.line = line
         super().__init__(self._render())
+
+    @classmethod
+    def from_form(
+        cls, err: FormError, *, path: str | None = None, text: str | None = None
+    ) -> ScenarioError:
+        """``err`` located in the file: its key path, and the line of that key in ``text`` (or
+        of the first of ``err.also`` written there)."""
+        line = None
+        if text is not None:
+            for candidate in (err.key_path, *err.also):
+                line = line_of(text, candidate)
+                if line is not None:
+                    break
+        return cls(err.reason, path=path, key=format_key(err.key_path) or None, line=line)
 
     def _render(self) -> str:
         where = self.path or "<scenario>"

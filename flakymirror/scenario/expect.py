@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from flakymirror.scenario.fields import Invalid, Table, check_number, check_str, suggest
+from flakymirror.mirror.forms import Form, FormError, suggest
+from flakymirror.scenario.fields import check_number, check_str
 from flakymirror.scenario.model import (
     ENDPOINT_KINDS,
     HTTP_METHODS,
@@ -16,7 +17,7 @@ from flakymirror.scenario.model import (
 __all__ = ["read_expect"]
 
 
-def read_expect(t: Table) -> Expectations:
+def read_expect(t: Form) -> Expectations:
     """The ``[expect]`` table; every key but ``outcome`` is optional."""
     outcome = t.string("outcome", choices=OUTCOMES)
     error = t.string("error", None)
@@ -29,10 +30,10 @@ def read_expect(t: Table) -> Expectations:
             ("exit_code", exit_code),
         ):
             if value is not None:
-                raise Invalid(t.key(key), 'contradicts outcome = "success"')
+                raise FormError(t.key(key), 'contradicts outcome = "success"')
     status = t.integer("status", None)
     if status is not None and status != 0 and not 100 <= status <= 599:
-        raise Invalid(t.key("status"), f"must be an HTTP status (100-599) or 0, got {status}")
+        raise FormError(t.key("status"), f"must be an HTTP status (100-599) or 0, got {status}")
     expect = Expectations(
         outcome=outcome,
         error=error,
@@ -50,7 +51,7 @@ def read_expect(t: Table) -> Expectations:
     return expect
 
 
-def _sleeps(t: Table | None) -> Sleeps:
+def _sleeps(t: Form | None) -> Sleeps:
     if t is None:
         return Sleeps()
     sleeps = Sleeps(
@@ -63,20 +64,22 @@ def _sleeps(t: Table | None) -> Sleeps:
     return sleeps
 
 
-def _requests(t: Table | None) -> tuple[tuple[str, int], ...]:
+def _requests(t: Form | None) -> tuple[tuple[str, int], ...]:
     if t is None:
         return ()
     counts = []
     for key in t.data:
         method, _, kind = key.rpartition(" ")
         if kind not in ENDPOINT_KINDS:
-            raise Invalid(
+            raise FormError(
                 t.key(key),
                 f"unknown endpoint kind {kind!r} (known: {', '.join(ENDPOINT_KINDS)})"
                 + suggest(kind, ENDPOINT_KINDS),
+                got=kind,
+                choices=ENDPOINT_KINDS,
             )
         if method and method not in HTTP_METHODS:
-            raise Invalid(
+            raise FormError(
                 t.key(key), f"unknown method {method!r} (use one of {', '.join(HTTP_METHODS)})"
             )
         counts.append((key, t.integer(key)))
@@ -84,13 +87,13 @@ def _requests(t: Table | None) -> tuple[tuple[str, int], ...]:
     return tuple(counts)
 
 
-def _elapsed(t: Table | None) -> Elapsed:
+def _elapsed(t: Form | None) -> Elapsed:
     if t is None:
         return Elapsed()
     elapsed = Elapsed(
         min=t.number("min", None), max=t.number("max", None), wall_max=t.number("wall_max", None)
     )
     if elapsed.min is not None and elapsed.max is not None and elapsed.min > elapsed.max:
-        raise Invalid(t.key("max"), f"is below min ({elapsed.max:g} < {elapsed.min:g})")
+        raise FormError(t.key("max"), f"is below min ({elapsed.max:g} < {elapsed.min:g})")
     t.done()
     return elapsed

@@ -1,46 +1,32 @@
-"""Typed, path-aware reading of a parsed TOML table.
+"""The TOML dialect of the one validator (:mod:`flakymirror.mirror.forms`).
 
-:class:`Table` wraps one ``dict`` from ``tomllib`` together with its key path. Each getter checks
-the type (and range/choices) of one key and raises :class:`Invalid` naming the full path; at the
-end :meth:`Table.done` rejects any key nobody asked for, suggesting the nearest known one. The
-loader turns :class:`Invalid` into a :class:`~flakymirror.scenario.errors.ScenarioError` with the
-file and line.
+Scenario and baseline files are read with :func:`toml_form`: a
+:class:`~flakymirror.mirror.forms.Form` whose errors spell values as TOML writes them
+(``a string ("two")``) and call tables tables and arrays arrays. The checks are the mirror's;
+the loader turns each :class:`~flakymirror.mirror.forms.FormError` into a
+:class:`~flakymirror.scenario.errors.ScenarioError` with the file and line of its key path.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
-from flakymirror.scenario.errors import format_key
+from flakymirror.mirror.forms import Dialect, Form, KeyPath, integer, number, string, suggest
 
-__all__ = ["Invalid", "Table", "describe", "suggest", "toml_value"]
-
-KeyPath = tuple[str | int, ...]
-T = TypeVar("T")
-_MISSING = object()
-
-
-class Invalid(Exception):
-    """A bad value at ``path`` (internal: the loader adds file and line)."""
-
-    def __init__(
-        self,
-        path: Sequence[str | int],
-        message: str,
-        *,
-        also: Sequence[Sequence[str | int]] = (),
-    ) -> None:
-        super().__init__(f"{format_key(path)}: {message}")
-        self.path: KeyPath = tuple(path)
-        self.message = message
-        #: Other key paths whose line can stand for this error when ``path`` is not written
-        #: in the file (a default value contradicted by another table).
-        self.also: tuple[KeyPath, ...] = tuple(tuple(p) for p in also)
+__all__ = [
+    "TOML",
+    "TomlDialect",
+    "check_int",
+    "check_number",
+    "check_str",
+    "describe",
+    "toml_form",
+    "toml_value",
+]
 
 
 _ESCAPES = {
@@ -118,146 +104,50 @@ def describe(value: Any) -> str:
     return f"{_type_name(value)} ({text if len(text) <= 40 else text[:37] + '...'})"
 
 
-def suggest(word: str, choices: Iterable[str], *, spell: Callable[[str], str] = repr) -> str:
-    """`` (did you mean 'x'?)`` when a choice is close to ``word``, else an empty string;
-    ``spell`` writes the choice (``repr`` for key names, :func:`toml_value` for values)."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {spell(close[0])}?)" if close else ""
+class TomlDialect(Dialect):
+    """Errors worded for a TOML file: values spelled as TOML (``a boolean (true)``), arrays and
+    tables by their TOML names, and ``2.0`` is not an integer (TOML tells them apart)."""
+
+    table = "a table"
+    array = "an array"
+    missing = "is required but missing"
+    integral_floats = False
+
+    def spell(self, value: Any) -> str:
+        """A bad value by its TOML type and spelling: ``a string ("two")``."""
+        return describe(value)
+
+    def not_one_of(self, value: Any, choices: tuple[str, ...]) -> str:
+        """``must be one of "a", "b", got "c"`` with a "did you mean" spelled as TOML."""
+        return (
+            f"must be one of {', '.join(toml_value(c) for c in choices)}, "
+            f"got {toml_value(value)}" + suggest(value, choices, spell=toml_value)
+        )
+
+    def unknown_key(self, key: str, known: tuple[str, ...]) -> str:
+        """``unknown key (did you mean 'x'?)``, or the known keys when none is close."""
+        return "unknown key" + (suggest(key, known) or f" (known keys: {', '.join(known)})")
 
 
-class Table:
-    """One TOML table being validated; remembers which keys were read."""
+#: The dialect of scenario and baseline files.
+TOML = TomlDialect()
 
-    def __init__(self, data: Any, path: Sequence[str | int] = ()) -> None:
-        self.path: KeyPath = tuple(path)
-        if not isinstance(data, dict):
-            raise Invalid(self.path, f"expected a table, got {describe(data)}")
-        self.data: dict[str, Any] = data
-        self.seen: set[str] = set()
 
-    def key(self, name: str | int) -> KeyPath:
-        """The full path of ``name`` in this table."""
-        return (*self.path, name)
-
-    def has(self, name: str) -> bool:
-        """True when the key is present."""
-        return name in self.data
-
-    def raw(self, name: str, default: Any = _MISSING) -> Any:
-        """The value as parsed, marking the key as known; required when no default is given."""
-        self.seen.add(name)
-        if name in self.data:
-            return self.data[name]
-        if default is _MISSING:
-            # a misspelt required key is better reported as the typo than as a missing key
-            unread = [k for k in self.data if k not in self.seen]
-            typo = difflib.get_close_matches(name, unread, n=1, cutoff=0.8)
-            if typo:
-                raise Invalid(self.key(typo[0]), f"unknown key (did you mean {name!r}?)")
-            raise Invalid(self.key(name), "is required but missing")
-        return default
-
-    def string(
-        self, name: str, default: Any = _MISSING, *, choices: Sequence[str] | None = None
-    ) -> Any:
-        """A string key, optionally one of ``choices``."""
-        value = self.raw(name, default)
-        if name not in self.data:
-            return value
-        if not isinstance(value, str):
-            raise Invalid(self.key(name), f"expected a string, got {describe(value)}")
-        if choices is not None and value not in choices:
-            raise Invalid(
-                self.key(name),
-                f"must be one of {', '.join(toml_value(c) for c in choices)}, "
-                f"got {toml_value(value)}" + suggest(value, choices, spell=toml_value),
-            )
-        return value
-
-    def integer(self, name: str, default: Any = _MISSING, *, minimum: int | None = 0) -> Any:
-        """An integer key (booleans are not integers here), at least ``minimum``."""
-        value = self.raw(name, default)
-        if name not in self.data:
-            return value
-        return check_int(value, self.key(name), minimum)
-
-    def number(self, name: str, default: Any = _MISSING, *, minimum: float | None = 0.0) -> Any:
-        """A float or integer key (returned as float), finite and at least ``minimum``."""
-        value = self.raw(name, default)
-        if name not in self.data:
-            return value
-        return check_number(value, self.key(name), minimum)
-
-    def boolean(self, name: str, default: Any = _MISSING) -> Any:
-        """A boolean key."""
-        value = self.raw(name, default)
-        if name not in self.data:
-            return value
-        if not isinstance(value, bool):
-            raise Invalid(self.key(name), f"expected true or false, got {describe(value)}")
-        return value
-
-    def array(
-        self,
-        name: str,
-        item: Callable[[Any, KeyPath], T],
-        default: Any = _MISSING,
-        *,
-        accept_single: bool = False,
-    ) -> Any:
-        """An array key whose items are checked by ``item(value, path)``; returns a tuple."""
-        value = self.raw(name, default)
-        if name not in self.data:
-            return value
-        if accept_single and not isinstance(value, list):
-            value = [value]
-        if not isinstance(value, list):
-            raise Invalid(self.key(name), f"expected an array, got {describe(value)}")
-        return tuple(item(v, self.key(name) + (i,)) for i, v in enumerate(value))
-
-    def table(self, name: str, *, required: bool = False) -> Table | None:
-        """A sub-table (``None`` when absent and not required)."""
-        if name not in self.data and not required:
-            self.seen.add(name)
-            return None
-        return Table(self.raw(name), self.key(name))
-
-    def done(self) -> None:
-        """Reject keys that were never read, suggesting the closest known key."""
-        known = self.seen
-        for name in self.data:
-            if name not in known:
-                raise Invalid(
-                    self.key(name),
-                    "unknown key"
-                    + (
-                        suggest(name, sorted(known)) or f" (known keys: {', '.join(sorted(known))})"
-                    ),
-                )
+def toml_form(data: Any, path: Iterable[str | int] = ()) -> Form:
+    """A parsed TOML table being read (keys no getter read are refused by ``done()``)."""
+    return Form(data, path, dialect=TOML)
 
 
 def check_int(value: Any, path: KeyPath, minimum: int | None = 0) -> int:
-    """Validate one integer value at ``path``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid(path, f"expected an integer, got {describe(value)}")
-    if minimum is not None and value < minimum:
-        raise Invalid(path, f"must be >= {minimum}, got {value}")
-    return value
+    """One integer item of a TOML array, at least ``minimum``."""
+    return integer(value, path, minimum=minimum, dialect=TOML)
 
 
 def check_number(value: Any, path: KeyPath, minimum: float | None = 0.0) -> float:
-    """Validate one number (int or float) at ``path``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Invalid(path, f"expected a number, got {describe(value)}")
-    if not math.isfinite(value):
-        raise Invalid(path, f"must be a finite number, got {value}")
-    if minimum is not None and value < minimum:
-        raise Invalid(path, f"must be >= {minimum:g}, got {value:g}")
-    return float(value)
+    """One number item of a TOML array (returned as a float), at least ``minimum``."""
+    return number(value, path, minimum=minimum, dialect=TOML)
 
 
 def check_str(value: Any, path: KeyPath) -> str:
-    """Validate one string value at ``path``."""
-    if not isinstance(value, str):
-        raise Invalid(path, f"expected a string, got {describe(value)}")
-    return value
+    """One string item of a TOML array."""
+    return string(value, path, TOML)

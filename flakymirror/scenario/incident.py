@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flakymirror.scenario.fields import Invalid, Table, check_number, describe, toml_value
+from flakymirror.mirror.forms import Form, FormError
+from flakymirror.scenario.fields import check_number, describe, toml_form, toml_value
 
 __all__ = [
     "DIGEST_REF",
@@ -117,13 +118,13 @@ def pushed(ref: str, refs: set[str]) -> bool:
     return ref in refs
 
 
-def read_origin(t: Table | None) -> OriginSpec | None:
+def read_origin(t: Form | None) -> OriginSpec | None:
     """The ``[origin]`` table (None when absent)."""
     if t is None:
         return None
     url = t.string("url", None)
     if url is not None and not _ORIGIN_URL.match(url):
-        raise Invalid(
+        raise FormError(
             t.key("url"),
             f"expected a registry URL such as \"http://127.0.0.1:5000\" (scheme, host and "
             f"port, no path), got {toml_value(url)}",
@@ -133,7 +134,7 @@ def read_origin(t: Table | None) -> OriginSpec | None:
 
 
 def read_incident(
-    t: Table | None, check_reference: Callable[[str, tuple[Any, ...]], Any]
+    t: Form | None, check_reference: Callable[[str, tuple[Any, ...]], Any]
 ) -> Incident:
     """The ``[incident]`` table (defaults when absent); ``check_reference(text, path)``
     validates the image reference."""
@@ -144,7 +145,7 @@ def read_incident(
         probe = DIGEST_REF.sub("@sha256:" + "0" * 64, image)
         check_reference(probe, t.key("image"))
         if "@" in image and not DIGEST_REF.search(image):
-            raise Invalid(
+            raise FormError(
                 t.key("image"),
                 f"{toml_value(image)}: name the image as 'repo:tag' or 'repo@{{digest}}' "
                 "(its digest is known once it is built)",
@@ -166,16 +167,16 @@ def _convergence(value: Any, path: tuple) -> Convergence | None:
     if value == "never":
         return Convergence(never=True)
     if isinstance(value, dict):
-        t = Table(value, path)
+        t = toml_form(value, path)
         conv = Convergence(
             seconds=t.number("seconds", None), requests=t.integer("requests", None)
         )
         t.done()
         if conv.seconds is None and conv.requests is None:
-            raise Invalid(path, "give seconds, requests or both (e.g. { requests = 3 })")
+            raise FormError(path, "give seconds, requests or both (e.g. { requests = 3 })")
         return conv
     if isinstance(value, str):
-        raise Invalid(path, f'expected a number of seconds, a table or "never", got {describe(value)}')
+        raise FormError(path, f'expected a number of seconds, a table or "never", got {describe(value)}')
     return Convergence(seconds=check_number(value, path))
 
 

@@ -14,22 +14,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from flakymirror.mirror.faults import FaultRule
+from flakymirror.mirror.forms import Form, FormError, KeyPath, suggest
+from flakymirror.mirror.plans import plans_from_dict
 from flakymirror.oci.reference import InvalidReferenceError, Reference
-from flakymirror.scenario import mirror_values
-from flakymirror.scenario.errors import ScenarioError, format_key
+from flakymirror.scenario.errors import ScenarioError
 from flakymirror.scenario.expect import read_expect
 from flakymirror.scenario.fields import (
-    Invalid,
-    Table,
     check_int,
     check_number,
     check_str,
     describe,
-    suggest,
+    toml_form,
     toml_value,
 )
 from flakymirror.scenario.incident import DIGEST_REF, pushed, read_incident, read_origin
-from flakymirror.scenario.locate import line_of
 from flakymirror.scenario.model import (
     ACTIONS,
     CLOCKS,
@@ -78,33 +77,25 @@ def loads(text: str, *, path: str = "<string>") -> Scenario:
 def scenario_from_dict(data: Any, *, path: str | None = None, text: str | None = None) -> Scenario:
     """Validate a parsed scenario (``tomllib`` dict form) and build the :class:`Scenario`."""
     try:
-        return _scenario(Table(data), path)
-    except Invalid as e:
-        line = None
-        if text is not None:
-            for candidate in (e.path, *e.also):
-                line = line_of(text, candidate)
-                if line is not None:
-                    break
-        raise ScenarioError(e.message, path=path, key=format_key(e.path) or None, line=line) from (
-            e.__cause__
-        )
+        return _scenario(toml_form(data), path)
+    except FormError as e:
+        raise ScenarioError.from_form(e, path=path, text=text) from e.__cause__
 
 
 # -- sections ----------------------------------------------------------------------------------
 
 
-def _scenario(t: Table, path: str | None) -> Scenario:
+def _scenario(t: Form, path: str | None) -> Scenario:
     name = t.string("name")
     if not _NAME_RE.match(name):
-        raise Invalid(
+        raise FormError(
             t.key("name"),
             f"must be lowercase letters, digits, '.', '_' or '-', got {toml_value(name)}",
         )
     description = t.string("description")
     source = t.array("source", check_str, accept_single=True)
     if not source or not all(s.strip() for s in source):
-        raise Invalid(t.key("source"), "must name at least one issue or URL")
+        raise FormError(t.key("source"), "must name at least one issue or URL")
     clock = t.string("clock", "virtual", choices=CLOCKS)
     images = _images(t)
     mirror = _mirror(t.table("mirror"))
@@ -119,7 +110,7 @@ def _scenario(t: Table, path: str | None) -> Scenario:
     expect = read_expect(expect_table) if expect_table is not None else None
     t.done()
     if not images:
-        raise Invalid(
+        raise FormError(
             t.key("images"),
             "a scenario needs at least one [[images]] entry (the image under test)",
         )
@@ -127,19 +118,19 @@ def _scenario(t: Table, path: str | None) -> Scenario:
     image_key = ("incident", "image") if incident.image is not None else ("action", "image")
     under_test = incident.image or (action.image if action is not None else images[0].ref)
     if not pushed(under_test, refs):
-        raise Invalid(
+        raise FormError(
             image_key,
             f"{toml_value(under_test)} is not one of the images"
             + suggest(DIGEST_REF.sub("", under_test), refs, spell=toml_value),
         )
     if action is not None and action.base_image is not None and action.base_image not in refs:
-        raise Invalid(
+        raise FormError(
             ("action", "base_image"),
             f"{toml_value(action.base_image)} is not one of the images"
             + suggest(action.base_image, refs, spell=toml_value),
         )
     if action is not None and action.app_image is not None and action.app_image in refs:
-        raise Invalid(
+        raise FormError(
             ("action", "app_image"),
             f"{toml_value(action.app_image)} is one of the images; the rebase set-up exports the app "
             "image there, so name a repository of its own",
@@ -168,37 +159,37 @@ def _consistent(scenario: Scenario) -> Scenario:
     problem = check_incident(scenario)
     if problem is not None:
         key, message, source = problem
-        raise Invalid(tuple(key.split(".")), message, also=[source] if source else [])
+        raise FormError(tuple(key.split(".")), message, also=[source] if source else [])
     return scenario
 
 
-def _images(t: Table) -> tuple[ImageSpec, ...]:
+def _images(t: Form) -> tuple[ImageSpec, ...]:
     raw = t.raw("images", [])
     if not isinstance(raw, list):
-        raise Invalid(t.key("images"), "expected an array of tables ([[images]])")
+        raise FormError(t.key("images"), "expected an array of tables ([[images]])")
     specs = []
     seen: set[str] = set()
     for i, item in enumerate(raw):
-        spec = _image(Table(item, t.key("images") + (i,)))
+        spec = _image(toml_form(item, t.key("images") + (i,)))
         if spec.ref in seen:
-            raise Invalid(t.key("images") + (i, "ref"), f"{toml_value(spec.ref)} is pushed twice")
+            raise FormError(t.key("images") + (i, "ref"), f"{toml_value(spec.ref)} is pushed twice")
         seen.add(spec.ref)
         specs.append(spec)
     return tuple(specs)
 
 
-def _image(t: Table) -> ImageSpec:
+def _image(t: Form) -> ImageSpec:
     ref = t.string("ref")
     _reference(ref, t.key("ref"), tag_required=True)
     layer_sizes = t.array("layer_sizes", lambda v, p: check_int(v, p, 0), ())
     layers = t.integer("layers", len(layer_sizes) if layer_sizes else 3)
     if layer_sizes and layers != len(layer_sizes):
-        raise Invalid(
+        raise FormError(
             t.key("layers"), f"is {layers} but layer_sizes lists {len(layer_sizes)} sizes"
         )
     platforms = t.array("platforms", _platform, ())
     if t.has("platforms") and not platforms:
-        raise Invalid(t.key("platforms"), "must list at least one platform (or leave it out)")
+        raise FormError(t.key("platforms"), "must list at least one platform (or leave it out)")
     labels = t.table("labels")
     label_map: dict[str, str] = {}
     if labels is not None:
@@ -217,22 +208,22 @@ def _image(t: Table) -> ImageSpec:
         labels=label_pairs(label_map),
     )
     if t.has("platform") and platforms:
-        raise Invalid(t.key("platform"), "use either platform (one image) or platforms (an index)")
+        raise FormError(t.key("platform"), "use either platform (one image) or platforms (an index)")
     t.done()
     return spec
 
 
-def _mirror(t: Table | None) -> MirrorSpec:
+def _mirror(t: Form | None) -> MirrorSpec:
     if t is None:
         return MirrorSpec()
     plans: tuple[Any, ...] = ()
     if t.has("plan"):
-        plans = _mirror_value(mirror_values.plans_from_dict, t.raw("plan"), t.key("plan"))
+        plans = _mirror_value(plans_from_dict, t.raw("plan"), t.key("plan"))
     faults_raw = t.raw("faults", [])
     if not isinstance(faults_raw, list):
-        raise Invalid(t.key("faults"), "expected an array of tables ([[mirror.faults]])")
+        raise FormError(t.key("faults"), "expected an array of tables ([[mirror.faults]])")
     faults = tuple(
-        _mirror_value(mirror_values.fault_from_dict, item, t.key("faults") + (i,))
+        _mirror_value(FaultRule.from_dict, item, t.key("faults") + (i,))
         for i, item in enumerate(faults_raw)
     )
     auth = _auth(t.table("auth"))
@@ -241,17 +232,20 @@ def _mirror(t: Table | None) -> MirrorSpec:
     return MirrorSpec(plans=plans, faults=faults, auth=auth, down=down)
 
 
-def _mirror_value(build: Callable[[Any], Any], data: Any, path: tuple) -> Any:
+def _mirror_value(build: Callable[[Any, KeyPath], Any], data: Any, path: KeyPath) -> Any:
+    """The mirror's own value for a ``[mirror]`` table, read by its ``from_dict`` at ``path``
+    (its errors keep the mirror's words and carry their key path in the file)."""
     if not isinstance(data, dict | list):
-        raise Invalid(path, f"expected a table, got {describe(data)}")
+        raise FormError(path, f"expected a table, got {describe(data)}")
     try:
-        return build(data)
+        return build(data, path)
+    except FormError:
+        raise
     except (ValueError, TypeError) as e:
-        inner, reason = mirror_values.split_error(e)
-        raise Invalid(path + inner, reason) from e
+        raise FormError(path, str(e)) from e
 
 
-def _auth(t: Table | None) -> AuthSpec | None:
+def _auth(t: Form | None) -> AuthSpec | None:
     if t is None:
         return None
     kind = t.string("kind", choices=("basic", "bearer"))
@@ -268,12 +262,12 @@ def _auth(t: Table | None) -> AuthSpec | None:
         client_credentials=t.boolean("client_credentials", True),
     )
     if kind == "bearer" and spec.token_ttl <= 0:
-        raise Invalid(t.key("token_ttl"), "must be > 0")
+        raise FormError(t.key("token_ttl"), "must be > 0")
     t.done()
     return spec
 
 
-def _action(t: Table) -> Action:
+def _action(t: Form) -> Action:
     kind = t.string("kind", choices=ACTIONS)
     image = t.string("image")
     # "repo@{digest}" opens the action image by its digest (known only once it is built)
@@ -297,14 +291,14 @@ def _action(t: Table) -> Action:
     }
     for key, kinds in only.items():
         if t.has(key) and kind not in kinds:
-            raise Invalid(t.key(key), f"only applies to {' and '.join(kinds)} actions")
+            raise FormError(t.key(key), f"only applies to {' and '.join(kinds)} actions")
     if kind == "export" and output is None:
-        raise Invalid(t.key("output"), "is required for an export (where the app image is pushed)")
+        raise FormError(t.key("output"), "is required for an export (where the app image is pushed)")
     if kind == "rebase":
         if app_image is None:
-            raise Invalid(t.key("app_image"), "is required for a rebase (the image to rebase)")
+            raise FormError(t.key("app_image"), "is required for a rebase (the image to rebase)")
         if base_image is None:
-            raise Invalid(t.key("base_image"), "is required for a rebase (the app's old run image)")
+            raise FormError(t.key("base_image"), "is required for a rebase (the app's old run image)")
     platform = t.raw("platform", None)
     action = Action(
         kind=kind,
@@ -330,16 +324,16 @@ def _reference(text: str, path: tuple, *, tag_required: bool) -> Reference:
     try:
         ref = Reference.parse(text)
     except InvalidReferenceError as e:
-        raise Invalid(path, str(e)) from e
+        raise FormError(path, str(e)) from e
     if ref.registry is not None:
-        raise Invalid(
+        raise FormError(
             path,
             f"{toml_value(text)} names a registry; give 'repo:tag' (the runner adds the mirror's host)",
         )
     if tag_required and (ref.tag is None or ref.digest is not None):
-        raise Invalid(path, f"{toml_value(text)} must be 'repo:tag'")
+        raise FormError(path, f"{toml_value(text)} must be 'repo:tag'")
     if ref.tag is None and ref.digest is None:
-        raise Invalid(
+        raise FormError(
             path, f"{toml_value(text)} needs a tag or a digest ('repo:tag' or 'repo@sha256:…')"
         )
     return ref
@@ -348,7 +342,7 @@ def _reference(text: str, path: tuple, *, tag_required: bool) -> Reference:
 def _platform(value: Any, path: tuple) -> str:
     text = check_str(value, path)
     if not _PLATFORM_RE.match(text):
-        raise Invalid(
+        raise FormError(
             path, f"invalid platform {toml_value(text)}: expected 'os/arch' or 'os/arch/variant'"
         )
     return text

@@ -23,9 +23,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from flakymirror.scenario.errors import ScenarioError, format_key
-from flakymirror.scenario.fields import Invalid, Table
-from flakymirror.scenario.locate import line_of
+from flakymirror.mirror.forms import FormError
+from flakymirror.scenario.errors import ScenarioError
+from flakymirror.scenario.fields import toml_form
 from flakymirror.trial.verdict import VERDICTS
 
 __all__ = ["BUNDLED", "Baseline", "BaselineEntry", "load_baseline"]
@@ -68,13 +68,13 @@ def _parse(text: str, path: str) -> Baseline:
         raise ScenarioError(f"invalid TOML: {exc}", path=path) from exc
     entries: dict[tuple[str, str], BaselineEntry] = {}
     try:
-        top = Table(data)
+        top = toml_form(data)
         cells = top.raw("cell", [])
         if not isinstance(cells, list):
-            raise Invalid(("cell",), "expected an array of tables ([[cell]])")
+            raise FormError(("cell",), "expected an array of tables ([[cell]])")
         top.done()
         for i, raw in enumerate(cells):
-            t = Table(raw, ("cell", i))
+            t = toml_form(raw, ("cell", i))
             key = (t.string("scenario"), t.string("client"))
             entry = BaselineEntry(
                 verdict=t.string("verdict", choices=VERDICTS),
@@ -83,14 +83,12 @@ def _parse(text: str, path: str) -> Baseline:
             )
             t.done()
             if not entry.reason.strip():
-                raise Invalid(t.key("reason"), "say why this cell falls short of the ideal")
+                raise FormError(t.key("reason"), "say why this cell falls short of the ideal")
             if key in entries:
-                raise Invalid(t.key("client"), f"a second entry for {key[0]} × {key[1]}")
+                raise FormError(t.key("client"), f"a second entry for {key[0]} × {key[1]}")
             entries[key] = entry
-    except Invalid as exc:
-        raise ScenarioError(
-            exc.message, path=path, key=format_key(exc.path), line=line_of(text, exc.path)
-        ) from None
+    except FormError as exc:
+        raise ScenarioError.from_form(exc, path=path, text=text) from None
     return Baseline(entries)
 
 

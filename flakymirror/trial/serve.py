@@ -39,7 +39,6 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "serve",
-        help="run a flaky registry mirror in the foreground (optionally a scenario's)",
         description=(
             "Serve a flaky mirror: of --upstream, of a built-in registry seeded with demo "
             "images, or as --scenario says (images, plan, faults, auth, origin). Script it over "
@@ -159,7 +158,7 @@ def serve_command(
 ) -> int:
     """``serve``: the mirror's own command without ``--scenario``, else a stage."""
     from flakymirror.mirror import commands as mirror_commands
-    from flakymirror.mirror._forms import FormError
+    from flakymirror.mirror.forms import FormError
 
     out = out or sys.stdout
     err = err or sys.stderr

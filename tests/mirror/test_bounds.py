@@ -21,12 +21,13 @@ from flakymirror.mirror import (
     VirtualClock,
     fail,
 )
-from flakymirror.mirror._forms import MAX_BYTES, MAX_SECONDS, MAX_STEPS, FormError
 from flakymirror.mirror.clock import LATEST
 from flakymirror.mirror.effects import garbage_chunks
 from flakymirror.mirror.faults import Sequence
-from tests.mirror.conftest import REPO, get_manifest, raw_request, split_response
-from tests.mirror.conftest import control_api as api
+from flakymirror.mirror.forms import MAX_BYTES, MAX_SECONDS, MAX_STEPS, FormError
+from tests.helpers.mirror_requests import REPO, get_manifest
+from tests.helpers.mirror_requests import control_api as api
+from tests.helpers.wire import raw_request, split_response
 
 BIG_INT = 10**400  # JSON allows it; float() of it overflows
 

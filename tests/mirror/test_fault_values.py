@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from flakymirror.mirror._forms import FormError
 from flakymirror.mirror.actions import (
     ACTIONS,
     Corrupt,
@@ -19,6 +18,7 @@ from flakymirror.mirror.actions import (
     pull_rate_limit,
 )
 from flakymirror.mirror.faults import FaultRule, Faults, Sequence, fail, rules_from_dict
+from flakymirror.mirror.forms import FormError
 from flakymirror.mirror.match import Endpoint, Match, classify
 
 M = Endpoint("manifest", "lib/app", "latest")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flakymirror.mirror._forms import FormError
+from flakymirror.mirror.forms import FormError
 from flakymirror.mirror.plans import (
     MODES,
     AtOnce,

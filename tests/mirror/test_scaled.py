@@ -31,7 +31,7 @@ from flakymirror.mirror import (
     fail,
     hap429,
 )
-from flakymirror.mirror._forms import MAX_SECONDS
+from flakymirror.mirror.forms import MAX_SECONDS
 from flakymirror.mirror.scaling import scale_retry_after
 
 SCHEDULES = [

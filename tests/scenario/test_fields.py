@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from flakymirror.scenario import ScenarioError, loads
 from flakymirror.scenario.fields import describe, toml_value
-from tests.scenario.conftest import MINIMAL
+from tests.helpers.scenario_text import MINIMAL
 
 scalars = (
     st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False)
@@ -77,3 +77,17 @@ def test_messages_spell_values_as_toml(old, new, message):
     with pytest.raises(ScenarioError) as info:
         loads(MINIMAL.replace(old, new, 1))
     assert message in str(info.value)
+
+
+def test_a_mirror_error_is_located_by_its_key_path_not_its_text():
+    # the mirror's text path "mirror.faults[0].action.headers.X.Y:Z" is ambiguous; its data is not
+    text = MINIMAL + (
+        "\n[mirror]\n[[mirror.faults]]\n"
+        'action = { kind = "status", status = 503, headers = { "X.Y:Z" = "1" } }\n'
+    )
+    with pytest.raises(ScenarioError) as caught:
+        loads(text, path="s.toml")
+    err = caught.value
+    assert err.key == 'mirror.faults[0].action.headers."X.Y:Z"'
+    assert err.reason == "not a valid HTTP header name: 'X.Y:Z'"
+    assert err.line == len(text.splitlines())  # the fault's action line
