@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_binary, require_module
+from tests.helpers.optional_tools import require_binary, require_module
 
 pytest_plugins = ["pytester"]
 
@@ -89,7 +89,7 @@ def test_a_present_test_extra_is_returned():
 
 OUTCOMES = """
 import pytest
-from conftest import require_binary, require_module
+from tests.helpers.optional_tools import require_binary, require_module
 
 def test_missing_binary():
     require_binary("flakymirror-no-such-binary")
@@ -107,8 +107,8 @@ def test_present_extra():
 
 @pytest.mark.parametrize(("ci", "skipped", "failed"), [(None, 2, 0), ("true", 0, 2)])
 def test_the_outcomes_a_real_pytest_run_reports(pytester, monkeypatch, ci, skipped, failed):
-    """Run the real root conftest in a child pytest: skipped vs failed, not just raised."""
-    pytester.makeconftest((ROOT / "conftest.py").read_text())
+    """Run the real helpers in a child pytest: skipped vs failed, not just raised."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # tests.helpers, wherever the child runs
     pytester.makepyfile(test_outcomes=OUTCOMES)
     monkeypatch.setenv("PATH", os.environ["PATH"])
     _set_ci(monkeypatch, ci)

@@ -20,10 +20,10 @@ import pytest
 import requests
 
 import flakymirror.distribution as fd
-from conftest import require_binary
 from flakymirror.distribution import INSTANCE_HEADER, Distribution, DistributionError
 from flakymirror.oci import build_image, build_index
 from flakymirror.oci import mediatypes as mt
+from tests.helpers.optional_tools import require_binary
 
 ACCEPT = {"Accept": ",".join(sorted(mt.MANIFESTS))}
 

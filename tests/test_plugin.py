@@ -12,7 +12,7 @@ import requests  # noqa: F401
 # module first imported inside a run (requests' cookie jar, say) would come back as a second,
 # incompatible copy in the next one.
 import flakymirror.mirror  # noqa: F401
-from conftest import require_module
+from tests.helpers.optional_tools import require_module
 
 pytest_plugins = ["pytester"]
 

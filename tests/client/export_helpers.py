@@ -1,6 +1,6 @@
 """Helpers for the exporter/rebaser/push tests: a registry with request hooks, run images,
 and an independent (requests-only) verifier of pushed images (the sleep recorder is
-``conftest.Sleeps``)."""
+``tests.helpers.sleeps.Sleeps``)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from werkzeug import Request, Response
 from flakymirror.oci import build_image
 from flakymirror.oci import mediatypes as mt
 from flakymirror.registry import RegistryApp, Server, Store
-
-from .conftest import ServedStore
+from tests.helpers.scripted_registry import ServedStore
 
 STACK = {"io.buildpacks.stack.id": "io.flakymirror.stack", "io.buildpacks.stack.mixins": "[]"}
 

@@ -9,11 +9,11 @@ import subprocess
 
 import pytest
 
-from conftest import require_binary
 from flakymirror.client.commands import main, register
 from flakymirror.distribution import Distribution
+from tests.helpers.optional_tools import require_binary
+from tests.helpers.sleeps import Sleeps
 
-from .conftest import Sleeps
 from .export_helpers import HookedRegistry, oci_error, pull_and_verify, run_image
 
 

@@ -17,8 +17,8 @@ from flakymirror.client.layers import LayerBuilder
 from flakymirror.client.lifecycle_error import LifecycleError
 from flakymirror.client.metadata import LayersMetadata, RunImageForExport
 from flakymirror.oci import mediatypes as mt
+from tests.helpers.sleeps import Sleeps
 
-from .conftest import Sleeps
 from .export_helpers import HookedRegistry, oci_error, pull_and_verify, run_image
 
 LOGGER = "flakymirror.client.export"

@@ -18,8 +18,7 @@ from flakymirror.client import (
     open_remote_image,
 )
 from flakymirror.client.errors import RequestInfo
-
-from .conftest import Sleeps
+from tests.helpers.sleeps import Sleeps
 
 
 class StubImage:

@@ -24,8 +24,8 @@ from flakymirror.client.push import (
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest
 from flakymirror.registry import BearerAuth, Registry
+from tests.helpers.sleeps import Sleeps
 
-from .conftest import Sleeps
 from .export_helpers import (
     HookedRegistry,
     bearer_token,

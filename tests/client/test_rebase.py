@@ -12,8 +12,8 @@ from flakymirror.client.exporter import Buildpack, LayerSpec, export
 from flakymirror.client.lifecycle_error import LifecycleError
 from flakymirror.client.metadata import LIFECYCLE_METADATA_LABEL
 from flakymirror.oci import build_image
+from tests.helpers.sleeps import Sleeps
 
-from .conftest import Sleeps
 from .export_helpers import HookedRegistry, pull_and_verify, run_image
 
 LOGGER = "flakymirror.client.rebase"

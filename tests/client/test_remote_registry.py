@@ -14,7 +14,6 @@ from collections.abc import Iterator
 import pytest
 from werkzeug import Request, Response
 
-from conftest import require_module
 from flakymirror.client import (
     BasicCredentials,
     ImageError,
@@ -34,8 +33,8 @@ from flakymirror.registry import (
     Server,
     Store,
 )
-
-from .conftest import ggcr_sleeps
+from tests.helpers.optional_tools import require_module
+from tests.helpers.sleeps import ggcr_sleeps
 
 DELAYS = [0.1, 0.2, 0.5, 1.0, 2.0]
 

@@ -9,8 +9,7 @@ import pytest
 
 from flakymirror.client import PROFILES, RetryProfile, resolve_profile
 from flakymirror.client.retry import retry_call
-
-from .conftest import Sleeps
+from tests.helpers.sleeps import Sleeps
 
 
 def test_the_three_profiles():

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from flakymirror.mirror import Interval, RealClock, SyncPlan
-from tests.mirror.conftest import REPO, control_api, get_manifest
+from tests.helpers.mirror_requests import REPO, control_api, get_manifest
 
 api = functools.partial(control_api, timeout=5)
 

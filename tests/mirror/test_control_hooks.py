@@ -12,7 +12,6 @@ import pytest
 import requests
 from werkzeug.wrappers import Request, Response
 
-from conftest import require_binary
 from flakymirror.mirror import FlakyMirror
 from flakymirror.mirror.control import (
     BODY_LIMIT,
@@ -23,8 +22,8 @@ from flakymirror.mirror.control import (
 )
 from flakymirror.oci import build_image
 from flakymirror.registry import BasicAuth, BearerAuth
-
-from .conftest import ACCEPT, REPO
+from tests.helpers.mirror_requests import ACCEPT, REPO
+from tests.helpers.optional_tools import require_binary
 
 
 # -- register ----------------------------------------------------------------------------------

@@ -8,11 +8,11 @@ import subprocess
 
 import pytest
 
-from conftest import require_binary
 from flakymirror.mirror import Interval, SyncPlan
 from flakymirror.mirror.cutting import CUT_FROM, cut_config
 from flakymirror.oci import build_image
-from tests.mirror.conftest import get_blob, get_manifest, sha256
+from tests.helpers.mirror_requests import get_blob, get_manifest, sha256
+from tests.helpers.optional_tools import require_binary
 
 LABELS = {"org.example.team": "build"}
 

@@ -8,8 +8,9 @@ from email.utils import formatdate, parsedate_to_datetime
 import requests
 
 from flakymirror.mirror import FaultRule, Match, Status
-from tests.mirror.conftest import REPO, get_manifest, split_response
-from tests.registry.conftest import raw as raw_on_server
+from tests.helpers.mirror_requests import REPO, get_manifest
+from tests.helpers.wire import raw as raw_on_server
+from tests.helpers.wire import split_response
 
 
 def send(mirror, data: bytes) -> bytes:

@@ -13,7 +13,7 @@ import requests
 
 from flakymirror.mirror import Interval, SyncPlan, classify
 from flakymirror.registry import BasicAuth, BearerAuth, Registry, RegistryApp, Server, Store
-from tests.mirror.conftest import get_blob, get_manifest, sha256
+from tests.helpers.mirror_requests import get_blob, get_manifest, sha256
 
 REPO = "lib/app"
 

@@ -3,8 +3,6 @@ the damage faults did to a body, and the offset of a ranged answer."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 
@@ -24,18 +22,23 @@ from flakymirror.mirror import (
     Truncate,
     WrongDigest,
 )
-from tests.mirror.conftest import REPO, get_blob, get_manifest, raw_request, sha256
+from tests.helpers.mirror_requests import REPO, get_blob, get_manifest, sha256
+from tests.helpers.waiting import wait_until
+from tests.helpers.wire import raw_request
 
 
 def done(mirror, n: int = 1, timeout: float = 5.0) -> list[JournalEntry]:
     """The journal's entries once ``n`` of them are closed (polling, generous bound)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def closed() -> list[JournalEntry] | None:
         entries = mirror.journal.entries
-        if len(entries) >= n and all(e.done for e in entries[:n]):
-            return entries
-        time.sleep(0.01)
-    raise AssertionError(f"journal did not close {n} entries: {mirror.journal.timeline()}")
+        return entries if len(entries) >= n and all(e.done for e in entries[:n]) else None
+
+    return wait_until(
+        closed,
+        timeout=timeout,
+        message=lambda: f"journal did not close {n} entries: {mirror.journal.timeline()}",
+    )
 
 
 def layer(image, i: int = 0) -> str:

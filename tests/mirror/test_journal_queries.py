@@ -6,7 +6,7 @@ import pytest
 
 from flakymirror.mirror import KINDS, Journal, JournalQueryError
 from flakymirror.mirror.journal import ENTRY_KINDS
-from tests.mirror.conftest import REPO, get_blob, get_manifest
+from tests.helpers.mirror_requests import REPO, get_blob, get_manifest
 
 
 def _entry(journal: Journal, method: str = "GET", kind: str = "manifest", status: int = 200):

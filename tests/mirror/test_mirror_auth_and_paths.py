@@ -7,7 +7,7 @@ import requests
 
 from flakymirror.mirror import FaultRule, Interval, Match, Pass, Status, SyncPlan
 from flakymirror.registry import BearerAuth
-from tests.mirror.conftest import get_manifest
+from tests.helpers.mirror_requests import get_manifest
 
 REPO = "lib/app"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from flakymirror.mirror import Endpoint, FaultRule, FormError, Match, Status, classify
-from tests.mirror.conftest import REPO, get_manifest
+from tests.helpers.mirror_requests import REPO, get_manifest
 
 DIGEST = "sha256:" + "a" * 64
 

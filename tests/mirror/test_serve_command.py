@@ -15,7 +15,8 @@ import time
 import requests
 
 from flakymirror.mirror.commands import DEMO_IMAGES, register, serve_command
-from tests.mirror.conftest import ACCEPT
+from tests.helpers.mirror_requests import ACCEPT
+from tests.helpers.waiting import wait_until
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -95,9 +96,7 @@ def test_serve_in_process_with_an_upstream_url_and_stop_event() -> None:
             )
         )
         t.start()
-        deadline = time.monotonic() + 10
-        while "serving on" not in out.getvalue() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: "serving on" in out.getvalue(), timeout=10)
         url = out.getvalue().split("serving on ", 1)[1].split()[0]
         r = requests.get(f"{url}/v2/team/app/manifests/v1", headers=ACCEPT, timeout=5)
         assert r.status_code == 200

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import io
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -23,8 +22,8 @@ from flakymirror.mirror.commands import (
     serve_command,
 )
 from flakymirror.mirror.mirror import FlakyMirror
-
-from .conftest import ACCEPT
+from tests.helpers.mirror_requests import ACCEPT
+from tests.helpers.waiting import wait_until
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -34,10 +33,11 @@ def _args(*argv: str) -> argparse.Namespace:
 
 
 def _wait_for(out: io.StringIO, text: str, timeout: float = 10) -> str:
-    deadline = time.monotonic() + timeout
-    while text not in out.getvalue():
-        assert time.monotonic() < deadline, f"no {text!r} in {out.getvalue()!r}"
-        time.sleep(0.01)
+    wait_until(
+        lambda: text in out.getvalue(),
+        timeout=timeout,
+        message=lambda: f"no {text!r} in {out.getvalue()!r}",
+    )
     return out.getvalue()
 
 

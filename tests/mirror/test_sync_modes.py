@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from flakymirror.mirror import AtOnce, Bandwidth, Interval, Requests, SyncPlan, Timeline
-from tests.mirror.conftest import get_blob, get_manifest, sha256
+from tests.helpers.mirror_requests import get_blob, get_manifest, sha256
 
 REPO = "lib/app"
 

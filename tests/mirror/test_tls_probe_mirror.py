@@ -11,7 +11,6 @@ import subprocess
 import pytest
 import requests
 
-from conftest import require_binary
 from flakymirror.mirror import (
     KINDS,
     Close,
@@ -27,8 +26,8 @@ from flakymirror.mirror import (
 )
 from flakymirror.mirror.journal import ENTRY_KINDS
 from flakymirror.oci import build_image
-
-from .conftest import REPO
+from tests.helpers.mirror_requests import REPO
+from tests.helpers.optional_tools import require_binary
 
 
 def unverified() -> ssl.SSLContext:

@@ -18,8 +18,17 @@ from flakymirror.oci import (
     parse_manifest,
 )
 from flakymirror.oci import mediatypes as mt
-
-from .conftest import D1, D2, D3, DELETE, config_dict, dumps, index_dict, manifest_dict, mutate
+from tests.helpers.oci_documents import (
+    D1,
+    D2,
+    D3,
+    DELETE,
+    config_dict,
+    dumps,
+    index_dict,
+    manifest_dict,
+    mutate,
+)
 
 
 def test_manifest_roundtrip_and_canonical_bytes():

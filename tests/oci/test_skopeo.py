@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from conftest import require_binary
 from flakymirror.oci import Descriptor, Image, Index, build_image, build_index
+from tests.helpers.optional_tools import require_binary
 
 
 def write_layout(image: Image | None, path, tag: str, index=None) -> None:

@@ -9,8 +9,7 @@ import requests
 
 from flakymirror.oci import Digest, build_image
 from flakymirror.registry import BasicAuth, BearerAuth, Registry, Scope
-
-from .conftest import code_of
+from tests.helpers.registry_requests import code_of
 
 USERS = {"alice": "wonderland", "reader": "books"}
 GRANTS = {

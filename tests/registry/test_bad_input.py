@@ -14,8 +14,7 @@ import pytest
 from flakymirror.oci import Digest
 from flakymirror.oci import mediatypes as mt
 from flakymirror.registry import Registry
-
-from .conftest import descriptor, manifest_bytes
+from tests.helpers.registry_requests import descriptor, manifest_bytes
 
 D = str(Digest.of(b"blob"))
 BLAKE = "blake3:" + "a" * 64

@@ -6,8 +6,7 @@ import requests
 
 from flakymirror.oci import Digest, build_image
 from flakymirror.oci import mediatypes as mt
-
-from .conftest import code_of, manifest_bytes, push_blob
+from tests.helpers.registry_requests import code_of, manifest_bytes, push_blob
 
 
 def _tagged(registry, repo: str, tags: list[str]) -> None:

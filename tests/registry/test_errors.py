@@ -18,8 +18,7 @@ from flakymirror.registry import (
     Registry,
     RegistryError,
 )
-
-from .conftest import code_of
+from tests.helpers.registry_requests import code_of
 
 PACKAGE = Path(flakymirror.__file__).parent
 

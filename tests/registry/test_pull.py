@@ -10,8 +10,7 @@ import requests
 from flakymirror.oci import Digest, build_image, build_index
 from flakymirror.oci import mediatypes as mt
 from flakymirror.registry import Registry
-
-from .conftest import code_of, push_blob
+from tests.helpers.registry_requests import code_of, push_blob
 
 
 def test_ping(registry):

@@ -11,16 +11,15 @@ import requests
 
 from flakymirror.oci import Digest, build_image
 from flakymirror.oci import mediatypes as mt
-
-from .conftest import (
+from tests.helpers.registry_requests import (
     code_of,
     descriptor,
     errors_of,
     manifest_bytes,
     push_blob,
     push_default_blobs,
-    run_threads,
 )
+from tests.helpers.threads import run_threads
 
 
 def _start(url: str, repo: str = "r") -> requests.Response:

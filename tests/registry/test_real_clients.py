@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import require_binary, require_module
 from flakymirror.oci import build_image, build_index
 from flakymirror.oci import mediatypes as mt
 from flakymirror.registry import BearerAuth, Registry
+from tests.helpers.optional_tools import require_binary, require_module
 
 pytestmark = pytest.mark.real_client
 

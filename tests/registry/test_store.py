@@ -10,8 +10,8 @@ import pytest
 from flakymirror.oci import Digest, DigestMismatch, InvalidReferenceError, build_image, build_index
 from flakymirror.oci import mediatypes as mt
 from flakymirror.registry import RegistryError, Store
-
-from .conftest import descriptor, manifest_bytes, run_threads
+from tests.helpers.registry_requests import descriptor, manifest_bytes
+from tests.helpers.threads import run_threads
 
 
 @pytest.fixture

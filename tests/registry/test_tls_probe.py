@@ -11,8 +11,7 @@ import requests
 
 from flakymirror.registry import TLS_PROBE, Registry, RejectedRequest, Server
 from flakymirror.registry.tls_probe import MAX_RECORD, describe, is_tls_record_header
-
-from .conftest import raw
+from tests.helpers.wire import raw
 
 
 def client_hello(maximum: ssl.TLSVersion | None = None) -> bytes:
@@ -179,8 +178,8 @@ def test_skopeo_probes_a_plain_registry_and_falls_back_to_http(tmp_path):
     import os
     import subprocess
 
-    from conftest import require_binary
     from flakymirror.oci import build_image
+    from tests.helpers.optional_tools import require_binary
 
     exe = require_binary("skopeo")
     image = build_image(layers=1, seed=12)

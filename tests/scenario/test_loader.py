@@ -10,7 +10,7 @@ import pytest
 from flakymirror.scenario import ScenarioError, load_file, loads, scenario_from_dict
 from flakymirror.scenario.locate import key_lines, line_of
 from flakymirror.scenario.model import LIFECYCLE_DELAYS
-from tests.scenario.conftest import MINIMAL
+from tests.helpers.scenario_text import MINIMAL
 
 
 def _line(text: str, marker: str) -> int:

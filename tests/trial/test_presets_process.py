@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_binary
 from flakymirror.trial.containerd import ContainerdError, PrivateContainerd, short_tempdir
 from flakymirror.trial.environment import clean_env
 from flakymirror.trial.process import TailBuffer, run
+from tests.helpers.optional_tools import require_binary
+from tests.helpers.waiting import wait_until
 
 PY = sys.executable
 
@@ -51,9 +52,7 @@ def test_the_timeout_kills_the_whole_process_group(tmp_path):
     assert 1.0 <= done.wall < 10 and time.monotonic() - started < 15
     assert done.stdout == "started\n"
     child = int(pidfile.read_text())
-    deadline = time.monotonic() + 5
-    while alive(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not alive(child), timeout=5, interval=0.05)
     assert not alive(child)
 
 
@@ -67,9 +66,7 @@ def test_a_process_left_behind_by_a_finished_client_is_stopped(tmp_path):
     done = run([PY, "-c", code], clean_env(tmp_path), 30)
     assert done.exit_code == 0 and done.wall < 10
     bg = int(pidfile.read_text())
-    deadline = time.monotonic() + 5
-    while alive(bg) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not alive(bg), timeout=5, interval=0.05)
     assert not alive(bg)
 
 

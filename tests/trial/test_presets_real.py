@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import require_binary, require_module
 from flakymirror.mirror import AtOnce, FlakyMirror, SyncPlan
 from flakymirror.oci import build_image, build_index
 from flakymirror.registry import BasicAuth, BearerAuth, Registry
 from flakymirror.trial.presets import PRESETS
 from flakymirror.trial.verdict import content_matches
+from tests.helpers.optional_tools import require_binary, require_module
 from tests.trial.preset_helpers import make_cell, run_preset
 
 pytestmark = pytest.mark.real_client

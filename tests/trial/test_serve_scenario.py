@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 import requests
 
 from flakymirror.cli import build_parser
+from tests.helpers.waiting import wait_until
 
 ACCEPT = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
 
@@ -27,10 +27,9 @@ class _Out(io.StringIO):
     """stdout of the serve thread, readable while it runs."""
 
     def first_line(self, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        while "\n" not in self.getvalue():
-            assert time.monotonic() < deadline, "serve printed nothing"
-            time.sleep(0.01)
+        wait_until(
+            lambda: "\n" in self.getvalue(), timeout=timeout, message="serve printed nothing"
+        )
         return self.getvalue().split("\n", 1)[0]
 
 
@@ -75,7 +74,11 @@ def test_the_scenario_plan_faults_and_auth_apply():
     with serving("--scenario", "lifecycle-1674-empty-layers", "--json") as (doc, out):
         url = f"{doc['url']}/v2/cnb/run/manifests/jammy"
         assert requests.get(url, headers=ACCEPT, timeout=5).json()["layers"] == []
-        time.sleep(0.3)  # the real clock: synced 0.25 s after the first request
+        # the real clock: synced 0.25 s after the first request
+        wait_until(
+            lambda: len(requests.get(url, headers=ACCEPT, timeout=5).json()["layers"]) == 3,
+            interval=0.05,
+        )
         assert len(requests.get(url, headers=ACCEPT, timeout=5).json()["layers"]) == 3
     with serving("--scenario", "token-expires-mid-transfer", "--json") as (doc, _):
         r = requests.get(f"{doc['url']}/v2/", timeout=5)
@@ -85,9 +88,7 @@ def test_the_scenario_plan_faults_and_auth_apply():
 
 def test_text_output_lists_the_images_and_files():
     with serving("--scenario", "lifecycle-1674-partial-index", "--time-scale", "10") as (_, out):
-        deadline = time.monotonic() + 10
-        while "control API" not in out.getvalue() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: "control API" in out.getvalue(), timeout=10)
         text = out.getvalue()
     assert "flakymirror: scenario lifecycle-1674-partial-index" in text
     assert "/cnb/run:jammy" in text and "registries_conf: " in text

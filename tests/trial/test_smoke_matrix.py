@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import require_binary
 from flakymirror.scenario import load_scenario
 from flakymirror.trial import TrialOptions, load_baseline, parse_clients, run_matrix
 from flakymirror.trial.render import render_text
+from tests.helpers.optional_tools import require_binary
 
 #: One incident per kind of outcome: taken silently, survived by falling back, resumed by some
 #: clients and fatal to others, retried past by some.
