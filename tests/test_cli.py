@@ -106,3 +106,41 @@ def test_export_into_a_closed_pipe(tmp_path):
         assert "Traceback" not in stderr and "Logging error" not in stderr, stderr
         assert done.returncode == 0, stderr
         assert "app" in registry.store.repositories()
+
+
+def test_help_imports_no_command_module():
+    """``flakymirror --help`` lists every command from cli.COMMANDS without importing any of
+    them (nor werkzeug, requests, hypothesis or freezegun): the command line starts fast."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from flakymirror import cli\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    cli.main(['--help'])\n"
+        "heavy = {'werkzeug', 'requests', 'hypothesis', 'freezegun', 'flakymirror.mirror',\n"
+        "         'flakymirror.client', 'flakymirror.scenario', 'flakymirror.trial'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+        "print(all(name in out.getvalue() for name in cli.COMMANDS))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["[]", "True"], done.stderr
+
+
+def test_each_command_module_registers_the_commands_it_is_listed_for():
+    from flakymirror.cli import COMMANDS, build_parser
+
+    for name in COMMANDS:
+        parser = build_parser([name])
+        args = parser.parse_args([name, *_minimal(name)])
+        assert args.command == name
+
+
+def _minimal(name: str) -> list[str]:
+    """The fewest arguments ``name`` parses with."""
+    return {"export": ["--run-image", "r", "--image", "i"], "rebase": ["--image", "i"]}.get(
+        name, []
+    )

@@ -159,7 +159,6 @@ def register(subparsers: Any) -> None:
     """Add the ``export`` and ``rebase`` sub-commands (each sets ``handler``)."""
     ex = subparsers.add_parser(
         "export",
-        help="export an app image on top of a run image, like lifecycle's exporter",
         description="Build buildpack/app/launcher layers, label them as lifecycle does, and "
         "push the app image on top of the run image (opened through the retrying opener).",
     )
@@ -183,7 +182,6 @@ def register(subparsers: Any) -> None:
 
     rb = subparsers.add_parser(
         "rebase",
-        help="rebase an app image onto a new run image, like lifecycle's rebaser",
         description="Swap the run image layers of an app image for those of a new run image, "
         "with lifecycle's validations, and push the result.",
     )

@@ -15,12 +15,12 @@ invalid scenario file, reported on stderr with its file, line and key; nothing i
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from flakymirror._stdout import run_handler, stdout_to_devnull
 from flakymirror.scenario.errors import ScenarioError
 from flakymirror.scenario.library import ENV_VAR, load_all
 from flakymirror.scenario.report import render_json, render_result
@@ -48,7 +48,6 @@ def register(subparsers: Any) -> None:
     """Add ``replay`` and ``scenarios`` to ``subparsers`` (from ``add_subparsers()``)."""
     replay = subparsers.add_parser(
         "replay",
-        help="replay incident scenarios against a flaky mirror and check their expectations",
         description=(
             "Replay each scenario: build a flaky mirror, push the images, run the client "
             "action, print a timeline per scenario and a summary table. Exit code 0 when "
@@ -64,7 +63,6 @@ def register(subparsers: Any) -> None:
     replay.set_defaults(func=replay_command)
     listing = subparsers.add_parser(
         "scenarios",
-        help="list the incident library, one line per scenario",
         description="List scenarios: name, description and source, one line each.",
     )
     listing.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
@@ -74,20 +72,6 @@ def register(subparsers: Any) -> None:
 def _report_errors(errors: Sequence[ScenarioError], err: TextIO) -> None:
     for e in errors:
         print(f"flakymirror: invalid scenario: {e}", file=err)
-
-
-def stdout_to_devnull() -> None:
-    """Point file descriptor 1 at ``os.devnull`` after a ``BrokenPipeError`` on stdout.
-
-    The reader went away (``flakymirror replay | head -1``); what is still buffered must not
-    make the interpreter fail again when it flushes stdout at exit (the recipe of the Python
-    docs' "Note on SIGPIPE").
-    """
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    finally:
-        os.close(devnull)
 
 
 def _emit(lines: Sequence[str], out: TextIO) -> None:
@@ -162,21 +146,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse reports usage errors itself, with code 2
         return int(e.code or 0)
     return run_handler(args.func, args)
-
-
-def run_handler(handler: Any, args: argparse.Namespace) -> int:
-    """Call ``handler(args)`` and flush stdout; returns its exit code.
-
-    The handlers here already survive a closed stdout with their own code; a handler that does
-    not (it raised ``BrokenPipeError``) exits 1, quietly, like a Python program killed by EPIPE.
-    """
-    code = 1
-    try:
-        code = int(handler(args))
-        sys.stdout.flush()
-    except BrokenPipeError:
-        stdout_to_devnull()
-    return code
 
 
 if __name__ == "__main__":

@@ -44,7 +44,6 @@ def register(subparsers: Any) -> None:
     """Add ``matrix`` to ``subparsers`` (from ``argparse``'s ``add_subparsers()``)."""
     p = subparsers.add_parser(
         "matrix",
-        help="run incident scenarios against real clients and judge each from the outside",
         description=(
             "Run every scenario against every --client, each cell on a mirror of its own, and "
             "print incident x client with a verdict per cell (survived, failed-loud, "
