@@ -5,12 +5,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint bench matrix matrix-check clean
+.PHONY: venv demo test lint docs bench matrix matrix-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,docs]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -25,8 +25,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check flakymirror tests benchmarks conftest.py
 
+# the site (docs/, mkdocs.yml) into site/; any warning is an error
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# the benchmarks; the results page of the docs is this run's
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py --page docs/results/benchmarks.md
 
 # the incident library x the shipped clients, against the baseline; writes docs/matrix.md
 matrix: $(STAMP)

@@ -1,6 +1,6 @@
 """Run the incident library against the shipped clients and write the results page.
 
-    .venv/bin/python benchmarks/matrix.py                      # writes docs/matrix.md
+    .venv/bin/python benchmarks/matrix.py                      # writes docs/results/matrix.md
     .venv/bin/python benchmarks/matrix.py --out benchmarks/results/matrix.md --timeout 30
 
 The page is generated, never edited by hand: the command line, the date, the machine, every
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from flakymirror.trial.runner import TrialOptions
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", default=str(ROOT / "docs" / "matrix.md"))
+    p.add_argument("--out", default=str(ROOT / "docs" / "results" / "matrix.md"))
     p.add_argument("--timeout", type=float, default=30.0)
     p.add_argument("--time-scale", type=float, default=10.0)
     p.add_argument("-j", "--jobs", type=int, default=2)

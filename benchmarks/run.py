@@ -175,6 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--results-dir", type=Path, default=RESULTS, help="where latest.md/latest.json go"
     )
     ap.add_argument(
+        "--page",
+        type=Path,
+        help="also write the results page here (make bench: docs/results/benchmarks.md)",
+    )
+    ap.add_argument(
         "--strict", action="store_true", help="exit 1 when a target is missed or a measure failed"
     )
     ap.add_argument(
@@ -214,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{LEGEND}")
     md, js = write_results(rows, args.results_dir, meta)
     _log(f"wrote {md} and {js} ({meta['seconds']}s)")
+    if args.page is not None:
+        args.page.parent.mkdir(parents=True, exist_ok=True)
+        args.page.write_text(md.read_text())
+        _log(f"wrote {args.page}")
     bad = [r for r in rows if r.verdict in ("MISS", "ERROR")]
     return 1 if args.strict and bad else 0
 

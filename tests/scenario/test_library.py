@@ -102,13 +102,13 @@ def test_library_dir_is_the_repositorys():
 
 
 def test_documented_example_is_a_library_file():
-    """The README's "A complete example" is byte-identical to the library file it names."""
+    """The guide's "A complete example" is byte-identical to the library file it names."""
     root = Path(__file__).parents[2]
-    readme = (root / "README.md").read_text(encoding="utf-8")
+    readme = (root / "docs" / "guides" / "scenarios.md").read_text(encoding="utf-8")
     heading = re.search(r"^#+ A complete example\n", readme, re.M)
-    assert heading, 'README.md has no "A complete example" section'
+    assert heading, 'docs/guides/scenarios.md has no "A complete example" section'
     block = re.compile(r"```toml\n(.*?)```", re.S).search(readme, heading.end())
-    assert block, 'no TOML block under "A complete example" in README.md'
+    assert block, 'no TOML block under "A complete example" in docs/guides/scenarios.md'
     library_file = root / "scenarios" / "lifecycle-1674-empty-layers.toml"
     assert library_file.name in readme[heading.end() : block.start()]
     assert block.group(1) == library_file.read_text(encoding="utf-8")
