@@ -59,3 +59,17 @@ def test_imports_point_down(area: str):
     }
     offenders = {k: v for k, v in offenders.items() if v}
     assert offenders == {}, f"{area} must not import {sorted(FORBIDDEN[area])}"
+
+
+@pytest.mark.parametrize("package", ["flakymirror.client", "flakymirror.mirror"])
+def test_lazy_packages_export_every_name_they_list(package: str):
+    """A package that imports its names on first use lists each one once and can import it."""
+    import importlib
+
+    module = importlib.import_module(package)
+    assert sorted(module.__all__) == sorted(module._HOME), "__all__ and _HOME disagree"
+    for name in module.__all__:
+        assert getattr(module, name) is not None
+    assert dir(module) == sorted(module.__all__)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        module.nope  # noqa: B018

@@ -3,170 +3,258 @@ lifecycle (imgutil + go-containerregistry) does when it opens, exports and rebas
 
 It knows nothing of the mirror. The core is the transport, the remote image and the retrying
 opener; ``export``/``rebase`` and their types live in :mod:`flakymirror.client.exporter` /
-:mod:`flakymirror.client.rebaser` and are re-exported here.
+:mod:`flakymirror.client.rebaser`. Every public name is re-exported here and imported on first
+use.
 """
 
 from __future__ import annotations
 
-from flakymirror.client.auth import (
-    Anonymous,
-    BasicCredentials,
-    Challenge,
-    Keychain,
-    StaticToken,
-    parse_challenges,
-)
-from flakymirror.client.errors import (
-    ClientError,
-    Diagnostic,
-    GoEOF,
-    ImageError,
-    NetworkError,
-    RemoteImageError,
-    RepoStoreError,
-    RequestInfo,
-    TransportError,
-    UnexpectedEOF,
-    error_chain,
-    find_transport_error,
-)
-from flakymirror.client.opener import (
-    LIFECYCLE_DELAYS,
-    LIFECYCLE_POLICY,
-    NON_RETRYABLE_STATUSES,
-    OpenerPolicy,
-    go_duration,
-    is_retryable,
-    open_remote_image,
-)
-from flakymirror.client.remote import DEFAULT_PLATFORM, RemoteImage, new_remote_image
-from flakymirror.client.retry import PROFILES, Backoff, RetryProfile, resolve_profile
-from flakymirror.client.transport import RequestRecord, Transport
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flakymirror.client.auth import (
+        Anonymous,
+        BasicCredentials,
+        Challenge,
+        Keychain,
+        StaticToken,
+        parse_challenges,
+    )
+    from flakymirror.client.buildmeta import (
+        BuildMetadata,
+        GroupElement,
+        Process,
+    )
+    from flakymirror.client.errors import (
+        ClientError,
+        Diagnostic,
+        GoEOF,
+        ImageError,
+        NetworkError,
+        RemoteImageError,
+        RepoStoreError,
+        RequestInfo,
+        TransportError,
+        UnexpectedEOF,
+        error_chain,
+        find_transport_error,
+    )
+    from flakymirror.client.exporter import (
+        DEFAULT_LAUNCHER,
+        Buildpack,
+        ExportReport,
+        LayerSpec,
+        WorkingImage,
+        export,
+    )
+    from flakymirror.client.lifecycle_error import (
+        CODE_EXPORT_ERROR,
+        CODE_FAILED,
+        CODE_INVALID_ARGS,
+        CODE_REBASE_ERROR,
+        LifecycleError,
+    )
+    from flakymirror.client.metadata import (
+        BUILD_METADATA_LABEL,
+        DISTRO_NAME_LABEL,
+        DISTRO_VERSION_LABEL,
+        LIFECYCLE_METADATA_LABEL,
+        MIXINS_LABEL,
+        PROJECT_METADATA_LABEL,
+        REBASABLE_LABEL,
+        STACK_ID_LABEL,
+        TARGET_ID_LABEL,
+        BuildpackLayerMetadata,
+        BuildpackLayersMetadata,
+        LayerMetadata,
+        LayersMetadata,
+        MetadataError,
+        RunImageForExport,
+        RunImageForRebase,
+        api_less_than,
+        decode_json,
+        go_json,
+        parse_api,
+        repository_name,
+    )
+    from flakymirror.client.opener import (
+        LIFECYCLE_DELAYS,
+        LIFECYCLE_POLICY,
+        NON_RETRYABLE_STATUSES,
+        OpenerPolicy,
+        go_duration,
+        is_retryable,
+        open_remote_image,
+    )
+    from flakymirror.client.push import (
+        MountSource,
+        PushBlob,
+        PushResult,
+        ggcr_config_bytes,
+        ggcr_descriptor,
+        ggcr_manifest_bytes,
+        go_query_encode,
+        push_image,
+    )
+    from flakymirror.client.rebaser import (
+        RebaseError,
+        RebaseReport,
+        best_run_image_mirror,
+        rebase,
+        run_image_from_metadata,
+        sync_labels,
+        validate_mixins,
+        validate_stack_id,
+        validate_target,
+    )
+    from flakymirror.client.remote import DEFAULT_PLATFORM, RemoteImage, new_remote_image
+    from flakymirror.client.retry import PROFILES, Backoff, RetryProfile, resolve_profile
+    from flakymirror.client.target import (
+        TargetMetadata,
+        parse_mixins,
+        strip_stage_prefixes,
+    )
+    from flakymirror.client.transport import RequestRecord, Transport
+
+#: public name → the module that holds it, imported on first use (a scenario that only opens an
+#: image never loads the exporter, the rebaser or the pusher)
+_HOME = {
+    "Anonymous": "auth",
+    "BasicCredentials": "auth",
+    "Challenge": "auth",
+    "Keychain": "auth",
+    "StaticToken": "auth",
+    "parse_challenges": "auth",
+    "ClientError": "errors",
+    "Diagnostic": "errors",
+    "GoEOF": "errors",
+    "ImageError": "errors",
+    "NetworkError": "errors",
+    "RemoteImageError": "errors",
+    "RepoStoreError": "errors",
+    "RequestInfo": "errors",
+    "TransportError": "errors",
+    "UnexpectedEOF": "errors",
+    "error_chain": "errors",
+    "find_transport_error": "errors",
+    "LIFECYCLE_DELAYS": "opener",
+    "LIFECYCLE_POLICY": "opener",
+    "NON_RETRYABLE_STATUSES": "opener",
+    "OpenerPolicy": "opener",
+    "go_duration": "opener",
+    "is_retryable": "opener",
+    "open_remote_image": "opener",
+    "DEFAULT_PLATFORM": "remote",
+    "RemoteImage": "remote",
+    "new_remote_image": "remote",
+    "PROFILES": "retry",
+    "Backoff": "retry",
+    "RetryProfile": "retry",
+    "resolve_profile": "retry",
+    "RequestRecord": "transport",
+    "Transport": "transport",
+    "BuildMetadata": "buildmeta",
+    "GroupElement": "buildmeta",
+    "Process": "buildmeta",
+    "DEFAULT_LAUNCHER": "exporter",
+    "Buildpack": "exporter",
+    "ExportReport": "exporter",
+    "LayerSpec": "exporter",
+    "WorkingImage": "exporter",
+    "export": "exporter",
+    "CODE_EXPORT_ERROR": "lifecycle_error",
+    "CODE_FAILED": "lifecycle_error",
+    "CODE_INVALID_ARGS": "lifecycle_error",
+    "CODE_REBASE_ERROR": "lifecycle_error",
+    "LifecycleError": "lifecycle_error",
+    "BUILD_METADATA_LABEL": "metadata",
+    "DISTRO_NAME_LABEL": "metadata",
+    "DISTRO_VERSION_LABEL": "metadata",
+    "LIFECYCLE_METADATA_LABEL": "metadata",
+    "MIXINS_LABEL": "metadata",
+    "PROJECT_METADATA_LABEL": "metadata",
+    "REBASABLE_LABEL": "metadata",
+    "STACK_ID_LABEL": "metadata",
+    "TARGET_ID_LABEL": "metadata",
+    "BuildpackLayerMetadata": "metadata",
+    "BuildpackLayersMetadata": "metadata",
+    "LayerMetadata": "metadata",
+    "LayersMetadata": "metadata",
+    "MetadataError": "metadata",
+    "RunImageForExport": "metadata",
+    "RunImageForRebase": "metadata",
+    "api_less_than": "metadata",
+    "decode_json": "metadata",
+    "go_json": "metadata",
+    "parse_api": "metadata",
+    "repository_name": "metadata",
+    "MountSource": "push",
+    "PushBlob": "push",
+    "PushResult": "push",
+    "ggcr_config_bytes": "push",
+    "ggcr_descriptor": "push",
+    "ggcr_manifest_bytes": "push",
+    "go_query_encode": "push",
+    "push_image": "push",
+    "RebaseError": "rebaser",
+    "RebaseReport": "rebaser",
+    "best_run_image_mirror": "rebaser",
+    "rebase": "rebaser",
+    "run_image_from_metadata": "rebaser",
+    "sync_labels": "rebaser",
+    "validate_mixins": "rebaser",
+    "validate_stack_id": "rebaser",
+    "validate_target": "rebaser",
+    "TargetMetadata": "target",
+    "parse_mixins": "target",
+    "strip_stage_prefixes": "target",
+}
 
 __all__ = [
     "Anonymous",
-    "Backoff",
     "BasicCredentials",
     "Challenge",
+    "Keychain",
+    "StaticToken",
+    "parse_challenges",
     "ClientError",
-    "DEFAULT_PLATFORM",
     "Diagnostic",
     "GoEOF",
     "ImageError",
-    "Keychain",
-    "LIFECYCLE_DELAYS",
-    "LIFECYCLE_POLICY",
-    "NON_RETRYABLE_STATUSES",
-    "OpenerPolicy",
     "NetworkError",
-    "PROFILES",
-    "RemoteImage",
     "RemoteImageError",
     "RepoStoreError",
     "RequestInfo",
-    "RequestRecord",
-    "RetryProfile",
-    "StaticToken",
-    "Transport",
     "TransportError",
     "UnexpectedEOF",
     "error_chain",
     "find_transport_error",
+    "LIFECYCLE_DELAYS",
+    "LIFECYCLE_POLICY",
+    "NON_RETRYABLE_STATUSES",
+    "OpenerPolicy",
     "go_duration",
     "is_retryable",
-    "new_remote_image",
     "open_remote_image",
-    "parse_challenges",
+    "DEFAULT_PLATFORM",
+    "RemoteImage",
+    "new_remote_image",
+    "PROFILES",
+    "Backoff",
+    "RetryProfile",
     "resolve_profile",
-]
-
-# The export side (lifecycle's exporter and rebaser) builds on the core above.
-from flakymirror.client.buildmeta import (  # noqa: E402 - after the core they use
-    BuildMetadata,
-    GroupElement,
-    Process,
-)
-from flakymirror.client.exporter import (  # noqa: E402 - after the core they use
-    DEFAULT_LAUNCHER,
-    Buildpack,
-    ExportReport,
-    LayerSpec,
-    WorkingImage,
-    export,
-)
-from flakymirror.client.lifecycle_error import (  # noqa: E402 - after the core they use
-    CODE_EXPORT_ERROR,
-    CODE_FAILED,
-    CODE_INVALID_ARGS,
-    CODE_REBASE_ERROR,
-    LifecycleError,
-)
-from flakymirror.client.metadata import (  # noqa: E402 - after the core they use
-    BUILD_METADATA_LABEL,
-    DISTRO_NAME_LABEL,
-    DISTRO_VERSION_LABEL,
-    LIFECYCLE_METADATA_LABEL,
-    MIXINS_LABEL,
-    PROJECT_METADATA_LABEL,
-    REBASABLE_LABEL,
-    STACK_ID_LABEL,
-    TARGET_ID_LABEL,
-    BuildpackLayerMetadata,
-    BuildpackLayersMetadata,
-    LayerMetadata,
-    LayersMetadata,
-    MetadataError,
-    RunImageForExport,
-    RunImageForRebase,
-    api_less_than,
-    decode_json,
-    go_json,
-    parse_api,
-    repository_name,
-)
-from flakymirror.client.push import (  # noqa: E402 - after the core they use
-    MountSource,
-    PushBlob,
-    PushResult,
-    ggcr_config_bytes,
-    ggcr_descriptor,
-    ggcr_manifest_bytes,
-    go_query_encode,
-    push_image,
-)
-from flakymirror.client.rebaser import (  # noqa: E402 - after the core they use
-    RebaseError,
-    RebaseReport,
-    best_run_image_mirror,
-    rebase,
-    run_image_from_metadata,
-    sync_labels,
-    validate_mixins,
-    validate_stack_id,
-    validate_target,
-)
-from flakymirror.client.target import (  # noqa: E402 - after the core they use
-    TargetMetadata,
-    parse_mixins,
-    strip_stage_prefixes,
-)
-
-__all__ += [
+    "RequestRecord",
+    "Transport",
+    "BuildMetadata",
+    "GroupElement",
+    "Process",
     "DEFAULT_LAUNCHER",
     "Buildpack",
     "ExportReport",
     "LayerSpec",
     "WorkingImage",
     "export",
-    "RebaseError",
-    "RebaseReport",
-    "best_run_image_mirror",
-    "rebase",
-    "run_image_from_metadata",
-    "sync_labels",
-    "validate_mixins",
-    "validate_stack_id",
-    "validate_target",
     "CODE_EXPORT_ERROR",
     "CODE_FAILED",
     "CODE_INVALID_ARGS",
@@ -193,12 +281,6 @@ __all__ += [
     "go_json",
     "parse_api",
     "repository_name",
-    "BuildMetadata",
-    "GroupElement",
-    "Process",
-    "TargetMetadata",
-    "parse_mixins",
-    "strip_stage_prefixes",
     "MountSource",
     "PushBlob",
     "PushResult",
@@ -207,8 +289,30 @@ __all__ += [
     "ggcr_manifest_bytes",
     "go_query_encode",
     "push_image",
+    "RebaseError",
+    "RebaseReport",
+    "best_run_image_mirror",
+    "rebase",
+    "run_image_from_metadata",
+    "sync_labels",
+    "validate_mixins",
+    "validate_stack_id",
+    "validate_target",
+    "TargetMetadata",
+    "parse_mixins",
+    "strip_stage_prefixes",
 ]
 
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _HOME[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

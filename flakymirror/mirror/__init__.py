@@ -7,42 +7,107 @@
 ...     _ = mirror.push_upstream(build_image(layers=3), "lib/app:1")
 """
 
-from flakymirror.mirror.actions import (
-    Close,
-    Corrupt,
-    Delay,
-    Drip,
-    Garbage,
-    Headers,
-    Pass,
-    Reset,
-    Stall,
-    Status,
-    Truncate,
-    WrongDigest,
-    action_from_dict,
-)
-from flakymirror.mirror.clock import Clock, RealClock, VirtualClock, clock_from_dict
-from flakymirror.mirror.core import MirrorCore
-from flakymirror.mirror.faults import FaultRule, Faults, Sequence, fail, rules_from_dict
-from flakymirror.mirror.forms import FormError
-from flakymirror.mirror.journal import Journal, JournalEntry, JournalQueryError
-from flakymirror.mirror.match import KINDS, Endpoint, Match, classify
-from flakymirror.mirror.mirror import FlakyMirror
-from flakymirror.mirror.plans import (
-    MODES,
-    AtOnce,
-    Bandwidth,
-    Interval,
-    Requests,
-    SyncPlan,
-    Timeline,
-    plans_from_dict,
-    schedule_from_dict,
-)
-from flakymirror.mirror.presets import hap429, html_403, pull_rate_limit
-from flakymirror.mirror.settle import Settle
-from flakymirror.mirror.upstream import BlobFetcher, InProcessUpstream, RepositoryChecker, Upstream
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flakymirror.mirror.actions import (
+        Close,
+        Corrupt,
+        Delay,
+        Drip,
+        Garbage,
+        Headers,
+        Pass,
+        Reset,
+        Stall,
+        Status,
+        Truncate,
+        WrongDigest,
+        action_from_dict,
+    )
+    from flakymirror.mirror.clock import Clock, RealClock, VirtualClock, clock_from_dict
+    from flakymirror.mirror.core import MirrorCore
+    from flakymirror.mirror.faults import FaultRule, Faults, Sequence, fail, rules_from_dict
+    from flakymirror.mirror.forms import FormError
+    from flakymirror.mirror.journal import Journal, JournalEntry, JournalQueryError
+    from flakymirror.mirror.match import KINDS, Endpoint, Match, classify
+    from flakymirror.mirror.mirror import FlakyMirror
+    from flakymirror.mirror.plans import (
+        MODES,
+        AtOnce,
+        Bandwidth,
+        Interval,
+        Requests,
+        SyncPlan,
+        Timeline,
+        plans_from_dict,
+        schedule_from_dict,
+    )
+    from flakymirror.mirror.presets import hap429, html_403, pull_rate_limit
+    from flakymirror.mirror.settle import Settle
+    from flakymirror.mirror.upstream import (
+        BlobFetcher,
+        InProcessUpstream,
+        RepositoryChecker,
+        Upstream,
+    )
+
+#: public name → the module that holds it; imported on first use, so that reading a scenario
+#: file (plans, fault rules) does not load the server side (werkzeug, requests)
+_HOME = {
+    "Close": "actions",
+    "Corrupt": "actions",
+    "Delay": "actions",
+    "Drip": "actions",
+    "Garbage": "actions",
+    "Headers": "actions",
+    "Pass": "actions",
+    "Reset": "actions",
+    "Stall": "actions",
+    "Status": "actions",
+    "Truncate": "actions",
+    "WrongDigest": "actions",
+    "action_from_dict": "actions",
+    "Clock": "clock",
+    "RealClock": "clock",
+    "VirtualClock": "clock",
+    "clock_from_dict": "clock",
+    "MirrorCore": "core",
+    "FaultRule": "faults",
+    "Faults": "faults",
+    "Sequence": "faults",
+    "fail": "faults",
+    "rules_from_dict": "faults",
+    "FormError": "forms",
+    "Journal": "journal",
+    "JournalEntry": "journal",
+    "JournalQueryError": "journal",
+    "KINDS": "match",
+    "Endpoint": "match",
+    "Match": "match",
+    "classify": "match",
+    "FlakyMirror": "mirror",
+    "MODES": "plans",
+    "AtOnce": "plans",
+    "Bandwidth": "plans",
+    "Interval": "plans",
+    "Requests": "plans",
+    "SyncPlan": "plans",
+    "Timeline": "plans",
+    "plans_from_dict": "plans",
+    "schedule_from_dict": "plans",
+    "hap429": "presets",
+    "html_403": "presets",
+    "pull_rate_limit": "presets",
+    "Settle": "settle",
+    "BlobFetcher": "upstream",
+    "InProcessUpstream": "upstream",
+    "RepositoryChecker": "upstream",
+    "Upstream": "upstream",
+}
 
 __all__ = [
     "KINDS",
@@ -95,3 +160,17 @@ __all__ = [
     "rules_from_dict",
     "schedule_from_dict",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _HOME[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any, Protocol, runtime_checkable
-from unittest import mock
 
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
@@ -244,6 +243,8 @@ class VirtualClock:
             factory.move_to(self._factory())
             self._factory = factory
         try:
+            from unittest import mock  # only patch() needs it (and it loads asyncio)
+
             with mock.patch("time.sleep", self.sleep):
                 yield self
         finally:
