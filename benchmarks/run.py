@@ -31,7 +31,9 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``flak
 from benchmarks.report import LEGEND, Row, machine, markdown, write_results  # noqa: E402
 from flakymirror import distribution  # noqa: E402
 
-MEASURES = ("startstop", "replay", "manifest", "blob", "mirror")
+MEASURES = ("startstop", "replay", "startup", "manifest", "blob", "mirror", "xdist")
+#: measures that run only when named (xdist runs the whole suite ten times: minutes)
+OPT_IN = frozenset({"xdist"})
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -47,16 +49,18 @@ class Settings:
     distribution_cycles: int
     replay_runs: int
     load_tool: str = "auto"
+    startup_runs: int = 7
+    xdist_pairs: int = 5
 
 
-FULL = Settings("full", 10.0, 2.0, 7, 50, 5, 7)
-QUICK = Settings("quick", 1.0, 0.0, 2, 10, 1, 2)
+FULL = Settings("full", 10.0, 2.0, 7, 50, 5, 7, startup_runs=7, xdist_pairs=5)
+QUICK = Settings("quick", 1.0, 0.0, 2, 10, 1, 2, startup_runs=1, xdist_pairs=1)
 
 
 def parse_only(values: Sequence[str] | None) -> list[str]:
     """``--only a,b --only c`` → ``["a", "b", "c"]`` in the canonical order; unknown names fail."""
     if not values:
-        return list(MEASURES)
+        return [m for m in MEASURES if m not in OPT_IN]
     wanted = {name.strip() for v in values for name in v.split(",") if name.strip()}
     unknown = sorted(wanted - set(MEASURES))
     if unknown:
@@ -102,6 +106,16 @@ def run(selected: Sequence[str], s: Settings) -> list[Row]:
 
         _log(f"replay: {s.replay_runs} virtual-clock replays of each outcome")
         rows += _guard("replay", lambda: replay_rows(runs=s.replay_runs))
+    if "startup" in selected:
+        from benchmarks.startup import startup_rows
+
+        _log(f"startup: {s.startup_runs} runs of each command")
+        rows += _guard("startup", lambda: startup_rows(runs=s.startup_runs))
+    if "xdist" in selected:
+        from benchmarks.xdist_ratio import xdist_rows
+
+        _log(f"xdist: the whole suite {s.xdist_pairs} times with -n 0 and with -n 2 (minutes)")
+        rows += _guard("xdist", lambda: xdist_rows(runs=s.xdist_pairs))
     pair_measures = [m for m in ("manifest", "blob") if m in selected]
     if pair_measures or "mirror" in selected:
         if not have_dist:

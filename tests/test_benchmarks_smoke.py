@@ -79,3 +79,35 @@ def test_markdown_table_verdicts() -> None:
     assert rows[0].ratio == 3.0
     assert "| fast | 300.0 req/s | 100.0 req/s | 3.00× | ≥ 1.5× distribution | PASS |" in table
     assert "error: boom" in table
+
+
+def test_startup_rows_time_each_command_and_a_page_is_written(tmp_path: Path) -> None:
+    page = tmp_path / "docs" / "benchmarks.md"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--only", "startup"]
+        + ["--results-dir", str(tmp_path), "--page", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "latest.json").read_text())
+    measures = [r["measure"] for r in data["results"]]
+    assert [m.split(" (")[0] for m in measures] == [
+        "flakymirror --help",
+        "flakymirror scenarios",
+        "flakymirror replay of one scenario",
+        "flakymirror replay of the whole library",
+    ]
+    assert all(r["error"] is None and r["flakymirror"] > 0 for r in data["results"])
+    assert page.read_text() == (tmp_path / "latest.md").read_text()
+
+
+def test_the_xdist_measure_runs_only_when_named():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.run import parse_only
+
+    assert "xdist" not in parse_only(None)
+    assert parse_only(["xdist"]) == ["xdist"]
