@@ -5,7 +5,9 @@ tests/helpers/optional_tools.py)."""
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
+import pytest
 from hypothesis import settings
 
 from flakymirror.trial.clients import in_ci
@@ -13,6 +15,17 @@ from tests.helpers.docs import collector
 
 #: README.md and docs/**/*.md: every example runs (tests/helpers/docs.py says how)
 pytest_collect_file = collector()
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n``, a docs page's examples go to one worker, in order (they share a namespace,
+    and a ``skip: next`` acts on the block after it); every other test is scheduled alone, as
+    ``--dist load`` does. (xdist's own ``loadgroup`` no longer works with pytest 9.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from tests.helpers.docs import DocsTogether
+
+    return DocsTogether(config, log)
 
 # imported once, before any in-process pytester run: pytester restores sys.modules after each
 # run, and a cryptography re-imported later no longer matches trustme's key classes (a missing

@@ -50,7 +50,7 @@ def test_twenty_starts_and_stops_serve_and_leave_nothing_behind():
             requests.get(reg.url + "/v2/").raise_for_status()
         reg.check()
     gc.collect()
-    assert _threads() == before_threads
+    assert _threads() <= before_threads  # no new thread (another test's may have ended)
     assert _fds() <= before_fds  # nothing left open (fewer: a stray closed by the collection)
 
 
@@ -76,8 +76,9 @@ def test_stop_with_open_keepalive_connections_is_fast_and_leaks_nothing():
     assert srv.active_connections() == 0  # every connection shut, not left to time out
     for s in sessions:
         s.close()
-    assert _threads() == before_threads
-    assert _fds() == before_fds
+    # nothing new (a thread or socket another test left closing may go away meanwhile)
+    assert _threads() <= before_threads
+    assert _fds() <= before_fds
     srv.check()
 
 
@@ -337,8 +338,8 @@ def test_stop_during_a_large_download_and_an_upload_leaks_nothing():
     assert reg.server.active_connections() == 0
     reader.close()
     writer.close()
-    assert _threads() == before_threads
-    assert _fds() == before_fds
+    assert _threads() <= before_threads
+    assert _fds() <= before_fds
     reg.check()
 
 
