@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         WorkingImage,
         export,
     )
+    from flakymirror.client.goformat import go_duration, go_query_encode
     from flakymirror.client.lifecycle_error import (
         CODE_EXPORT_ERROR,
         CODE_FAILED,
@@ -83,7 +84,6 @@ if TYPE_CHECKING:
         LIFECYCLE_POLICY,
         NON_RETRYABLE_STATUSES,
         OpenerPolicy,
-        go_duration,
         is_retryable,
         open_remote_image,
     )
@@ -94,7 +94,6 @@ if TYPE_CHECKING:
         ggcr_config_bytes,
         ggcr_descriptor,
         ggcr_manifest_bytes,
-        go_query_encode,
         push_image,
     )
     from flakymirror.client.rebaser import (
@@ -142,7 +141,7 @@ _HOME = {
     "LIFECYCLE_POLICY": "opener",
     "NON_RETRYABLE_STATUSES": "opener",
     "OpenerPolicy": "opener",
-    "go_duration": "opener",
+    "go_duration": "goformat",
     "is_retryable": "opener",
     "open_remote_image": "opener",
     "DEFAULT_PLATFORM": "remote",
@@ -195,7 +194,7 @@ _HOME = {
     "ggcr_config_bytes": "push",
     "ggcr_descriptor": "push",
     "ggcr_manifest_bytes": "push",
-    "go_query_encode": "push",
+    "go_query_encode": "goformat",
     "push_image": "push",
     "RebaseError": "rebaser",
     "RebaseReport": "rebaser",

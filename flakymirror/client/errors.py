@@ -13,12 +13,11 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
+from flakymirror.client.goformat import go_format, go_status_text
 from flakymirror.client.urls import redact_url
 
 __all__ = [
@@ -38,9 +37,6 @@ __all__ = [
     "error_chain",
     "find_transport_error",
     "go_decode_json",
-    "go_format",
-    "go_quote",
-    "go_status_text",
     "redact_url",
 ]
 
@@ -57,77 +53,6 @@ TEMPORARY_ERROR_CODES = frozenset(
 )
 
 # Go's net/http StatusText table (status.go); codes it does not know print as "".
-_GO_STATUS_TEXT: dict[int, str] = {
-    100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
-    200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information",
-    204: "No Content", 205: "Reset Content", 206: "Partial Content", 207: "Multi-Status",
-    208: "Already Reported", 226: "IM Used",
-    300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other",
-    304: "Not Modified", 305: "Use Proxy", 307: "Temporary Redirect", 308: "Permanent Redirect",
-    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
-    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
-    407: "Proxy Authentication Required", 408: "Request Timeout", 409: "Conflict", 410: "Gone",
-    411: "Length Required", 412: "Precondition Failed", 413: "Request Entity Too Large",
-    414: "Request URI Too Long", 415: "Unsupported Media Type",
-    416: "Requested Range Not Satisfiable", 417: "Expectation Failed", 418: "I'm a teapot",
-    421: "Misdirected Request", 422: "Unprocessable Entity", 423: "Locked",
-    424: "Failed Dependency", 425: "Too Early", 426: "Upgrade Required",
-    428: "Precondition Required", 429: "Too Many Requests",
-    431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
-    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
-    506: "Variant Also Negotiates", 507: "Insufficient Storage", 508: "Loop Detected",
-    510: "Not Extended", 511: "Network Authentication Required",
-}  # fmt: skip
-
-
-def go_status_text(status: int) -> str:
-    """``http.StatusText(status)`` as Go prints it (``""`` for 499, 522 and other unknowns)."""
-    return _GO_STATUS_TEXT.get(status, "")
-
-
-def _go_float(value: float) -> str:
-    """Go's ``%v`` of a float64: shortest digits, exponent form below 1e-4 or from 1e21."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "0"
-    dec = Decimal(repr(value))
-    exponent = dec.adjusted()
-    if -4 <= exponent < 21:
-        text = format(dec, "f")
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return text
-    digits = dec.as_tuple().digits
-    mantissa = str(digits[0]) + (
-        "." + "".join(map(str, digits[1:])).rstrip("0") if len(digits) > 1 else ""
-    )
-    mantissa = mantissa.rstrip(".")
-    sign = "-" if value < 0 else ""
-    return f"{sign}{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
-
-
-def go_format(value: Any) -> str:
-    """Go's ``fmt`` ``%v`` of a value decoded from JSON into ``any`` (maps sorted by key)."""
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return _go_float(float(value))
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        inner = " ".join(f"{k}:{go_format(v)}" for k, v in sorted(value.items()))
-        return f"map[{inner}]"
-    if isinstance(value, list | tuple):
-        return "[" + " ".join(go_format(v) for v in value) + "]"
-    return str(value)
-
-
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One entry of an OCI error body (ggcr ``transport.Diagnostic``)."""
@@ -352,27 +277,6 @@ def find_transport_error(err: BaseException | None) -> TransportError | None:
         if isinstance(item, TransportError):
             return item
     return None
-
-
-def go_quote(text: str) -> str:
-    """Go's ``%q`` of a string (``strconv.Quote``) for the printable text references hold."""
-    out = ['"']
-    for ch in text:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif not ch.isprintable():
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
 
 
 def go_decode_json(data: bytes, go_type: str = "v1.Manifest") -> dict[str, Any]:

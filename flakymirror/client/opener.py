@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Protocol, TypeVar
 
 from flakymirror.client.errors import find_transport_error
+from flakymirror.client.goformat import go_duration
 from flakymirror.oci.policy import LIFECYCLE_POLICY, OpenerPolicy
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "LIFECYCLE_POLICY",
     "NON_RETRYABLE_STATUSES",
     "OpenerPolicy",
-    "go_duration",
     "is_retryable",
     "open_remote_image",
 ]
@@ -31,49 +31,6 @@ __all__ = [
 LIFECYCLE_DELAYS: tuple[float, ...] = LIFECYCLE_POLICY.delays
 #: Statuses ``isRetryable`` refuses (numeric check only; diagnostics are not looked at).
 NON_RETRYABLE_STATUSES = frozenset(LIFECYCLE_POLICY.non_retryable)
-
-
-def _frac(v: int, prec: int) -> tuple[str, int]:
-    """Go ``fmtFrac``: the fraction v/10**prec without trailing zeros, and the integer part."""
-    digits = []
-    printed = False
-    for _ in range(prec):
-        digit = v % 10
-        printed = printed or digit != 0
-        if printed:
-            digits.append(str(digit))
-        v //= 10
-    text = "." + "".join(reversed(digits)) if printed else ""
-    return text, v
-
-
-def go_duration(seconds: float | int) -> str:
-    """Go's ``time.Duration.String()`` of ``seconds``: ``100ms``, ``1s``, ``1.5s``,
-    ``2m0s``, ``250µs``, ``0s``, ``1h2m3.5s`` (rounded to whole nanoseconds)."""
-    ns = round(seconds * 1_000_000_000)
-    neg = ns < 0
-    u = -ns if neg else ns
-    if u < 1_000_000_000:
-        if u == 0:
-            return "0s"
-        if u < 1_000:
-            text = f"{u}ns"
-        elif u < 1_000_000:
-            frac, whole = _frac(u, 3)
-            text = f"{whole}{frac}µs"
-        else:
-            frac, whole = _frac(u, 6)
-            text = f"{whole}{frac}ms"
-    else:
-        frac, whole_seconds = _frac(u, 9)
-        text = f"{whole_seconds % 60}{frac}s"
-        minutes = whole_seconds // 60
-        if minutes:
-            text = f"{minutes % 60}m{text}"
-            hours = minutes // 60
-            if hours:
-                text = f"{hours}h{text}"
-    return "-" + text if neg else text
 
 
 def is_retryable(err: BaseException, policy: OpenerPolicy = LIFECYCLE_POLICY) -> bool:

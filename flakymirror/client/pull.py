@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flakymirror.client.auth import repository_scope
-from flakymirror.client.errors import RemoteImageError, go_decode_json, go_quote
+from flakymirror.client.errors import RemoteImageError, go_decode_json
+from flakymirror.client.goformat import go_quote
 from flakymirror.client.transport import Transport
 from flakymirror.client.urls import blob_path, manifest_path
 from flakymirror.oci import mediatypes as mt

@@ -32,13 +32,14 @@ from typing import Any
 from urllib.parse import urljoin
 
 from flakymirror.client.auth import PULL, PUSH, Credentials, Keychain, repository_scope
-from flakymirror.client.errors import ClientError, TransportError, go_quote
+from flakymirror.client.errors import ClientError, TransportError
+from flakymirror.client.goformat import go_query_encode, go_quote
 from flakymirror.client.gohttp import recorder
 from flakymirror.client.gojson import ggcr_config_bytes, ggcr_descriptor, ggcr_manifest_bytes
 from flakymirror.client.pull import go_hash, parse_reference
 from flakymirror.client.retry import RetryProfile
 from flakymirror.client.transport import RequestRecord, Transport
-from flakymirror.client.urls import blob_path, go_query_encode, manifest_path, with_query
+from flakymirror.client.urls import blob_path, manifest_path, with_query
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.digest import Digest, verify_stream
 
@@ -49,7 +50,6 @@ __all__ = [
     "ggcr_config_bytes",
     "ggcr_descriptor",
     "ggcr_manifest_bytes",
-    "go_query_encode",
     "push_image",
 ]
 

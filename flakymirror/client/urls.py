@@ -9,10 +9,12 @@ errors the same way (``redact.URL``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from urllib.parse import parse_qsl, quote_plus, urlsplit, urlunsplit
+from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-__all__ = ["blob_path", "go_query_encode", "manifest_path", "redact_url", "with_query"]
+from flakymirror.client.goformat import go_query_encode
+
+__all__ = ["blob_path", "manifest_path", "redact_url", "with_query"]
 
 # Query keys ggcr's redact.URL leaves alone; every other value prints as REDACTED.
 _QUERY_ALLOWLIST = frozenset({"scope", "service", "mount", "from", "digest", "n", "last"})
@@ -26,14 +28,6 @@ def manifest_path(repository: str, reference: str) -> str:
 def blob_path(repository: str, digest: object) -> str:
     """``/v2/<repository>/blobs/<digest>``."""
     return f"/v2/{repository}/blobs/{digest}"
-
-
-def go_query_encode(pairs: Iterable[tuple[str, str]]) -> str:
-    """Go's ``url.Values.Encode``: keys sorted (values of one key keep their order)."""
-    grouped: dict[str, list[str]] = {}
-    for k, v in pairs:
-        grouped.setdefault(k, []).append(v)
-    return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k in sorted(grouped) for v in grouped[k])
 
 
 def with_query(url: str, values: Mapping[str, str | Sequence[str]]) -> str:

@@ -14,12 +14,10 @@ from flakymirror.client.errors import (
     UnexpectedEOF,
     error_chain,
     go_decode_json,
-    go_format,
-    go_quote,
-    go_status_text,
     parse_diagnostics,
     redact_url,
 )
+from flakymirror.client.goformat import go_format, go_quote, go_status_text
 
 URL = "http://127.0.0.1:5000/v2/foo/manifests/latest"
 GET = RequestInfo("GET", URL)
