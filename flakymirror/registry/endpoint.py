@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
+from .._deprecated import aliases
+from ..oci.protocol import API_VERSION_PAIR
 from .errors import RegistryError
 
 if TYPE_CHECKING:
@@ -92,3 +94,7 @@ def read_limited(request: Request, limit: int, what: str) -> bytes:
                 status=413,
             )
     return b"".join(parts)
+
+
+#: ``API_VERSION`` was the header pair; it lives in :mod:`flakymirror.oci.protocol` now.
+__getattr__ = aliases(__name__, {"API_VERSION": API_VERSION_PAIR})
