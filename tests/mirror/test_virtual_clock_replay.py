@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import requests
 
 from flakymirror.mirror import FlakyMirror, SyncPlan, Timeline, VirtualClock
@@ -55,7 +56,8 @@ def test_patched_time_sleep_drives_an_unmodified_client(make_mirror, real_sleeps
 
 
 def test_replay_helpers_for_benchmarks(real_sleeps) -> None:
-    from flakymirror.mirror.replay import filling_mirror, replay_backoff, synced_mirror
+    from flakymirror.mirror.demo import filling_mirror, synced_mirror
+    from flakymirror.scenario.backoff import replay_backoff
 
     with filling_mirror(fill_at=3.8) as mirror:
         attempts = replay_backoff(mirror)
@@ -67,3 +69,18 @@ def test_replay_helpers_for_benchmarks(real_sleeps) -> None:
     assert [a.status for a in attempts] == [404] * 6
     with synced_mirror() as mirror:
         assert [a.layers for a in replay_backoff(mirror)] == [3]
+
+
+def test_the_old_replay_module_warns_and_points_at_the_new_homes():
+    import importlib
+    import sys
+
+    sys.modules.pop("flakymirror.mirror.replay", None)
+    with pytest.warns(DeprecationWarning, match="flakymirror.mirror.demo"):
+        old = importlib.import_module("flakymirror.mirror.replay")
+    from flakymirror.mirror.demo import filling_mirror
+
+    assert old.filling_mirror is filling_mirror
+    assert old.LIFECYCLE_DELAYS == (0.1, 0.2, 0.5, 1.0, 2.0)
+    with pytest.raises(AttributeError, match="flakymirror.scenario.backoff.replay_backoff"):
+        old.replay_backoff  # noqa: B018
