@@ -9,8 +9,9 @@ use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from flakymirror._lazy import lazy
 
 if TYPE_CHECKING:
     from flakymirror.client.auth import (
@@ -302,16 +303,4 @@ __all__ = [
     "strip_stage_prefixes",
 ]
 
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
-def __getattr__(name: str) -> Any:
-    try:
-        module = _HOME[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy(__name__, _HOME, __all__)
