@@ -49,7 +49,7 @@ if TYPE_CHECKING:
         WorkingImage,
         export,
     )
-    from flakymirror.client.goformat import go_duration, go_query_encode
+    from flakymirror.client.goformat import go_duration, go_json, go_query_encode
     from flakymirror.client.lifecycle_error import (
         CODE_EXPORT_ERROR,
         CODE_FAILED,
@@ -76,7 +76,6 @@ if TYPE_CHECKING:
         RunImageForRebase,
         api_less_than,
         decode_json,
-        go_json,
         parse_api,
         repository_name,
     )
@@ -97,17 +96,16 @@ if TYPE_CHECKING:
         ggcr_manifest_bytes,
         push_image,
     )
-    from flakymirror.client.rebaser import (
+    from flakymirror.client.rebase_checks import (
         RebaseError,
-        RebaseReport,
         best_run_image_mirror,
-        rebase,
         run_image_from_metadata,
         sync_labels,
         validate_mixins,
         validate_stack_id,
         validate_target,
     )
+    from flakymirror.client.rebaser import RebaseReport, rebase
     from flakymirror.client.remote import DEFAULT_PLATFORM, RemoteImage, new_remote_image
     from flakymirror.client.retry import PROFILES, Backoff, RetryProfile, resolve_profile
     from flakymirror.client.target import (
@@ -143,6 +141,7 @@ _HOME = {
     "NON_RETRYABLE_STATUSES": "opener",
     "OpenerPolicy": "opener",
     "go_duration": "goformat",
+    "go_json": "goformat",
     "is_retryable": "opener",
     "open_remote_image": "opener",
     "DEFAULT_PLATFORM": "remote",
@@ -186,7 +185,6 @@ _HOME = {
     "RunImageForRebase": "metadata",
     "api_less_than": "metadata",
     "decode_json": "metadata",
-    "go_json": "metadata",
     "parse_api": "metadata",
     "repository_name": "metadata",
     "MountSource": "push",
@@ -197,15 +195,15 @@ _HOME = {
     "ggcr_manifest_bytes": "push",
     "go_query_encode": "goformat",
     "push_image": "push",
-    "RebaseError": "rebaser",
+    "RebaseError": "rebase_checks",
     "RebaseReport": "rebaser",
-    "best_run_image_mirror": "rebaser",
+    "best_run_image_mirror": "rebase_checks",
     "rebase": "rebaser",
-    "run_image_from_metadata": "rebaser",
-    "sync_labels": "rebaser",
-    "validate_mixins": "rebaser",
-    "validate_stack_id": "rebaser",
-    "validate_target": "rebaser",
+    "run_image_from_metadata": "rebase_checks",
+    "sync_labels": "rebase_checks",
+    "validate_mixins": "rebase_checks",
+    "validate_stack_id": "rebase_checks",
+    "validate_target": "rebase_checks",
     "TargetMetadata": "target",
     "parse_mixins": "target",
     "strip_stage_prefixes": "target",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flakymirror.client.metadata import go_json
+from flakymirror.client.goformat import go_json
 
 __all__ = ["BuildMetadata", "GroupElement", "Process"]
 

@@ -17,7 +17,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flakymirror.client.goformat import go_format, go_status_text
+from flakymirror._deprecated import aliases
+from flakymirror.client.goformat import (
+    go_format,
+    go_json_kind,
+    go_status_text,
+    go_unmarshal_text,
+)
+from flakymirror.client.goformat import go_quote as _go_quote
 from flakymirror.client.urls import redact_url
 
 __all__ = [
@@ -52,7 +59,7 @@ TEMPORARY_ERROR_CODES = frozenset(
     {"BLOB_UPLOAD_INVALID", "TOOMANYREQUESTS", "UNKNOWN", "UNAVAILABLE"}
 )
 
-# Go's net/http StatusText table (status.go); codes it does not know print as "".
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One entry of an OCI error body (ggcr ``transport.Diagnostic``)."""
@@ -210,7 +217,7 @@ class NetworkError(ClientError):
         self.reason = reason
         self.kind = kind
         op = method[:1].upper() + method[1:].lower()
-        super().__init__(f'{op} "{redact_url(url)}": {reason}')
+        super().__init__(f"{op} {_go_quote(redact_url(url))}: {reason}")
 
     def retryable(self) -> bool:
         """ggcr's ``defaultRetryPredicate`` for this failure."""
@@ -241,7 +248,7 @@ class RepoStoreError(RemoteImageError):
 
     def __init__(self, reference: str, cause: BaseException) -> None:
         self.reference = reference
-        super().__init__(f'connect to repo store "{reference}": {cause}')
+        super().__init__(f"connect to repo store {_go_quote(reference)}: {cause}")
         self.__cause__ = cause
 
 
@@ -300,10 +307,11 @@ def go_decode_json(data: bytes, go_type: str = "v1.Manifest") -> dict[str, Any]:
         where = "looking for beginning of value" if exc.pos == 0 else "in JSON value"
         raise RemoteImageError(f"invalid character {ch!r} {where}") from None
     if not isinstance(value, dict):
-        kind = {list: "array", str: "string", bool: "bool", type(None): "null"}.get(
-            type(value), "number"
-        )
         if value is None:
             return {}  # Go: null into a struct is a no-op
-        raise RemoteImageError(f"json: cannot unmarshal {kind} into Go value of type {go_type}")
+        raise RemoteImageError(go_unmarshal_text(go_json_kind(value), "Go value", go_type))
     return value
+
+
+#: Go formatting lives in :mod:`flakymirror.client.goformat`; the old name warns.
+__getattr__ = aliases(__name__, {"go_quote": _go_quote})

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flakymirror.client.buildmeta import BuildMetadata, GroupElement, Process
+from flakymirror.client.goformat import go_json
 from flakymirror.client.layers import (
     APP_LAYER_NAME,
     BUILDPACK_LAYER_NAME,
@@ -37,7 +38,6 @@ from flakymirror.client.metadata import (
     RunImageForExport,
     RunImageForRebase,
     api_less_than,
-    go_json,
 )
 from flakymirror.client.working_image import WorkingImage
 

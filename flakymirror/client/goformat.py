@@ -1,16 +1,32 @@
 """How Go prints things, for the texts the reference client must reproduce byte for byte:
-``%v`` of decoded JSON, ``%q`` of a string, ``http.StatusText``, ``time.Duration.String()``
-and ``url.Values.Encode()``. The one home of these; the modules that print import them."""
+``%v`` of decoded JSON, ``%q`` of a string, ``%+v`` of ggcr's ``v1.Platform``,
+``http.StatusText``, ``time.Duration.String()``, ``url.Values.Encode()``, ``json.Marshal`` and
+the text of ``encoding/json``'s type errors. The one home of these; the modules that print
+import them (``tests/client/test_goformat.py`` fails on a copy elsewhere)."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
-__all__ = ["go_duration", "go_format", "go_query_encode", "go_quote", "go_status_text"]
+if TYPE_CHECKING:
+    from flakymirror.oci.model import Platform
+
+__all__ = [
+    "go_duration",
+    "go_format",
+    "go_json",
+    "go_json_kind",
+    "go_platform",
+    "go_query_encode",
+    "go_quote",
+    "go_status_text",
+    "go_unmarshal_text",
+]
 
 _GO_STATUS_TEXT: dict[int, str] = {
     100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
@@ -153,3 +169,47 @@ def go_query_encode(pairs: Iterable[tuple[str, str]]) -> str:
     for k, v in pairs:
         grouped.setdefault(k, []).append(v)
     return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k in sorted(grouped) for v in grouped[k])
+
+
+def go_json(value: Any) -> str:
+    """Compact JSON exactly as Go's ``json.Marshal`` writes it (HTML-safe escaping; map keys
+    in the order given)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def go_json_kind(value: Any) -> str:
+    """How ``encoding/json`` names the kind of a decoded JSON value in its type errors:
+    ``object``, ``array``, ``string``, ``number``, ``bool`` or ``null``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, list | tuple):
+        return "array"
+    return "number"
+
+
+def go_unmarshal_text(kind: str, into: str, go_type: str | None = None) -> str:
+    """The text of an ``encoding/json`` type error: ``json: cannot unmarshal <kind> into
+    <into>``, then `` of type <go_type>`` when a type is given."""
+    text = f"json: cannot unmarshal {kind} into {into}"
+    return f"{text} of type {go_type}" if go_type else text
+
+
+def go_platform(p: Platform) -> str:
+    """``%+v`` of ggcr's ``v1.Platform`` as imgutil passes it (architecture, os, os.version)."""
+    return (
+        f"{{Architecture:{p.architecture} OS:{p.os} OSVersion:{p.os_version or ''} "
+        "OSFeatures:[] Variant: Features:[]}"
+    )

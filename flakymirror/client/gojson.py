@@ -1,31 +1,18 @@
-"""JSON as Go's ``encoding/json`` writes it, and the forms ggcr marshals images in.
-
-:func:`go_json` is ``json.Marshal``: compact, HTML-safe escaping, map keys in the order given
-(sorted where Go sorts them). ggcr re-marshals configs and manifests through its Go structs:
-fields in struct order, ``omitempty`` where ggcr has it, unknown keys dropped, map keys sorted;
-:func:`ggcr_config_bytes`, :func:`ggcr_manifest_bytes` and :func:`ggcr_descriptor` give those
-bytes.
+"""The forms ggcr marshals images in. ggcr re-marshals configs and manifests through its Go
+structs: fields in struct order, ``omitempty`` where ggcr has it, unknown keys dropped, map keys
+sorted; :func:`ggcr_config_bytes`, :func:`ggcr_manifest_bytes` and :func:`ggcr_descriptor` give
+those bytes, written by :func:`flakymirror.client.goformat.go_json` (``json.Marshal``, also
+importable from here).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flakymirror.client.goformat import go_json
+
 __all__ = ["ggcr_config_bytes", "ggcr_descriptor", "ggcr_manifest_bytes", "go_json"]
-
-
-def go_json(value: Any) -> str:
-    """Compact JSON exactly as Go's ``json.Marshal`` writes it (HTML-safe escaping)."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
 
 
 _CONFIG_KEYS = (

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flakymirror.client.gojson import go_json
+from flakymirror.client.goformat import go_json
 
 __all__ = [
     "BUILD_METADATA_LABEL",

@@ -14,7 +14,7 @@ from typing import Any
 
 from flakymirror.client.auth import repository_scope
 from flakymirror.client.errors import RemoteImageError, go_decode_json
-from flakymirror.client.goformat import go_quote
+from flakymirror.client.goformat import go_platform, go_quote, go_unmarshal_text
 from flakymirror.client.transport import Transport
 from flakymirror.client.urls import blob_path, manifest_path
 from flakymirror.oci import mediatypes as mt
@@ -44,20 +44,10 @@ def _ggcr_ref(r: Reference) -> str:
     return f"{r.name}:{r.tag or 'latest'}"
 
 
-def _go_platform(p: Platform) -> str:
-    """``%+v`` of ggcr's ``v1.Platform`` as imgutil passes it (architecture, os, os.version)."""
-    return (
-        f"{{Architecture:{p.architecture} OS:{p.os} OSVersion:{p.os_version or ''} "
-        "OSFeatures:[] Variant: Features:[]}"
-    )
-
-
 def go_hash(value: Any, where: str) -> Digest:
     """Parse a ``v1.Hash`` from decoded JSON, failing with Go's unmarshal texts."""
     if not isinstance(value, str):
-        raise RemoteImageError(
-            f"json: cannot unmarshal {type(value).__name__} into {where} of type v1.Hash"
-        )
+        raise RemoteImageError(go_unmarshal_text(type(value).__name__, where, "v1.Hash"))
     try:
         return Digest.parse(value)
     except DigestError:
@@ -68,9 +58,7 @@ def _go_int(value: Any, where: str) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RemoteImageError(
-            f"json: cannot unmarshal {type(value).__name__} into {where} of type int64"
-        )
+        raise RemoteImageError(go_unmarshal_text(type(value).__name__, where, "int64"))
     return value
 
 
@@ -147,14 +135,14 @@ def pull(transport: Transport, r: Reference, platform: Platform) -> Pulled:
         children = index.get("manifests") or []
         if not isinstance(children, list):
             raise RemoteImageError(
-                "json: cannot unmarshal manifests into Go struct field IndexManifest.manifests"
+                go_unmarshal_text("manifests", "Go struct field IndexManifest.manifests")
             )
         child = next(
             (c for c in children if isinstance(c, Mapping) and _child_matches(c, platform)), None
         )
         if child is None:
             raise RemoteImageError(
-                f"no child with platform {_go_platform(platform)} in index {printable}"
+                f"no child with platform {go_platform(platform)} in index {printable}"
             )
         child_digest = go_hash(child.get("digest"), "Descriptor.digest")
         child_type = child.get("mediaType") if isinstance(child.get("mediaType"), str) else ""

@@ -28,6 +28,7 @@ from flakymirror.client.errors import (
     TransportError,
     go_decode_json,
 )
+from flakymirror.client.goformat import go_unmarshal_text
 from flakymirror.client.gohttp import recorder
 from flakymirror.client.pull import Pulled, go_hash, parse_reference, pull
 from flakymirror.client.pull import fetch_config as fetch_config_blob
@@ -131,9 +132,7 @@ class RemoteImage:
         """The compressed layer digests of the manifest, in order (ggcr ``FSLayers``)."""
         layers = self.manifest_dict.get("layers") or []
         if not isinstance(layers, list):
-            raise RemoteImageError(
-                "json: cannot unmarshal layers into Go struct field Manifest.layers"
-            )
+            raise RemoteImageError(go_unmarshal_text("layers", "Go struct field Manifest.layers"))
         return tuple(
             go_hash(d.get("digest", "") if isinstance(d, Mapping) else "", "Descriptor.digest")
             for d in layers

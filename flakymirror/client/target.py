@@ -7,13 +7,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flakymirror.client.goformat import go_json
 from flakymirror.client.metadata import (
     DISTRO_NAME_LABEL,
     DISTRO_VERSION_LABEL,
     TARGET_ID_LABEL,
     MetadataError,
     decode_json,
-    go_json,
 )
 
 __all__ = ["TargetMetadata", "parse_mixins", "strip_stage_prefixes"]

@@ -121,3 +121,13 @@ def test_best_mirror_prefers_the_registry_then_the_first_readable():
         best_run_image_mirror("x.io", ri, readable())
     with pytest.raises(RebaseError, match="^missing run image metadata$"):
         best_run_image_mirror("x.io", RunImageForExport(), readable())
+
+
+def test_the_rules_live_in_rebase_checks_and_the_rebaser_still_exports_them():
+    import flakymirror.client as client
+    from flakymirror.client import rebase_checks, rebaser
+
+    for name in rebase_checks.__all__:
+        if name != "FORCE_HINT":
+            assert getattr(rebaser, name) is getattr(client, name) is getattr(rebase_checks, name)
+    assert rebase_checks.FORCE_HINT == "please provide -force to override"
