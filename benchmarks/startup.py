@@ -3,9 +3,11 @@ median of N runs, each in a fresh interpreter (what a user or a CI step pays).""
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,20 +24,32 @@ COMMANDS: tuple[tuple[str, tuple[str, ...], float | None], ...] = (
 
 
 def command_seconds(args: tuple[str, ...], runs: int) -> list[float]:
-    """Wall seconds of ``runs`` runs of the ``flakymirror`` script (after one warm-up run)."""
+    """Wall seconds of ``runs`` runs of the ``flakymirror`` script (after one warm-up run).
+
+    The runs may write ``.pyc`` files whatever the caller's environment says, as a user's
+    do: without them every run would compile the modules it imports again.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    command = [str(Path(sys.executable).parent / "flakymirror"), *args]
     times = []
     for i in range(runs + 1):
         t0 = time.perf_counter()
-        subprocess.run(
-            [str(Path(sys.executable).parent / "flakymirror"), *args],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=True,
-            timeout=120,
+        proc = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
         )
+        # A blocking wait: Popen.wait(timeout=) polls with sleeps of up to 50 ms, which would
+        # be measured too. A timer kills a run that hangs instead.
+        watchdog = threading.Timer(120, proc.kill)
+        watchdog.start()
+        try:
+            code = proc.wait()
+        finally:
+            watchdog.cancel()
+        elapsed = time.perf_counter() - t0
+        if code != 0:
+            raise subprocess.CalledProcessError(code, command)
         if i:  # the first run warms the file cache and the .pyc files
-            times.append(time.perf_counter() - t0)
+            times.append(elapsed)
     return times
 
 

@@ -130,6 +130,33 @@ def test_help_imports_no_command_module():
     assert done.stdout.split() == ["[]", "True"], done.stderr
 
 
+@pytest.mark.parametrize(
+    ("argv", "absent"),
+    [
+        # listing the library loads and checks every file, and needs no server or client
+        (["scenarios"], ["werkzeug", "requests", "freezegun", "flakymirror.mirror.mirror"]),
+        # a replay runs a mirror and the reference client under a virtual clock that holds
+        # its own time: freezegun (and asyncio) load only when time is frozen globally
+        (["replay", "lifecycle-1674-empty-layers"], ["freezegun", "asyncio"]),
+    ],
+)
+def test_a_command_imports_only_what_it_uses(argv: list[str], absent: list[str]) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from flakymirror import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = cli.main({argv!r})\n"
+        f"print(code, sorted(set({absent!r}) & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "0 []", done.stderr
+
+
 def test_each_command_module_registers_the_commands_it_is_listed_for():
     from flakymirror.cli import COMMANDS, build_parser
 

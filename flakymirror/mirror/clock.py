@@ -4,9 +4,9 @@
 * :class:`VirtualClock` — time stands still until someone sleeps or advances it. A client's
   ``clock.sleep(d)`` returns at once, moves time forward by ``d`` and is recorded in
   ``clock.sleeps``, so a 3.8 s backoff replays in microseconds and the mirror's sync progresses
-  exactly as the client sleeps. The time source is freezegun's ``FrozenDateTimeFactory``;
-  :meth:`VirtualClock.patch` freezes ``time``/``datetime`` globally at the virtual time and swaps
-  ``time.sleep`` for :meth:`VirtualClock.sleep`, for clients you cannot change.
+  exactly as the client sleeps. :meth:`VirtualClock.patch` freezes ``time``/``datetime``
+  globally with freezegun at the virtual time (freezegun's factory is then the clock's time
+  source) and swaps ``time.sleep`` for :meth:`VirtualClock.sleep`, for clients you cannot change.
 
 Server-side waits (fault delays, drips, stalls with a duration) go through :meth:`pause`: a real
 clock waits (and wakes early when the server stops), a virtual clock just advances.
@@ -20,9 +20,6 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any, Protocol, runtime_checkable
-
-from freezegun import freeze_time
-from freezegun.api import FrozenDateTimeFactory
 
 from flakymirror.mirror.forms import MAX_SECONDS, Form, FormError
 
@@ -40,6 +37,30 @@ class _Real:
     # time functions, not attributes nested in a class, so these stay real under patch().
     now = staticmethod(time.time)
     wait = staticmethod(time.sleep)
+
+
+class _Moment:
+    """A held naive-UTC time with freezegun's factory interface (``()``, ``tick``, ``move_to``).
+
+    The clock's time source outside :meth:`VirtualClock.patch`: freezegun (and the asyncio and
+    dateutil it loads) is imported only when time is frozen globally, so a command that merely
+    replays a scenario does not pay for it.
+    """
+
+    __slots__ = ("time_to_freeze",)
+
+    def __init__(self, moment: _dt.datetime) -> None:
+        self.time_to_freeze = moment
+
+    def __call__(self) -> _dt.datetime:
+        return self.time_to_freeze
+
+    def tick(self, delta: _dt.timedelta) -> _dt.datetime:
+        self.time_to_freeze += delta
+        return self.time_to_freeze
+
+    def move_to(self, moment: _dt.datetime) -> None:
+        self.time_to_freeze = moment
 
 
 def elapsed(now: float, since: float) -> float:
@@ -158,7 +179,7 @@ class VirtualClock:
     def __init__(self, start: float | str | _dt.datetime | None = None) -> None:
         self._start = _parse_start(start)
         self._lock = threading.Lock()
-        self._factory = FrozenDateTimeFactory(self._start)
+        self._factory: Any = _Moment(self._start)
         self._sleeps: list[float] = []
 
     # -- reading -------------------------------------------------------------------------
@@ -236,6 +257,8 @@ class VirtualClock:
         Only ``time.sleep`` looked up at call time is replaced (``from time import sleep``
         done before the patch keeps the real one). Nesting is allowed.
         """
+        from freezegun import freeze_time  # loads asyncio and dateutil: only when patching
+
         with self._lock:
             freezer = freeze_time(self._factory(), ignore=list(ignore))
             factory = freezer.start()
@@ -250,7 +273,7 @@ class VirtualClock:
         finally:
             with self._lock:
                 freezer.stop()
-                self._factory = FrozenDateTimeFactory(self._factory())
+                self._factory = _Moment(self._factory())
 
     # -- forms ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

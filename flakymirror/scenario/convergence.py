@@ -32,6 +32,15 @@ def _unit_sizes(image: Any, partial_index: bool) -> list[list[int]]:
     return [[layer.size for layer in child.layers] for child in children]
 
 
+def _units(image: Any, partial_index: bool) -> list[list[Any]]:
+    """The units a plan syncs, as :func:`_unit_sizes` groups them, without measuring them."""
+    if not hasattr(image, "image_for"):
+        return [list(image.layers)]
+    if partial_index:
+        return [list(image.images)]
+    return [list(child.layers) for child in image.images]
+
+
 def _combine(parts: list[Any]) -> Convergence:
     if any(p.never or not p.known for p in parts):
         return Convergence(never=True)
@@ -62,10 +71,14 @@ def computed(scenario: Scenario) -> tuple[Convergence, str]:
     )
     plan = select_plan(scenario.mirror.plans, spec.repository, spec.tag)
     image = spec.build()
+    partial = plan.mode == "partial-index"
+    # Most schedules need only how many units there are; measuring sizes compresses every
+    # layer, so it is done only for a schedule that cannot settle on a count (bandwidth).
     parts: list[tuple[Any, str]] = [
-        (plan.settles(sizes), "mirror.plan")
-        for sizes in _unit_sizes(image, plan.mode == "partial-index")
+        (plan.settles(len(units)), "mirror.plan") for units in _units(image, partial)
     ]
+    if any(not p.known for p, _ in parts):
+        parts = [(plan.settles(sizes), "mirror.plan") for sizes in _unit_sizes(image, partial)]
     for i, rule in enumerate(scenario.mirror.faults):
         if _touches(rule, spec.repository):
             parts.append((rule.settles(), f"mirror.faults[{i}]"))

@@ -130,3 +130,28 @@ def test_the_summary_counts_unchecked_scenarios_apart():
     assert "unchecked" in text.splitlines()[-2]
     summary = json.loads(render_json([checked, unchecked]))["summary"]
     assert (summary["passed"], summary["unchecked"], summary["failed"]) == (1, 1, 0)
+
+
+def test_convergence_measures_layers_only_for_a_bandwidth_plan(monkeypatch):
+    from flakymirror.oci.blobs import Layer
+
+    measured: list[object] = []
+    real = Layer._measure
+
+    def counting(self):
+        measured.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Layer, "_measure", counting)
+    by_count = load('[mirror]\nplan = { mode = "partial", schedule = { kind = "interval", every = 2 } }\n')
+    assert computed(by_count)[0] == Convergence(seconds=6.0)
+    assert measured == []  # an interval needs how many layers, not how big (no gzip run)
+    rate = 1000
+    by_size = load(
+        '[mirror]\nplan = { mode = "partial", schedule = { kind = "bandwidth", '
+        f"bytes_per_second = {rate} }} }}\n"
+    )
+    total = sum(x.size for x in by_size.images[0].build().layers)
+    measured.clear()
+    assert computed(by_size)[0] == Convergence(seconds=round(total / rate, 6))
+    assert measured  # a bandwidth plan settles on the compressed sizes
