@@ -18,14 +18,22 @@ pytest_collect_file = collector()
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under ``-n``, a docs page's examples go to one worker, in order (they share a namespace,
-    and a ``skip: next`` acts on the block after it); every other test is scheduled alone, as
-    ``--dist load`` does. (xdist's own ``loadgroup`` no longer works with pytest 9.)"""
+    """Under ``-n``, a docs page's examples go to one worker, in order; every other test is
+    scheduled alone, as ``--dist load`` does; the longest go first (tests/helpers/scheduling.py)."""
     if config.getvalue("dist") != "load":
         return None
-    from tests.helpers.docs import DocsTogether
+    from tests.helpers.scheduling import DocsTogether
 
     return DocsTogether(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Record each test's duration for the scheduler (on the controlling process only)."""
+    if not hasattr(config, "workerinput"):
+        from tests.helpers.scheduling import DurationLog
+
+        config.pluginmanager.register(DurationLog(config), "flakymirror-durations")
+
 
 # imported once, before any in-process pytester run: pytester restores sys.modules after each
 # run, and a cryptography re-imported later no longer matches trustme's key classes (a missing

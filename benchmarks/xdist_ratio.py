@@ -7,6 +7,7 @@ and with ``-n 2``, N times each (interleaved), and the median of the per-pair ra
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -22,7 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def suite_seconds(workers: int) -> float:
-    """Wall seconds of one whole-suite run with ``-n workers``; a failing suite is an error."""
+    """Wall seconds of one whole-suite run with ``-n workers``; a failing suite is an error.
+
+    The run may write ``.pyc`` files and pytest's rewritten test modules whatever the caller's
+    environment says, as a developer's ``make test`` does: without them every process (each
+    xdist worker too) would rewrite every test module's asserts again, about 1.5 s each here.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     t0 = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-n", str(workers), "-p", "no:randomly"],
@@ -31,6 +38,7 @@ def suite_seconds(workers: int) -> float:
         stderr=subprocess.DEVNULL,
         check=True,
         timeout=1800,
+        env=env,
     )
     return time.perf_counter() - t0
 

@@ -49,3 +49,4 @@ def test_a_recording_event_records_timed_waits_without_blocking() -> None:
     ev.set()
     assert ev.wait(1) is True
     assert ev.waits == [3600, 1]
+

@@ -16,7 +16,7 @@
   ``tests/docs/test_every_block.py`` checks that no block is left out.
 
 A page's blocks share a namespace and a ``skip: next`` acts on the block after it, so a page
-must run in order on one pytest-xdist worker: :class:`DocsTogether` schedules them so.
+must run in order on one pytest-xdist worker: ``tests/helpers/scheduling.py`` schedules them so.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ import pytest
 from sybil import Example, Sybil
 from sybil.evaluators.python import PythonEvaluator
 from sybil.parsers.markdown import CodeBlockParser, SkipParser
-from xdist.scheduler import LoadScopeScheduling
 
 from flakymirror.trial.clients import in_ci
 
@@ -211,15 +210,6 @@ def _setup(namespace: dict[str, Any]) -> None:
     """What a page's ``skip: next if(...)`` conditions may use: ``CI`` and ``which``."""
     namespace["CI"] = in_ci()
     namespace["which"] = shutil.which
-
-
-class DocsTogether(LoadScopeScheduling):
-    """pytest-xdist scheduling that keeps each ``.md`` page's examples together (one scope per
-    page) and schedules every other test on its own, as ``--dist load`` does."""
-
-    def _split_scope(self, nodeid: str) -> str:
-        path = nodeid.split("::", 1)[0]
-        return path if path.endswith(".md") else nodeid
 
 
 def collector() -> Any:
