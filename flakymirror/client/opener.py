@@ -1,4 +1,4 @@
-"""lifecycle's retrying opener (``phase/retry.go``, PR #1675) and Go duration formatting.
+"""lifecycle's retrying opener (``phase/retry.go``, PR #1675).
 
 :func:`open_remote_image` calls ``new_image()`` for a **fresh** image on every attempt and
 sniffs it with ``top_layer()``; a transport error with status 400, 401, 403, 405 or 429 anywhere

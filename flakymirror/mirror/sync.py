@@ -20,7 +20,7 @@ from flakymirror.mirror.plans import SyncPlan, select_plan
 from flakymirror.mirror.upstream import Upstream
 from flakymirror.oci.digest import Digest
 from flakymirror.registry.errors import RegistryError
-from flakymirror.registry.store import StoredManifest
+from flakymirror.registry.stored import StoredManifest
 
 __all__ = ["Answer", "SyncEngine", "Track", "View"]
 

@@ -34,7 +34,8 @@ from .server import (
     ServerHandle,
     ServerStateError,
 )
-from .store import Store, StoredManifest
+from .store import Store
+from .stored import StoredManifest
 from .tls import ServerTLS, server_tls
 from .tls_probe import TLS_PROBE
 

@@ -14,7 +14,8 @@ from .errors import RegistryError
 
 if TYPE_CHECKING:
     from .app import RegistryApp
-    from .store import Store, StoredManifest
+    from .store import Store
+    from .stored import StoredManifest
 
 __all__ = ["get", "put", "delete", "lookup", "accepts", "etag_matches"]
 

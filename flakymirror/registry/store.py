@@ -15,8 +15,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from ..oci.digest import Digest, DigestMismatch, Hasher
@@ -25,41 +24,9 @@ from .errors import RegistryError
 from .manifest_check import ManifestInfo, inspect_manifest
 from .sessions import Upload, UploadTable
 from .spool import CHUNK, MEMORY_THRESHOLD, Content, Spool
+from .stored import StoredManifest
 
 __all__ = ["StoredManifest", "Store"]
-
-
-@dataclass(frozen=True)
-class StoredManifest:
-    """A manifest as pushed: the exact bytes, the media type, the digest, and what it names."""
-
-    data: bytes
-    media_type: str
-    digest: Digest
-    subject: Digest | None = None
-    artifact_type: str | None = None
-    annotations: Mapping[str, str] | None = None
-    #: Precomputed response headers for GET/HEAD (the hot path builds nothing per request).
-    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not self.headers:
-            d = str(self.digest)
-            object.__setattr__(
-                self,
-                "headers",
-                (
-                    ("Content-Type", self.media_type),
-                    ("Content-Length", str(len(self.data))),
-                    ("Docker-Content-Digest", d),
-                    ("ETag", f'"{d}"'),
-                ),
-            )
-
-    @property
-    def size(self) -> int:
-        """Length of :attr:`data`."""
-        return len(self.data)
 
 
 class _Repo:

@@ -13,9 +13,12 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import Any
 
+from flakymirror.mirror.form_error import KeyPath, format_path
 from flakymirror.scenario.model import Convergence, Scenario
 
 __all__ = ["check_incident", "computed", "convergence"]
+
+_PLAN: KeyPath = ("mirror", "plan")
 
 
 def _unit_sizes(image: Any, partial_index: bool) -> list[list[int]]:
@@ -57,13 +60,13 @@ def _touches(rule: Any, repo: str) -> bool:
     return glob is None or fnmatchcase(repo, glob)
 
 
-def computed(scenario: Scenario) -> tuple[Convergence, str]:
+def computed(scenario: Scenario) -> tuple[Convergence, KeyPath]:
     """The convergence the plans and faults give for the image under test, and which value
-    decided it (its key in the file, for messages)."""
+    decided it (its key path in the file, ``("mirror", "faults", 1)``)."""
     from flakymirror.mirror.plans import select_plan
 
     if scenario.mirror.down:
-        return Convergence(never=True), "mirror.down"
+        return Convergence(never=True), ("mirror", "down")
     ref = scenario.incident_image
     repo = ref.split("@", 1)[0].rpartition(":")[0] if "@" not in ref else ref.split("@", 1)[0]
     spec = next((i for i in scenario.images if i.ref == ref), None) or next(
@@ -74,20 +77,20 @@ def computed(scenario: Scenario) -> tuple[Convergence, str]:
     partial = plan.mode == "partial-index"
     # Most schedules need only how many units there are; measuring sizes compresses every
     # layer, so it is done only for a schedule that cannot settle on a count (bandwidth).
-    parts: list[tuple[Any, str]] = [
-        (plan.settles(len(units)), "mirror.plan") for units in _units(image, partial)
+    parts: list[tuple[Any, KeyPath]] = [
+        (plan.settles(len(units)), _PLAN) for units in _units(image, partial)
     ]
     if any(not p.known for p, _ in parts):
-        parts = [(plan.settles(sizes), "mirror.plan") for sizes in _unit_sizes(image, partial)]
+        parts = [(plan.settles(sizes), _PLAN) for sizes in _unit_sizes(image, partial)]
     for i, rule in enumerate(scenario.mirror.faults):
         if _touches(rule, spec.repository):
-            parts.append((rule.settles(), f"mirror.faults[{i}]"))
+            parts.append((rule.settles(), ("mirror", "faults", i)))
     result = _combine([p for p, _ in parts])
     why = next((w for p, w in parts if p.never or not p.known), None)
     if why is None:
         why = next(
             (w for p, w in parts if p.seconds is not None and p.seconds == result.seconds),
-            "mirror.plan",
+            _PLAN,
         )
     return result, why
 
@@ -98,20 +101,9 @@ def convergence(scenario: Scenario) -> Convergence:
     return stated if stated is not None else computed(scenario)[0]
 
 
-def _path(key: str) -> tuple[str | int, ...]:
-    """``"mirror.faults[1]"`` → ``("mirror", "faults", 1)``."""
-    out: list[str | int] = []
-    for part in key.split("."):
-        name, _, index = part.partition("[")
-        out.append(name)
-        if index:
-            out.append(int(index.rstrip("]")))
-    return tuple(out)
-
-
-def check_incident(scenario: Scenario) -> tuple[str, str, tuple[str | int, ...]] | None:
-    """``(key, message, source)`` when the file's ``[incident]`` contradicts its plans and
-    faults; ``source`` is the key path of the value that decided it.
+def check_incident(scenario: Scenario) -> tuple[KeyPath, str, KeyPath] | None:
+    """``(key path, message, source)`` when the file's ``[incident]`` contradicts its plans
+    and faults; ``source`` is the key path of the value that decided it.
 
     A stated ``converges_after`` may be earlier than the computed one (a client can succeed
     while the mirror still misbehaves elsewhere, e.g. HEAD-only 404s) but not later. A
@@ -126,9 +118,10 @@ def check_incident(scenario: Scenario) -> tuple[str, str, tuple[str | int, ...]]
     )
     if later:
         return (
-            "incident.converges_after",
-            f"says {stated}, but {why} settles after {auto}; a client can succeed no later",
-            _path(why),
+            ("incident", "converges_after"),
+            f"says {stated}, but {format_path(why)} settles after {auto}; "
+            "a client can succeed no later",
+            why,
         )
     if (
         scenario.incident.survivable
@@ -137,9 +130,9 @@ def check_incident(scenario: Scenario) -> tuple[str, str, tuple[str | int, ...]]
         and scenario.origin is None
     ):
         return (
-            "incident.survivable",
-            f"is true, but {why} never settles (or cannot be computed); state when a client "
-            "can succeed with converges_after, or set survivable = false",
-            _path(why),
+            ("incident", "survivable"),
+            f"is true, but {format_path(why)} never settles (or cannot be computed); state "
+            "when a client can succeed with converges_after, or set survivable = false",
+            why,
         )
     return None

@@ -159,7 +159,7 @@ def _consistent(scenario: Scenario) -> Scenario:
     problem = check_incident(scenario)
     if problem is not None:
         key, message, source = problem
-        raise FormError(tuple(key.split(".")), message, also=[source] if source else [])
+        raise FormError(key, message, also=[source])
     return scenario
 
 
