@@ -77,16 +77,3 @@ def test_without_pytests_cache_nothing_is_known() -> None:
     assert DurationLog.read(SimpleNamespace()) == {}  # run with -p no:cacheprovider
     bad = SimpleNamespace(cache=SimpleNamespace(get=lambda key, default: ["not", "a", "dict"]))
     assert DurationLog.read(bad) == {}
-
-
-def test_a_small_file_is_one_unit_and_a_long_one_is_split() -> None:
-    from tests.helpers.scheduling import small_files
-
-    recorded = {"a.py::x": 0.1, "a.py::y": 0.2, "b.py::x": 0.4, "b.py::y": 0.3, "c.py::x": 0.01}
-    assert small_files(recorded) == {"a.py", "c.py"}
-    scheduler = DocsTogether.__new__(DocsTogether)
-    scheduler.config = SimpleNamespace(cache=SimpleNamespace(get=lambda key, default: (
-        recorded if key == CACHE_KEY else default)))  # fmt: skip
-    assert [scheduler._split_scope(n) for n in ("a.py::x", "a.py::y", "b.py::x", "d.py::z")] == [
-        "a.py", "a.py", "b.py::x", "d.py::z"  # d.py was never timed: its tests go alone
-    ]  # fmt: skip

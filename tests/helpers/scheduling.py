@@ -3,8 +3,6 @@
 * A docs page's examples share a namespace and a ``skip: next`` acts on the block after it, so
   a page is one unit of work, run in order on one worker; every other test is a unit alone,
   as ``--dist load`` schedules it. (xdist's own ``loadgroup`` no longer works with pytest 9.)
-* A test file whose tests took at most :data:`SMALL_FILE` seconds in all last time is one
-  unit too: its module fixtures are built once, and the controller hands out fewer units.
 * The longest units go first (longest processing time first), so the run does not end with
   one worker busy on a long subprocess test while the other is idle. How long a test takes is
   what it took last time: :class:`DurationLog` keeps each test's seconds in pytest's cache
@@ -25,8 +23,6 @@ __all__ = ["CACHE_KEY", "DocsTogether", "DurationLog", "longest_first"]
 
 #: Where the durations live in pytest's cache.
 CACHE_KEY = "flakymirror/durations"
-#: A file whose tests took at most this many seconds in all is scheduled as one unit.
-SMALL_FILE = 0.5
 
 
 def longest_first(units: Mapping[str, Any], seconds: Mapping[str, float]) -> list[str]:
@@ -45,27 +41,14 @@ def longest_first(units: Mapping[str, Any], seconds: Mapping[str, float]) -> lis
     return sorted(units, key=expected, reverse=True)
 
 
-def small_files(seconds: Mapping[str, float], limit: float = SMALL_FILE) -> frozenset[str]:
-    """The files whose recorded tests took at most ``limit`` seconds in all."""
-    totals: dict[str, float] = {}
-    for nodeid, s in seconds.items():
-        path = nodeid.split("::", 1)[0]
-        totals[path] = totals.get(path, 0.0) + s
-    return frozenset(path for path, total in totals.items() if total <= limit)
-
-
 class DocsTogether(LoadScopeScheduling):
-    """pytest-xdist scheduling: one unit per ``.md`` page and per small test file, one per
-    other test, longest first."""
+    """pytest-xdist scheduling: one unit per ``.md`` page, one per other test, longest first."""
 
     _ordered = False
-    _small: frozenset[str] | None = None
 
     def _split_scope(self, nodeid: str) -> str:
         path = nodeid.split("::", 1)[0]
-        if self._small is None:
-            self._small = small_files(DurationLog.read(self.config))
-        return path if path.endswith(".md") or path in self._small else nodeid
+        return path if path.endswith(".md") else nodeid
 
     def _assign_work_unit(self, node: Any) -> None:
         if not self._ordered:  # the work queue is complete when the first unit is handed out
