@@ -22,12 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import urllib3
 
 from flakymirror.oci import mediatypes as mt
 from flakymirror.oci.challenge import parse_challenges
 from flakymirror.oci.digest import Digest, DigestError, DigestMismatch
+from flakymirror.registry.app import MANIFEST_LIMIT
 from flakymirror.registry.errors import RegistryError
-from flakymirror.registry.store import Store, StoredManifest
+from flakymirror.registry.store import Store
+from flakymirror.registry.stored import StoredManifest
 
 __all__ = ["MANIFEST_ACCEPT", "HttpUpstream", "UpstreamDown"]
 
@@ -35,6 +38,8 @@ MANIFEST_ACCEPT = ",".join(
     [mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST]
 )
 CHUNK = 1 << 16
+#: Most pages of a tag list or catalog read from upstream in one listing.
+MAX_PAGES = 1000
 _LENGTH = re.compile(r"[0-9]{1,19}")
 
 
@@ -86,6 +91,7 @@ class HttpUpstream:
         self._flights: dict[tuple[str, str], _Flight] = {}
         self.fetches = 0
         self.rejected = 0
+        self._closed = threading.Event()
 
     # -- auth and transport ------------------------------------------------------------------
     def _learn(self, header: str | None) -> None:
@@ -139,6 +145,8 @@ class HttpUpstream:
     def _request(self, method: str, path: str, scope: str, **kw: Any) -> requests.Response:
         headers = dict(kw.pop("headers", {}))
         for attempt in (1, 2):
+            if self._closed.is_set():  # every upstream loop ends here after close()
+                raise UpstreamDown(f"{method} {self.url}{path}: the mirror closed its upstream")
             auth = self.credentials if self._challenge and self._challenge[0] == "basic" else None
             try:
                 r = self.session.request(
@@ -181,12 +189,21 @@ class HttpUpstream:
                 f"/v2/{repo}/manifests/{reference}",
                 scope,
                 headers={"Accept": MANIFEST_ACCEPT},
+                stream=True,
             )
         except UpstreamDown:
             return self.cache.get_manifest(repo, reference)
-        if r.status_code != 200:
-            return None if r.status_code == 404 else self.cache.get_manifest(repo, reference)
-        data = r.content
+        with r:
+            if r.status_code != 200:
+                return None if r.status_code == 404 else self.cache.get_manifest(repo, reference)
+            try:
+                # the limit the mirror puts on a pushed manifest holds for upstream's too
+                data = r.raw.read(MANIFEST_LIMIT + 1, decode_content=True)
+            except (OSError, requests.RequestException, urllib3.exceptions.HTTPError):
+                return self.cache.get_manifest(repo, reference)
+        if len(data) > MANIFEST_LIMIT:
+            self.rejected += 1
+            return self.cache.get_manifest(repo, reference)
         digest = Digest.of(data)
         if by_digest:
             try:
@@ -285,8 +302,13 @@ class HttpUpstream:
 
     # -- listings ------------------------------------------------------------------------------
     def _paged(self, path: str, key: str, scope: str) -> list[str] | None:
+        """Every page of a listing, following ``Link: <...>; rel="next"`` at most
+        :data:`MAX_PAGES` times and never to a page already read (an endless or circular
+        pagination ends there with what was read)."""
         out: list[str] = []
-        while path:
+        seen: set[str] = set()
+        while path and path not in seen and len(seen) < MAX_PAGES:
+            seen.add(path)
             try:
                 r = self._request("GET", path, scope)
             except UpstreamDown:
@@ -350,7 +372,9 @@ class HttpUpstream:
         old.close()
 
     def close(self) -> None:
-        """Close the HTTP session and drop the cache."""
+        """Close the HTTP session and drop the cache; a listing or fetch under way stops at
+        its next upstream request."""
+        self._closed.set()
         self.session.close()
         self.cache.close()
 

@@ -64,11 +64,15 @@ class JournalEntry:
     faults: list[str] = field(default_factory=list)
     sync: str | None = None
     #: "ok" | "closed" (connection dropped by a fault) | "aborted" (the client left) |
-    #: "error" | "rejected" (refused by the server before the mirror saw it) | "open"
+    #: "error" | "rejected" (refused by the server before the mirror saw it) | "limit"
+    #: (refused because one of the harness's own caps was reached, not for anything the
+    #: client did) | "open"
     outcome: str = "open"
     done: bool = False
     #: Why the server refused a ``"rejected"`` request (None otherwise).
     reason: str | None = None
+    #: The harness's cap that refused a ``"limit"`` request (``"tokens"``; None otherwise).
+    limit: str | None = None
     #: A manifest answer with a body (GET or HEAD 200): the digest and media type of the
     #: document served (upstream's, a cut view, a rewritten index...). None otherwise.
     digest: str | None = None
@@ -117,6 +121,8 @@ class JournalEntry:
             extras.append(f"damage={','.join(self.damage)}")
         if self.reason:
             extras.append(f"rejected: {self.reason}")
+        if self.limit:
+            extras.append(f"harness limit: {self.limit}")
         if not self.done:
             extras.append("(in flight)")
         return (
@@ -130,10 +136,16 @@ def _short(reference: str) -> str:
     return f"{algorithm}:{hexpart[:12]}" if sep and len(hexpart) > 12 else reference
 
 
+#: Entries a journal keeps unless told otherwise.
+DEFAULT_JOURNAL_SIZE = 10_000
+#: The most a scenario file may ask for (``[mirror] journal_size``): about 1 GiB of entries.
+MAX_JOURNAL_SIZE = 1_000_000
+
+
 class Journal:
     """Bounded, thread-safe request log with queries."""
 
-    def __init__(self, maxlen: int = 10000) -> None:
+    def __init__(self, maxlen: int = DEFAULT_JOURNAL_SIZE) -> None:
         if maxlen < 1:
             raise ValueError(f"journal size must be >= 1, got {maxlen}")
         self.maxlen = maxlen

@@ -16,6 +16,7 @@ from typing import Any
 
 from flakymirror.mirror.faults import FaultRule
 from flakymirror.mirror.forms import Form, FormError, KeyPath, suggest
+from flakymirror.mirror.journal import MAX_JOURNAL_SIZE
 from flakymirror.mirror.plans import plans_from_dict
 from flakymirror.oci.reference import InvalidReferenceError, Reference
 from flakymirror.scenario.errors import ScenarioError
@@ -228,8 +229,11 @@ def _mirror(t: Form | None) -> MirrorSpec:
     )
     auth = _auth(t.table("auth"))
     down = t.boolean("down", False)
+    journal_size = t.integer("journal_size", None, minimum=1, maximum=MAX_JOURNAL_SIZE)
     t.done()
-    return MirrorSpec(plans=plans, faults=faults, auth=auth, down=down)
+    return MirrorSpec(
+        plans=plans, faults=faults, auth=auth, down=down, journal_size=journal_size
+    )
 
 
 def _mirror_value(build: Callable[[Any, KeyPath], Any], data: Any, path: KeyPath) -> Any:

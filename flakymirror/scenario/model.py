@@ -146,13 +146,15 @@ class MirrorSpec:
     """The mirror's behaviour: sync plans and fault rules (the mirror's own values) and auth.
 
     ``plans`` holds the mirror's ``SyncPlan`` values (first match wins); ``faults`` its
-    ``FaultRule`` values, in order.
+    ``FaultRule`` values, in order. ``journal_size``: how many journal entries the mirror the
+    scenario stands up keeps (None: the mirror's default); request counts never depend on it.
     """
 
     plans: tuple[Any, ...] = ()
     faults: tuple[Any, ...] = ()
     auth: AuthSpec | None = None
     down: bool = False
+    journal_size: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``[mirror]`` table."""
@@ -167,6 +169,8 @@ class MirrorSpec:
             d["faults"] = [rule.to_dict() for rule in self.faults]
         if self.auth is not None:
             d["auth"] = self.auth.to_dict()
+        if self.journal_size is not None:
+            d["journal_size"] = self.journal_size
         return d
 
 

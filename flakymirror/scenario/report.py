@@ -89,6 +89,12 @@ def render_timeline(result: ScenarioResult, *, verbose: bool = False) -> str:
             lines.append(f"  {'':>9}  sleep {duration(e.duration or 0.0)} ({e.source})")
         elif e.type == "log" and verbose:
             lines.append(f"  {stamp:>9}  log {e.level}: {printable(e.text or '')}")
+    if result.journal_dropped:
+        lines.append(
+            f"   ({result.journal_dropped} requests are missing from this timeline: the journal "
+            "keeps the newest entries only; raise [mirror] journal_size to see them all. "
+            "Request counts are exact.)"
+        )
     lines.append(f"   outcome: {printable(result.outcome_text())}")
     extra = []
     if result.exit_code is not None:

@@ -102,6 +102,9 @@ class ScenarioResult:
     digest: str | None = None
     #: False when the scenario has no ``[expect]``: the replay ran, nothing was checked.
     checked: bool = True
+    #: Journal entries of this replay the bounded journal dropped: the timeline misses that
+    #: many requests (the counts in ``requests`` are exact all the same).
+    journal_dropped: int = 0
 
     @property
     def verdict(self) -> str:
@@ -155,6 +158,7 @@ class ScenarioResult:
             "transport_sleeps": [_round(s) for s in self.transport_sleeps],
             "backoff_total": _round(self.backoff_total),
             "requests": dict(self.requests),
+            "journal_dropped": self.journal_dropped,
             "elapsed": _round(self.elapsed),
             "wall": _round(self.wall),
             "top_layer": self.top_layer,

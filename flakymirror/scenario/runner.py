@@ -10,7 +10,6 @@ progress exactly as the client waits and a 3.8 s backoff replays in milliseconds
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import re
 import time
@@ -37,7 +36,9 @@ _PLACEHOLDER = re.compile(r"\{(host|digest|index_digest|config|layer\d+|diff_id\
 def build_mirror(scenario: Scenario) -> Any:
     """A new (not yet started) FlakyMirror for ``scenario``: its clock and its auth."""
     clock = VirtualClock() if scenario.clock == "virtual" else RealClock()
-    return FlakyMirror(clock=clock, auth=build_auth(scenario.mirror.auth, clock))
+    size = scenario.mirror.journal_size
+    extra = {} if size is None else {"journal_size": size}
+    return FlakyMirror(clock=clock, auth=build_auth(scenario.mirror.auth, clock), **extra)
 
 
 def apply_to_mirror(scenario: Scenario, mirror: Any) -> dict[str, Any]:
@@ -207,14 +208,17 @@ def run_scenario(
                 key="action.base_image",
             ) from e
         first_seq = _position(journal) + 1
+        # counts come from the journal's totals, which never drop, not from its bounded entries
+        totals_before, dropped_before = journal.totals(), journal.dropped
         recorder = Recorder(now=clock.now, position=lambda: _position(journal), sleep=clock.sleep)
         wall0 = time.perf_counter()
         outcome: Outcome = run_action(scenario, action, m.host, recorder, built)
         wall = time.perf_counter() - wall0
         elapsed = recorder.elapsed()
         entries = journal.settled(first_seq)
+        counts = journal.totals() - totals_before
+        dropped = journal.dropped - dropped_before
         values = placeholders(scenario, built, m.host, action)
-    counts = collections.Counter(f"{e.method} {e.kind}" for e in entries)
     result = ScenarioResult(
         name=scenario.name,
         description=scenario.description,
@@ -233,6 +237,7 @@ def run_scenario(
         opener_sleeps=tuple(recorder.opener_sleeps),
         transport_sleeps=tuple(recorder.transport_sleeps),
         requests=tuple(sorted(counts.items())),
+        journal_dropped=dropped,
         elapsed=elapsed,
         wall=round(wall, 6),
         events=_timeline(entries, recorder),

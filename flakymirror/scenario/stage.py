@@ -131,7 +131,7 @@ class Stage:
                 clock=clock,
                 host=o.host,
                 port=o.port,
-                journal_size=o.journal_size,
+                journal_size=self.scenario.mirror.journal_size or o.journal_size,
                 tls=o.tls,
                 control_port=o.control_port,
             )
