@@ -27,10 +27,11 @@ from flakymirror.mirror.match import Endpoint, classify
 from flakymirror.mirror.store import RequestState, RequestStore
 from flakymirror.oci.protocol import API_VERSION_PAIR
 from flakymirror.registry.auth import AnonymousAuth
-from flakymirror.registry.errors import RegistryError
+from flakymirror.registry.errors import LimitResponse, RegistryError
 from flakymirror.registry.refusal import REFUSED, RejectedRequest, refusal_app
 from flakymirror.registry.server import CloseConnection, WSGIApp
-from flakymirror.registry.store import Store, StoredManifest
+from flakymirror.registry.store import Store
+from flakymirror.registry.stored import StoredManifest
 from flakymirror.registry.tls_probe import TLS_PROBE
 
 __all__ = ["CONTROL_PREFIX", "MirrorApp", "is_control_path"]
@@ -261,6 +262,8 @@ class MirrorApp:
             return self._refusal(environ)
         # the view has the Store methods the endpoints call (it stands in for one)
         response = m.registry_app.handle(Request(environ), cast(Store, store))
+        if isinstance(response, LimitResponse):
+            entry.limit = response.limit  # the harness refused, not the protocol
         app_iter, status, headers = response.get_wsgi_response(environ)
         entry.sync = store.state.sync
         code, _, phrase = status.partition(" ")
@@ -276,15 +279,15 @@ class MirrorApp:
         """Count the body bytes handed to the server; close the journal entry as the last
         declared byte goes out (so a client that has its response finds it journaled)."""
         journal = m.journal
-        outcome = "ok"
+        outcome = done = "limit" if entry.limit is not None else "ok"
         try:
             if method == "HEAD" or length == 0:
-                journal.close(entry)
+                journal.close(entry, done)
             for chunk in body:
                 if method != "HEAD" and chunk:
                     entry.bytes_sent += len(chunk)
                     if length is not None and entry.bytes_sent >= length:
-                        journal.close(entry)
+                        journal.close(entry, done)
                 yield chunk
         except CloseConnection:
             outcome = "closed"

@@ -42,6 +42,7 @@ from flakymirror.mirror.faults import rules_from_dict
 from flakymirror.mirror.forms import MAX_SECONDS, Form, FormError, one_of
 from flakymirror.mirror.journal import JournalQueryError
 from flakymirror.mirror.plans import plans_from_dict
+from flakymirror.registry.query import query_problem
 
 if TYPE_CHECKING:
     from flakymirror.mirror.mirror import FlakyMirror
@@ -194,6 +195,9 @@ class ControlAPI:
         path = request.path
         name = path[len(PREFIX) :].strip("/") if path.startswith(PREFIX) else None
         try:
+            problem = query_problem(request.query_string)
+            if problem is not None:
+                raise ControlError("query", problem, 400)
             handlers = self.routes.get(name) if name is not None else None
             if handlers is None:
                 raise ControlError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from werkzeug.exceptions import ClientDisconnected, HTTPException
+from werkzeug.exceptions import BadRequest, ClientDisconnected, HTTPException
 from werkzeug.wrappers import Request, Response
 
 from ..oci.protocol import API_VERSION, API_VERSION_HEADER
@@ -14,6 +14,7 @@ from .auth import AnonymousAuth, RegistryAuth, Scope
 from .endpoint import Context
 from .errors import RegistryError, error_response
 from .fastpath import FastManifests
+from .query import query_problem
 from .routing import match
 from .store import Store
 
@@ -84,6 +85,9 @@ class RegistryApp:
         return response
 
     def _dispatch(self, request: Request, store: Store) -> Response:
+        problem = query_problem(request.query_string)
+        if problem is not None:
+            raise BadRequest(problem)
         path = request.path
         token_path = self.auth.token_path
         if token_path is not None and path == token_path:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
+import math
 import secrets
 import threading
 import time
@@ -27,6 +29,7 @@ from werkzeug.wrappers import Request, Response
 
 from .endpoint import json_response
 from .errors import RegistryError
+from .own_url import own_base_url
 from .scopes import ANONYMOUS, Identity, Policy, Scope, error_detail
 
 __all__ = [
@@ -149,6 +152,13 @@ class _Token:
     expires_at: float
 
 
+#: Unexpired tokens (access and refresh together) a token service holds at most: about 10 MB.
+DEFAULT_MAX_TOKENS = 100_000
+#: How long a refresh token lives, in seconds on the auth clock (distribution's token servers
+#: vary; a day outlives any test).
+DEFAULT_REFRESH_TTL = 24 * 3600.0
+
+
 def _rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -162,6 +172,12 @@ class BearerAuth:
     it: the token's user is granted the access, or the token is anonymous and some configured
     user is (so clients log in and fetch a new token). ``403 DENIED`` is for a logged-in user
     the grants refuse, and for an anonymous token asking what no user may have.
+
+    The table is bounded: expired tokens are forgotten as new ones are issued, and with
+    ``max_tokens`` unexpired ones (access and refresh tokens together) held, the token service
+    refuses a new one (``503 UNAVAILABLE`` with ``Retry-After`` until the next expiry, journaled
+    by a mirror as outcome ``"limit"``) rather than evict a token a client still holds. Refresh
+    tokens (``offline_token=true``) expire after ``refresh_ttl`` seconds.
     """
 
     token_path = "/token"
@@ -175,6 +191,8 @@ class BearerAuth:
         token_field: str = "token",
         service: str = "flakymirror",
         realm: str | None = None,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        refresh_ttl: float = DEFAULT_REFRESH_TTL,
     ) -> None:
         if token_field not in ("token", "access_token", "both"):
             raise ValueError(
@@ -187,8 +205,15 @@ class BearerAuth:
         self.token_field = token_field
         self.service = service
         self.realm = realm
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        self.max_tokens = max_tokens
+        self.refresh_ttl = refresh_ttl
         self._tokens: dict[str, _Token] = {}
-        self._refresh: dict[str, str | None] = {}
+        self._refresh: dict[str, tuple[str | None, float]] = {}
+        # (expires_at, token, is_refresh): the next token to expire is always on top, so a
+        # purge costs O(log n) per expired token, never a scan of the table
+        self._expiry: list[tuple[float, str, bool]] = []
         self._lock = threading.Lock()
         #: How many tokens the token endpoint issued (tests count token fetches).
         self.issued = 0
@@ -196,7 +221,8 @@ class BearerAuth:
     # -- the registry side -----------------------------------------------------------------
     def challenge(self, request: Request, needed: list[Scope], error: str | None = None) -> str:
         """The ``WWW-Authenticate`` value for ``needed``."""
-        realm = self.realm or request.host_url.rstrip("/") + self.token_path
+        # the server's own address, never the client's Host header (see own_url)
+        realm = self.realm or own_base_url(request.environ) + self.token_path
         parts = [f'Bearer realm="{realm}"', f'service="{self.service}"']
         if needed:
             parts.append(f'scope="{" ".join(str(s) for s in needed)}"')
@@ -271,11 +297,28 @@ class BearerAuth:
         now = self.clock()
         token = secrets.token_urlsafe(24)
         with self._lock:
-            if len(self._tokens) > 1000:
-                self._tokens = {k: t for k, t in self._tokens.items() if t.expires_at > now}
+            self._room(now)
             self._tokens[token] = _Token(user, access, now + self.token_ttl)
+            heapq.heappush(self._expiry, (now + self.token_ttl, token, False))
             self.issued += 1
         return token, access
+
+    def _room(self, now: float) -> None:
+        """Forget expired tokens; refuse (503, journaled as the harness's limit) when the
+        table is still full: an unexpired token is never evicted. Called under the lock."""
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= now:
+            _, token, refresh = heapq.heappop(expiry)
+            (self._refresh if refresh else self._tokens).pop(token, None)
+        if len(self._tokens) + len(self._refresh) >= self.max_tokens:
+            wait = max(1, math.ceil(expiry[0][0] - now)) if expiry else 1
+            raise RegistryError(
+                "UNAVAILABLE",
+                f"the token service holds {self.max_tokens} unexpired tokens, its limit "
+                f"(BearerAuth(max_tokens=...)); the next expires in {wait} s",
+                headers={"Retry-After": str(wait)},
+                limit="tokens",
+            )
 
     def token_endpoint(self, request: Request) -> Response:
         """``GET /token?service=…&scope=…`` (Basic credentials optional) or the OAuth2 POST."""
@@ -326,8 +369,11 @@ class BearerAuth:
 
     def _new_refresh(self, user: str | None) -> str:
         refresh = secrets.token_urlsafe(24)
+        now = self.clock()
         with self._lock:
-            self._refresh[refresh] = user
+            self._room(now)
+            self._refresh[refresh] = (user, now + self.refresh_ttl)
+            heapq.heappush(self._expiry, (now + self.refresh_ttl, refresh, True))
         return refresh
 
     def _oauth(self, request: Request) -> Response:
@@ -336,9 +382,10 @@ class BearerAuth:
         if grant == "password":
             user: str | None = self._login(form.get("username", ""), form.get("password", ""))
         elif grant == "refresh_token":
-            if form.get("refresh_token", "") not in self._refresh:
-                raise RegistryError("UNAUTHORIZED", "unknown refresh token")
-            user = self._refresh[form["refresh_token"]]
+            held = self._refresh.get(form.get("refresh_token", ""))
+            if held is None or self.clock() >= held[1]:
+                raise RegistryError("UNAUTHORIZED", "unknown or expired refresh token")
+            user = held[0]
         else:
             raise RegistryError("UNSUPPORTED", f"unsupported grant_type {grant!r}", status=400)
         scopes = self._scopes([form.get("scope", "")])

@@ -34,6 +34,7 @@ __all__ = [
     "CODES",
     "STATUS",
     "STATUS_EXCEPTIONS",
+    "LimitResponse",
     "RegistryError",
     "error_body",
     "error_entry",
@@ -107,6 +108,10 @@ class RegistryError(Exception):
     headers: dict[str, str] = field(default_factory=dict)
     #: Further error entries (``{"code", "message", "detail"}`` dicts) in the same body.
     more: list[dict[str, Any]] = field(default_factory=list)
+    #: The name of the harness's own cap that refused the request (``"tokens"``), when it is
+    #: one: the answer is then a :class:`LimitResponse`, so the mirror's journal does not
+    #: blame the client under test for it.
+    limit: str | None = None
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
@@ -123,7 +128,7 @@ class RegistryError(Exception):
         super().__init__(f"{self.code}: {self.message}")
 
     def response(self) -> Response:
-        """The werkzeug response for this error."""
+        """The werkzeug response for this error (a :class:`LimitResponse` for a cap)."""
         return error_response(
             self.code,
             self.message,
@@ -131,7 +136,16 @@ class RegistryError(Exception):
             status=self.status,
             headers=self.headers,
             more=self.more,
+            limit=self.limit,
         )
+
+
+class LimitResponse(Response):
+    """An answer the harness gave because one of its own caps was reached (the token table,
+    an upload quota), not because of anything the protocol says about the request. ``limit``
+    names the cap; the mirror journals such a request with outcome ``"limit"``."""
+
+    limit: str = ""
 
 
 def error_response(
@@ -142,13 +156,17 @@ def error_response(
     status: int | None = None,
     headers: dict[str, str] | None = None,
     more: list[dict[str, Any]] | None = None,
+    limit: str | None = None,
 ) -> Response:
-    """A response carrying the OCI JSON error body for ``code``."""
-    resp = Response(
+    """A response carrying the OCI JSON error body for ``code`` (a :class:`LimitResponse`
+    naming ``limit`` when the harness's own cap refused the request)."""
+    resp = (Response if limit is None else LimitResponse)(
         error_body(code, message, detail, more),
         status=status if status is not None else STATUS[code],
         content_type="application/json; charset=utf-8",
     )
+    if limit is not None:
+        resp.limit = limit
     resp.headers[API_VERSION_HEADER] = API_VERSION
     for k, v in (headers or {}).items():
         resp.headers[k] = v

@@ -94,7 +94,9 @@ class Connection:
     :class:`LogEntry` per response the app produced; ``on_reject(rejected)`` receives one
     :class:`RejectedRequest` per request refused before the app, before its answer is
     sent; ``refusal_app`` (a WSGI app, default :func:`~.refusal.refusal_app`) answers that
-    request; ``date()`` gives the ``Date`` header value.
+    request; ``date()`` gives the ``Date`` header value. ``arm(first)`` is called before each
+    request head is read (``first``: the connection's first request) and ``arm(None)`` once
+    it is read: the server's head deadline (see :mod:`.admission`).
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class Connection:
         on_reject: Callable[[RejectedRequest], None] | None = None,
         refusal_app: Callable[..., Iterable[bytes]] | None = None,
         date: Callable[[], bytes] = http_date,
+        arm: Callable[[bool | None], None] | None = None,
     ) -> None:
         self.sock = sock
         self.app = app
@@ -117,6 +120,7 @@ class Connection:
         self.on_reject = on_reject
         self.refusal_app = refusal_app if refusal_app is not None else default_refusal_app
         self.date = date
+        self.arm = arm
         self.rfile = sock.makefile("rb", buffering=_READ)
         self.first = True  # no request read yet: the one place a TLS handshake can start
         peer = base_environ.get("REMOTE_ADDR", "")
@@ -159,7 +163,14 @@ class Connection:
     def _read_head(self) -> RequestHead | None:
         """The next request head (see :mod:`.request_head`); a method so tests can swap it."""
         first, self.first = self.first, False
-        return read_head(self.rfile, first=first)
+        arm = self.arm
+        if arm is None:
+            return read_head(self.rfile, first=first)
+        arm(first)
+        try:
+            return read_head(self.rfile, first=first)
+        finally:
+            arm(None)
 
     # -- serving -------------------------------------------------------------------------
     def serve(self) -> None:
@@ -201,6 +212,10 @@ class Connection:
         keep_alive = version == "HTTP/1.1"
         chunked = False
         length: int | None = None
+        hosts = sum(1 for name, _ in headers if name.lower() == "host")
+        if hosts > 1 or (hosts == 0 and version == "HTTP/1.1"):  # RFC 9112 3.2
+            why = "more than one Host header" if hosts else "no Host header in an HTTP/1.1 request"
+            return self._reject(400, why, method, target)
         for name, value in headers:
             key = name.upper().replace("-", "_")
             if key == "CONTENT_LENGTH":

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..oci import mediatypes as mt
+from ..oci._validate import MAX_SIZE
 from ..oci.digest import Digest, DigestError
 from .errors import RegistryError
 
@@ -41,6 +42,10 @@ def normalize_media_type(value: str | None) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _invalid(message: str) -> RegistryError:
     return RegistryError("MANIFEST_INVALID", f"manifest invalid: {message}")
 
@@ -60,8 +65,8 @@ def _descriptor(value: Any, where: str) -> tuple[Digest, bool]:
     except DigestError as exc:
         raise _invalid(f"{where}.digest: {exc}") from None
     size = value.get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise _invalid(f"{where}.size must be a non-negative integer, got {size!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SIZE:
+        raise _invalid(f"{where}.size must be an integer from 0 to 2^63-1, got {size!r}")
     urls = value.get("urls")
     if urls is not None and (
         not isinstance(urls, list) or not all(isinstance(u, str) for u in urls)
@@ -108,7 +113,12 @@ def _media_type(doc: dict[str, Any], content_type: str | None) -> str:
 def inspect_manifest(data: bytes, content_type: str | None) -> ManifestInfo:
     """Validate ``data`` pushed with ``content_type``; raise ``MANIFEST_INVALID`` when bad."""
     try:
-        doc = json.loads(data)
+        # Go's encoding/json reads UTF-8 only: no byte-order mark, no UTF-16 or UTF-32 (which
+        # Python's json.loads of bytes would detect and accept), no NaN or Infinity
+        text = data.decode("utf-8")
+        if text.startswith("\ufeff"):
+            raise ValueError("it starts with a UTF-8 byte-order mark")
+        doc = json.loads(text, parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError) as exc:
         raise _invalid(f"not valid JSON ({exc})") from None
     except RecursionError:

@@ -7,8 +7,11 @@ what could be read of the request line. :func:`content_length` checks one
 
 The parsing is our own rather than h11's: h11 measured at about half the manifest GET
 throughput of this module on the benchmark's load (its per-event machinery costs more than the
-whole request otherwise does), and it refuses HTTP/1.1 requests without ``Host`` and leading empty
-lines, which this gateway has always served.
+whole request otherwise does), and it refuses leading empty lines, which RFC 9112 2.2 asks a
+server to ignore. What RFC 9112 makes a bad request is refused as Go's net/http (and so
+distribution) refuses it: a request line that is not ``method SP target SP version``, a target
+that is neither a path nor an absolute URI, a control character in a header value, a head over
+:data:`MAX_HEAD` (431); the Host rules are in :mod:`.http11`.
 
 A connection whose next bytes are a TLS handshake record (a client trying HTTPS on a plain-HTTP
 port, see :mod:`.tls_probe`) is refused as kind ``"tls-probe"`` once that record is read, without
@@ -18,6 +21,7 @@ waiting for a request line that will never come.
 from __future__ import annotations
 
 import io
+import re
 
 from .request_bodies import MAX_LINE
 from .tls_probe import (
@@ -31,6 +35,7 @@ from .tls_probe import (
 )
 
 __all__ = [
+    "MAX_HEAD",
     "MAX_HEADERS",
     "MAX_LENGTH_DIGITS",
     "BadRequestLine",
@@ -41,9 +46,18 @@ __all__ = [
 ]
 
 MAX_HEADERS = 128
+#: Most bytes one request head may take (request line, header fields, leading empty lines);
+#: above it the answer is 431. 1 MiB, Go's ``http.DefaultMaxHeaderBytes``, as distribution.
+MAX_HEAD = 1 << 20
 _HANDSHAKE_BYTE = bytes((HANDSHAKE,))
 #: Longest ``Content-Length`` value accepted (a 63-bit number, as Go's net/http parses it).
 MAX_LENGTH_DIGITS = 19
+
+# RFC 9110 5.6.2 token (a method); RFC 9112 2.3 HTTP-version; a field value may hold no
+# control character but HTAB (RFC 9110 5.5; Go's httpguts.ValidHeaderFieldValue)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_VERSION = re.compile(r"HTTP/[0-9]\.[0-9]")
+_CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 #: ``(method, target, version, headers)`` as read off the wire.
 RequestHead = tuple[str, str, str, list[tuple[str, str]]]
@@ -85,34 +99,57 @@ def read_head(rfile: io.BufferedIOBase, *, first: bool = True) -> RequestHead | 
         if peek is not None and peek(1)[:1] == _HANDSHAKE_BYTE:
             return _refuse_tls(rfile)
     line = rfile.readline(MAX_LINE + 1)
+    size = len(line)
     while line in (b"\r\n", b"\n"):  # RFC 9112 2.2: ignore leading empty lines
+        if size > MAX_HEAD:
+            raise BadRequestLine(400, "no request line, only empty lines")
         line = rfile.readline(MAX_LINE + 1)
+        size += len(line)
     if not line:
         return None
-    parts = [p.decode("latin-1") for p in line.split()]
-    seen_method = parts[0] if parts else ""
-    seen_target = parts[1] if len(parts) > 1 else ""
-    if len(line) > MAX_LINE:
-        raise BadRequestLine(414, "request line too long", seen_method, seen_target)
-    if len(parts) != 3:
-        raise BadRequestLine(400, f"malformed request line {line[:80]!r}", seen_method, seen_target)
-    method, target, version = parts
-    if version not in ("HTTP/1.1", "HTTP/1.0"):
-        raise BadRequestLine(505, f"unsupported HTTP version {version!r}", method, target)
+    method, target, version = _request_line(line)
     headers: list[tuple[str, str]] = []
     while True:
         h = rfile.readline(MAX_LINE + 1)
+        size += len(h)
         if h in (b"\r\n", b"\n"):
             break
         if not h:
             return None
-        if len(h) > MAX_LINE or len(headers) >= MAX_HEADERS:
+        if len(h) > MAX_LINE or len(headers) >= MAX_HEADERS or size > MAX_HEAD:
             raise BadRequestLine(431, "request header fields too large", method, target)
         name, sep, value = h.decode("latin-1").partition(":")
-        if not sep or not name or name != name.strip():
+        if not sep or not _TOKEN.fullmatch(name):
             raise BadRequestLine(400, f"malformed header line {h[:80]!r}", method, target)
-        headers.append((name, value.strip()))
+        value = value.strip(" \t\r\n")
+        if _CTL.search(value):
+            raise BadRequestLine(
+                400, f"control character in the value of header {name[:80]!r}", method, target
+            )
+        headers.append((name, value))
     return method, target, version, headers
+
+
+def _request_line(line: bytes) -> tuple[str, str, str]:
+    """``method SP target SP version`` exactly (RFC 9112 3), or :class:`BadRequestLine`."""
+    text = line.decode("latin-1")
+    text = text[:-2] if text.endswith("\r\n") else text.rstrip("\n")
+    parts = text.split(" ")
+    seen_method = parts[0]
+    seen_target = parts[1] if len(parts) > 1 else ""
+    if len(line) > MAX_LINE:
+        raise BadRequestLine(414, "request line too long", seen_method, seen_target)
+    if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]):
+        raise BadRequestLine(400, f"malformed request line {line[:80]!r}", seen_method, seen_target)
+    method, target, version = parts
+    if not (target.startswith("/") or target.startswith(("http://", "https://"))
+            or (target == "*" and method == "OPTIONS")) or _CTL.search(target):  # fmt: skip
+        raise BadRequestLine(400, f"malformed request target {target[:80]!r}", method, target)
+    if _VERSION.fullmatch(version) is None:
+        raise BadRequestLine(400, f"malformed HTTP version {version[:20]!r}", method, target)
+    if version not in ("HTTP/1.1", "HTTP/1.0"):
+        raise BadRequestLine(505, f"unsupported HTTP version {version!r}", method, target)
+    return method, target, version
 
 
 def _refuse_tls(rfile: io.BufferedIOBase) -> None:

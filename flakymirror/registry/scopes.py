@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from ..oci.reference import validate_repository
+
 __all__ = ["ALL_ACTIONS", "ANONYMOUS", "Identity", "Policy", "Scope", "error_detail"]
 
 ALL_ACTIONS = frozenset({"pull", "push", "delete", "*"})
@@ -27,12 +29,17 @@ class Scope:
 
     @classmethod
     def parse(cls, text: str) -> Scope:
-        """Split the type at the first ``:`` and the actions at the last (names may hold a port)."""
+        """Split the type at the first ``:`` and the actions at the last (names may hold a port).
+
+        A ``repository`` name must be one the API accepts (``InvalidReferenceError``, a
+        ``ValueError``, names what breaks the grammar: ``public/../team-a/app`` does)."""
         rtype, sep1, rest = text.partition(":")
         name, sep2, actions = rest.rpartition(":")
         if not (sep1 and sep2 and rtype and name):
             raise ValueError(f"invalid scope {text!r}: expected '<type>:<name>:<actions>'")
         rtype = rtype.split("(", 1)[0]  # repository(plugin) == repository
+        if rtype == "repository":  # the API's own grammar: no grant for a name it would refuse
+            validate_repository(name)
         return cls(rtype, name, tuple(a for a in actions.split(",") if a))
 
     def __str__(self) -> str:

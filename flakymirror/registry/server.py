@@ -27,6 +27,7 @@ from there and are gone warn for one release (see :mod:`.server_deprecated`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import selectors
 import socket
@@ -40,7 +41,9 @@ from types import TracebackType
 from typing import Any, Self
 
 from .._deprecated import aliases
+from .admission import DEFAULT_LIMITS, Deadlines, Limits, monotonic
 from .http11 import CloseConnection, Connection, LogEntry, RejectedRequest, http_date
+from .own_url import LOCAL_ADDRESS, url_host
 from .refusal import REFUSED, refusal_app
 from .server_deprecated import deprecated_member
 from .server_handle import ServerHandle
@@ -97,6 +100,7 @@ class Server:
         log_size: int = 1000,
         join_timeout: float = 5.0,
         date_clock: Callable[[], float] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         #: The WSGI app served.
         self.app = app
@@ -112,6 +116,10 @@ class Server:
         self.log_size = log_size
         #: Seconds :meth:`stop` waits for each thread before reporting it through :meth:`check`.
         self.join_timeout = join_timeout
+        #: Head-read timeouts, the connection cap, the EMFILE back-off (:mod:`.admission`).
+        self.limits = limits if limits is not None else DEFAULT_LIMITS
+        self._deadlines = Deadlines()
+        self._wake_at = math.inf  # when the accept thread wakes up unless woken earlier
         #: Exceptions raised by the app, a hook or the gateway, oldest first (see :meth:`check`).
         self.handler_errors: list[Exception] = []
         #: The last ``log_size`` requests answered, oldest first.
@@ -212,25 +220,69 @@ class Server:
         self._accept_thread.start()
 
     def _accept_loop(self) -> None:
-        """Wait for a client or the wake-up byte, never poll."""
+        """Accept clients while under the connection cap, cut off connections past their head
+        deadline, and sleep until a client, a deadline or a wake-up byte: never poll."""
         assert self._listener is not None and self._wake_r is not None
         listener, wake = self._listener, self._wake_r
+        paused_until = 0.0  # out of file descriptors: no accept() before then
         with selectors.DefaultSelector() as sel:
-            sel.register(listener, selectors.EVENT_READ)
             sel.register(wake, selectors.EVENT_READ)
+            listening = False
             while not self.stopping.is_set():
-                for key, _ in sel.select():
+                now = monotonic()
+                for cid in self._deadlines.due(now):
+                    self._cut_off(cid)
+                want = now >= paused_until and self.active_connections() < self.limits.max_connections
+                if want != listening:
+                    if want:
+                        sel.register(listener, selectors.EVENT_READ)
+                    else:
+                        sel.unregister(listener)
+                    listening = want
+                wake_at = min(self._deadlines.next_at() or math.inf,
+                              paused_until if now < paused_until else math.inf)  # fmt: skip
+                self._wake_at = wake_at
+                events = sel.select(None if wake_at == math.inf else max(0.0, wake_at - now))
+                for key, _ in events:
                     if key.fileobj is wake:
-                        return
-                    self._accept(listener)
+                        with contextlib.suppress(OSError):
+                            wake.recv(4096)
+                    elif not self._accept(listener):
+                        paused_until = monotonic() + self.limits.accept_backoff
 
-    def _accept(self, listener: socket.socket) -> None:
+    def _wake(self) -> None:
+        """Have the accept thread look at its deadlines and the connection count again."""
+        w = self._wake_w
+        if w is not None:
+            with contextlib.suppress(OSError):
+                w.send(b"w")
+
+    def _arm(self, cid: int, first: bool | None) -> None:
+        """A connection starts (``first`` True/False) or ends (None) reading a request head."""
+        if first is None:
+            self._deadlines.disarm(cid)
+            return
+        limits = self.limits
+        when = self._deadlines.arm(cid, limits.header_timeout if first else limits.idle_timeout)
+        if when < self._wake_at:  # rare: the accept thread sleeps past this deadline
+            self._wake()
+
+    def _cut_off(self, cid: int) -> None:
+        """A head that did not arrive in time: end the connection (its blocked read returns)."""
+        with self._lock:
+            sock = self._conns.get(cid)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def _accept(self, listener: socket.socket) -> bool:
+        """Accept one client; False when the process is out of file descriptors."""
         try:
             sock, addr = listener.accept()
         except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            return
+            return True
+        except OSError as exc:
+            return exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
         sock.setblocking(True)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
@@ -254,6 +306,7 @@ class Server:
             thread.start()
         else:
             self._serve_connection(cid, sock, addr)
+        return True
 
     def _serve_connection(self, cid: int, sock: socket.socket, addr: Any) -> None:
         try:
@@ -271,6 +324,8 @@ class Server:
             environ = self._base_environ.copy()
             environ["REMOTE_ADDR"] = addr[0]
             environ["REMOTE_PORT"] = str(addr[1])
+            with contextlib.suppress(OSError):  # a connection already reset has no address
+                environ[LOCAL_ADDRESS] = sock.getsockname()[:2]
             environ["werkzeug.socket"] = sock
             Connection(
                 sock,
@@ -281,10 +336,15 @@ class Server:
                 on_reject=self._rejected,
                 refusal_app=self.refusal_app,
                 date=self.http_date,
+                arm=lambda first: self._arm(cid, first),
             ).serve()
         finally:
+            self._deadlines.disarm(cid)
             with self._lock:
                 self._conns.pop(cid, None)
+                was_full = len(self._conns) + 1 >= self.limits.max_connections
+            if was_full:
+                self._wake()  # the accept thread may take the next waiting client
 
     def _record_error(self, exc: BaseException) -> None:
         if isinstance(exc, Exception):
@@ -380,12 +440,6 @@ class Server:
         """
         if self.handler_errors:
             raise self.handler_errors.pop(0)
-
-
-def url_host(host: str) -> str:
-    """``host`` as it goes in a URL: an IPv6 address in brackets (``[::1]``), others as given."""
-    bare = host.strip("[]")
-    return f"[{bare}]" if ":" in bare else host
 
 
 __getattr__ = aliases(__name__, {"HTTPServerError": ServerStateError})

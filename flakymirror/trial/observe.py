@@ -153,7 +153,7 @@ def _from_journal(entry: Any, t0: float) -> Seen:
         fault=entry.fault,
         sync=entry.sync,
         outcome=entry.outcome,
-        reason=entry.reason,
+        reason=entry.reason if entry.limit is None else f"harness limit: {entry.limit}",
     )
 
 

@@ -90,8 +90,9 @@ def judge(
     """The verdict of one external client run.
 
     ``hung`` when it was killed at the timeout; ``failed-loud`` for a non-zero exit;
-    ``harness-error`` when the journal dropped entries (the evidence is incomplete) or the
-    program could not be started at all. An exit 0 is ``survived`` only on positive evidence:
+    ``harness-error`` when the journal dropped entries (the evidence is incomplete), the
+    harness refused a request on one of its own caps (outcome ``"limit"``), or the program
+    could not be started at all. An exit 0 is ``survived`` only on positive evidence:
     what the client holds is the target image (when its output can be read, this wins), or else
     the journal shows a complete manifest as the last one it took and every blob it needs
     delivered whole; otherwise ``failed-silent``.
@@ -104,6 +105,13 @@ def judge(
             HARNESS_ERROR,
             f"the mirror's journal dropped {observations.dropped} entries: the evidence is "
             "incomplete (raise the journal size)",
+        )
+    limited = [s for s in observations.timeline if s.outcome == "limit"]
+    if limited:
+        return Judgement(
+            HARNESS_ERROR,
+            f"the harness refused {len(limited)} requests on its own ({limited[0].reason}): "
+            "the client is not to blame",
         )
     if completed.error is not None:
         return Judgement(HARNESS_ERROR, f"the client could not be started: {completed.error}")

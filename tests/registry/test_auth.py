@@ -45,9 +45,14 @@ def get_token(url: str, scope: str | None, auth=None, **params) -> dict:
 
 
 def test_scope_parsing():
-    s = Scope.parse("repository:127.0.0.1:5000/foo/bar:pull,push")
-    assert (s.type, s.name, s.actions) == ("repository", "127.0.0.1:5000/foo/bar", ("pull", "push"))
-    assert str(s) == "repository:127.0.0.1:5000/foo/bar:pull,push"
+    s = Scope.parse("repository:foo/bar:pull,push")
+    assert (s.type, s.name, s.actions) == ("repository", "foo/bar", ("pull", "push"))
+    assert str(s) == "repository:foo/bar:pull,push"
+    # a repository scope names what the API would accept (issue 10: no grant on a name the API
+    # refuses); a registry host is no part of a repository name
+    with pytest.raises(ValueError, match="invalid repository name"):
+        Scope.parse("repository:127.0.0.1:5000/foo/bar:pull,push")
+    assert Scope.parse("registry:catalog:*").name == "catalog"
     assert Scope.parse("repository(plugin):x:pull").type == "repository"
     with pytest.raises(ValueError, match="invalid scope"):
         Scope.parse("nonsense")

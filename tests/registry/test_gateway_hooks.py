@@ -87,7 +87,7 @@ CASES = [
     (b"NONSENSE\r\n\r\n", 400, "Bad Request", "NONSENSE", "", "malformed request line"),
     (b"GET /v2/ HTTP/2.0\r\n\r\n", 505, "HTTP Version Not Supported", "GET", "/v2/", "version"),
     (
-        b"PUT /v2/a/blobs/x HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
+        b"PUT /v2/a/blobs/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n",
         400,
         "Bad Request",
         "PUT",
@@ -95,7 +95,7 @@ CASES = [
         "bad Content-Length",
     ),
     (
-        b"PUT /up HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        b"PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
         400,
         "Bad Request",
         "PUT",
@@ -112,7 +112,7 @@ CASES = [
         "header fields too large",
     ),
     (
-        b"POST /te HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"POST /te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
         501,
         "Not Implemented",
         "POST",
@@ -195,7 +195,7 @@ def test_requests_the_app_answered_do_not_reach_on_reject():
 def test_on_reject_is_none_by_default_and_rejections_are_still_logged():
     with Server(hello) as srv:
         assert srv.on_reject is None and srv.date_clock is None
-        raw(srv, b"GET / HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\n")
+        raw(srv, b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\n")
         assert [e.status for e in srv.log] == [400]
         srv.check()
 
@@ -216,7 +216,7 @@ def test_on_reject_is_none_by_default_and_rejections_are_still_logged():
 )
 def test_odd_content_length_values_get_400_and_the_thread_survives(value):
     with Server(echo_length) as srv:
-        out = raw(srv, b"POST / HTTP/1.1\r\nContent-Length: " + value + b"\r\n\r\nabcde")
+        out = raw(srv, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " + value + b"\r\n\r\nabcde")
         assert status_line(out) == b"HTTP/1.1 400 Bad Request"
         assert b"bad Content-Length" in out
         assert requests.get(srv.url).status_code == 200
@@ -229,7 +229,7 @@ def test_identical_duplicate_content_lengths_are_one_value():
             b"Content-Length: 3\r\nContent-Length: 3\r\n",
             b"Content-Length: 3, 3\r\n",
         ):
-            out = raw(srv, b"POST / HTTP/1.1\r\nConnection: close\r\n" + headers + b"\r\nabc")
+            out = raw(srv, b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + b"\r\nabc")
             assert status_line(out) == b"HTTP/1.1 200 OK"
             assert json.loads(out.split(b"\r\n\r\n", 1)[1]) == {"length": "3", "body": "abc"}
         srv.check()
@@ -237,7 +237,7 @@ def test_identical_duplicate_content_lengths_are_one_value():
 
 def test_conflicting_content_lengths_are_refused_not_last_wins():
     with Server(echo_length) as srv:
-        out = raw(srv, b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 3\r\n\r\nabcde")
+        out = raw(srv, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 3\r\n\r\nabcde")
         assert status_line(out) == b"HTTP/1.1 400 Bad Request"
         assert b"conflicting Content-Length values 5 and 3" in out
         srv.check()

@@ -252,7 +252,7 @@ def test_head_has_no_body_and_expect_continue():
         (b"GET / HTTP/2.0\r\n\r\n", b"505"),
         (b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n", b"400"),
         (b"GET / HTTP/1.1\r\nbad header line\r\n\r\n", b"400"),
-        (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", b"501"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", b"501"),
         (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", b"414"),
     ],
 )

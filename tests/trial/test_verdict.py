@@ -31,7 +31,7 @@ def entry(seq, method, path, kind, ref, status=200, *, bytes_sent=0, digest=None
         seq=seq, wall_time=T0 + seq / 10, method=method, path=path, query="", kind=kind,
         repo="lib/app", reference=ref, status=status, bytes_sent=bytes_sent, offset=offset,
         digest=digest, media_type=media_type, damage=list(damage), fault=None, sync=sync,
-        outcome="ok", reason=None,
+        outcome="ok", reason=None, limit=None,
     )  # fmt: skip
 
 
@@ -129,6 +129,17 @@ def test_exit_0_without_any_request_is_failed_silent():
 def test_a_journal_that_dropped_entries_is_a_harness_error():
     obs = observe(complete_pull(), None, TARGET, t0=T0, dropped=3)
     assert judge(ok(), obs, NOTHING, TARGET).verdict == HARNESS_ERROR
+
+
+def test_a_request_the_harness_refused_on_its_own_cap_is_a_harness_error():
+    entries = complete_pull()
+    entries[0].outcome, entries[0].status, entries[0].limit = "limit", 503, "tokens"
+    obs = observe(entries, None, TARGET, t0=T0)
+    full = Content(readable=True, manifest=TARGET.manifest, layers=TARGET.layers, verified=True)
+    j = judge(ok(), obs, full, TARGET)  # even though the client ended up with the image
+    assert j.verdict == HARNESS_ERROR
+    assert "refused 1 requests on its own (harness limit: tokens)" in j.reason
+    assert "harness limit: tokens" in obs.timeline[0].line()
 
 
 def test_content_wins_where_it_can_be_read():

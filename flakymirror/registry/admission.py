@@ -1,0 +1,109 @@
+"""What one client may cost the server: :class:`Limits` (a value you can print and compare)
+and :class:`Deadlines`, the head-read deadlines the accept thread enforces.
+
+Socket timeouts run on wall time, the one exception to "the mirror has one clock": a slow
+client holds a real thread and a real socket whatever the mirror's clock says.
+
+* A new connection must send its first request head, complete, within ``header_timeout``
+  seconds; a kept-alive connection its next one within ``idle_timeout`` of the previous
+  answer. The deadline covers the whole head, so a client that trickles one byte at a time
+  (slowloris) is cut off as surely as a silent one. Once a head is read the app runs without a
+  deadline (a stall is a fault the harness injects on purpose).
+* At most ``max_connections`` connections are served at once; more wait in the listen backlog
+  (the accept thread stops accepting until one closes: it never spins).
+* When the process runs out of file descriptors (``EMFILE``), the accept thread stops
+  accepting for ``accept_backoff`` seconds instead of retrying at once.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_LIMITS", "Deadlines", "Limits", "monotonic"]
+
+
+class _Real:
+    # A class attribute: freezegun (VirtualClock.patch) re-points module-level names that are
+    # the real time functions, and a frozen monotonic clock would cut every connection off.
+    monotonic = staticmethod(time.monotonic)
+
+
+def monotonic() -> float:
+    """Real monotonic seconds, even while time is frozen for a client under test."""
+    return _Real.monotonic()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The server's per-client bounds (see the module docstring); seconds are wall time."""
+
+    header_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    max_connections: int = 512
+    accept_backoff: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("header_timeout", "idle_timeout", "accept_backoff"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"Limits.{name} must be a number of seconds, got {value!r}")
+            if not (0 < value < math.inf):
+                raise ValueError(f"Limits.{name} must be above 0 and finite, got {value!r}")
+        n = self.max_connections
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"Limits.max_connections must be an integer >= 1, got {n!r}")
+
+
+#: The limits a server has unless given others.
+DEFAULT_LIMITS = Limits()
+
+
+class Deadlines:
+    """When each connection's head must be read by, earliest first; thread-safe.
+
+    :meth:`arm` and :meth:`disarm` are called by connection threads around each head read;
+    :meth:`due` by the accept thread, which sleeps until :meth:`next_at`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._when: dict[int, float] = {}
+        self._heap: list[tuple[float, int]] = []
+
+    def arm(self, cid: int, seconds: float) -> float:
+        """Connection ``cid`` must have its head read within ``seconds``; returns the moment
+        (``time.monotonic()``)."""
+        when = monotonic() + seconds
+        with self._lock:
+            self._when[cid] = when
+            heapq.heappush(self._heap, (when, cid))
+        return when
+
+    def disarm(self, cid: int) -> None:
+        """The head is read (or the connection is gone): no deadline for ``cid``."""
+        with self._lock:
+            self._when.pop(cid, None)
+
+    def due(self, now: float) -> list[int]:
+        """The connections whose deadline has passed (each reported once)."""
+        out = []
+        with self._lock:
+            heap = self._heap
+            while heap and heap[0][0] <= now:
+                when, cid = heapq.heappop(heap)
+                if self._when.get(cid) == when:  # not re-armed or disarmed since
+                    del self._when[cid]
+                    out.append(cid)
+        return out
+
+    def next_at(self) -> float | None:
+        """The earliest armed deadline, or None."""
+        with self._lock:
+            heap = self._heap
+            while heap and self._when.get(heap[0][1]) != heap[0][0]:
+                heapq.heappop(heap)  # stale: disarmed or re-armed
+            return heap[0][0] if heap else None
