@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from flakymirror.mirror.clock import RealClock, VirtualClock
+from flakymirror.mirror.control_guard import is_loopback
 from flakymirror.mirror.faults import rules_from_dict
 from flakymirror.mirror.forms import FormError
 from flakymirror.mirror.plans import plans_from_dict
@@ -109,6 +110,11 @@ def add_serve_arguments(p: argparse.ArgumentParser, *, mirror_content: bool = Tr
         help="serve the control API on its own 127.0.0.1 listener (0: any free port), so the "
         "mirror's listener can be taken down (PUT /_flakymirror/listener)",
     )  # fmt: skip
+    p.add_argument(
+        "--control-token", metavar="TOKEN",
+        help="every control request must send it as X-Flakymirror-Token (needed, or "
+        "--control-port, with a --host that is not loopback)",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,7 @@ class ServeSettings:
     user: str | None = None
     password: str | None = None
     token_ttl: float | None = None
+    control_token: str | None = None
 
     def make_auth(self, clock: Any = None) -> Any:
         """The mirror's ``BasicAuth``/``BearerAuth`` (None: anonymous); a bearer token's
@@ -183,7 +190,18 @@ def check_serve_arguments(args: argparse.Namespace) -> ServeSettings:
             raise FormError(
                 "--token-ttl", f"must be > 0 seconds (and at most ten years), got {ttl}"
             )
+    token = args.control_token
+    if token is not None and not token:
+        raise FormError("--control-token", "must not be empty")
+    if not is_loopback(args.host) and token is None and control_port is None:
+        raise FormError(
+            "--host",
+            f"{args.host} is reachable from other machines, and so would be the control API "
+            "that arms faults: give --control-token TOKEN, or --control-port N (the control "
+            "API then listens on 127.0.0.1 only)",
+        )
     return ServeSettings(
+        control_token=token,
         host=args.host,
         port=args.port,
         tls=bool(args.tls),
@@ -239,6 +257,7 @@ def mirror_from_args(args: argparse.Namespace) -> Any:
             credentials=credentials,
             tls=settings.tls,
             control_port=settings.control_port,
+            control_token=settings.control_token,
         )
     except ImportError as exc:
         raise FormError("--tls", str(exc)) from None
@@ -301,6 +320,7 @@ def serve_command(
     except FormError as exc:
         print(f"flakymirror serve: {exc}", file=err)
         return EXIT_BAD_INPUT
+    warn_if_exposed(args.host, err)
     try:
         if args.upstream is None:
             _seed(mirror)
@@ -317,6 +337,16 @@ def serve_command(
         return run_mirror(mirror, images=images, out=out, stop=stop)
     finally:
         mirror.close()
+
+
+def warn_if_exposed(host: str, err: TextIO) -> None:
+    """The warning ``serve`` prints when it listens where other machines may reach it."""
+    if not is_loopback(host):
+        print(
+            f"flakymirror serve: warning: listening on {host}: other machines can reach this "
+            "mirror (a test harness, with no protection of its registry content)",
+            file=err,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
+from flakymirror.mirror.control_guard import check_sender, check_write
 from flakymirror.mirror.faults import rules_from_dict
 from flakymirror.mirror.forms import MAX_SECONDS, Form, FormError, one_of
 from flakymirror.mirror.journal import JournalQueryError
@@ -144,8 +145,10 @@ class ControlAPI:
     """WSGI callable for the control endpoints of ``mirror`` (under ``/_flakymirror/``);
     :meth:`register` adds endpoints."""
 
-    def __init__(self, mirror: FlakyMirror) -> None:
+    def __init__(self, mirror: FlakyMirror, *, token: str | None = None) -> None:
         self.mirror = mirror
+        #: When set, every control request must carry it (see :mod:`.control_guard`).
+        self.token = token
         self.routes: dict[str, dict[str, Handler]] = {
             "state": {"GET": self.get_state},
             "plan": {"GET": self.get_plan, "PUT": self.put_plan, "POST": self.put_plan},
@@ -198,6 +201,9 @@ class ControlAPI:
             problem = query_problem(request.query_string)
             if problem is not None:
                 raise ControlError("query", problem, 400)
+            refused = check_sender(environ, self.token)
+            if refused is not None:
+                raise ControlError(*refused)
             handlers = self.routes.get(name) if name is not None else None
             if handlers is None:
                 raise ControlError(
@@ -214,6 +220,9 @@ class ControlAPI:
                     f"(allowed: {', '.join(handlers)})",
                     405,
                 )
+            refused = check_write(request.method, name or "", request.mimetype)
+            if refused is not None:
+                raise ControlError(*refused)
             response = handler(request)
         except ControlError as exc:
             response = json_response({"error": str(exc), "field": exc.field}, exc.status)

@@ -62,7 +62,9 @@ class FlakyMirror(ServerHandle):
     ``ssl_context``). ``control_port``: serve the control API on a listener of its own, bound
     to 127.0.0.1 (0 = any free port; plain HTTP) at :attr:`control_url`; the main port then
     treats ``/_flakymirror/`` as any other path, and :meth:`take_down` / :meth:`bring_up`
-    can refuse client connections while the control API stays reachable.
+    can refuse client connections while the control API stays reachable. ``control_token``:
+    every control request must carry it as ``X-Flakymirror-Token`` (see
+    :mod:`~flakymirror.mirror.control_guard` for the checks every control request passes).
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class FlakyMirror(ServerHandle):
         ssl_context: SSLContext | None = None,
         tls: bool = False,
         control_port: int | None = None,
+        control_token: str | None = None,
     ) -> None:
         if control_port is not None and (
             isinstance(control_port, bool)
@@ -121,7 +124,7 @@ class FlakyMirror(ServerHandle):
         self._journal_size = journal_size
         self._strict_accept = strict_accept
         core = self._build_core(reader, clock)
-        self.control = ControlAPI(self)
+        self.control = ControlAPI(self, token=control_token)
         self.control_server: Server | None = None
         self._taken_down = False
         if control_port is not None:

@@ -34,7 +34,8 @@ class StageOptions:
     ``clock``: ``"real"`` (what external clients meet) or ``"virtual"`` (the reference
     client's). ``time_scale``: every time in the scenario is divided by it. ``tls``: the mirror
     serves HTTPS with a generated CA. ``control_port``: the control API on its own loopback
-    listener (needed to take the mirror down while it stays reachable). ``allow_origin_url``:
+    listener (needed to take the mirror down while it stays reachable); ``control_token``: the
+    token every control request must carry. ``allow_origin_url``:
     whether ``[origin] url`` may point the stage at a registry (only the command line may).
     ``max_image_bytes``: a cap on the layer bytes the scenario's images may total (None: none).
     """
@@ -45,6 +46,7 @@ class StageOptions:
     host: str = "127.0.0.1"
     port: int = 0
     control_port: int | None = None
+    control_token: str | None = None
     journal_size: int = 10000
     allow_origin_url: bool = True
     max_image_bytes: int | None = None
@@ -134,6 +136,7 @@ class Stage:
                 journal_size=self.scenario.mirror.journal_size or o.journal_size,
                 tls=o.tls,
                 control_port=o.control_port,
+                control_token=o.control_token,
             )
             self.mirror.start()
             self._apply(self.scenario)

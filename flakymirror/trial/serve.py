@@ -183,11 +183,13 @@ def serve_command(
                 host=settings.host,
                 port=settings.port,
                 control_port=settings.control_port,
+                control_token=settings.control_token,
             ),
         )
     except (FormError, ScenarioError, ValueError) as exc:
         print(f"flakymirror serve: {exc}", file=err)
         return EXIT_BAD_INPUT
+    mirror_commands.warn_if_exposed(settings.host, err)
     folder = Path(tempfile.mkdtemp(prefix="flakymirror-serve-"))
     try:
         try:

@@ -33,8 +33,14 @@ def get_manifest(
 def control_api(
     mirror: FlakyMirror, method: str, path: str, *, timeout: float = 10, **kw: Any
 ) -> requests.Response:
-    """A request to the mirror's control API under ``/_flakymirror/``."""
-    return requests.request(method, f"{mirror.url}/_flakymirror/{path}", timeout=timeout, **kw)
+    """A request to the mirror's control API under ``/_flakymirror/``; a write says
+    ``Content-Type: application/json`` unless the caller gives another."""
+    headers = dict(kw.pop("headers", None) or {})
+    if method.upper() not in ("GET", "HEAD"):
+        headers.setdefault("Content-Type", "application/json")
+    return requests.request(
+        method, f"{mirror.url}/_flakymirror/{path}", timeout=timeout, headers=headers, **kw
+    )
 
 
 def get_blob(

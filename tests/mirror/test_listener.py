@@ -126,7 +126,10 @@ def test_bring_up_on_a_port_someone_took_is_a_clear_error(split):
 
 def test_reset_brings_a_taken_down_listener_back(split):
     split.take_down()
-    requests.post(f"{split.control_url}/_flakymirror/reset", timeout=5).raise_for_status()
+    requests.post(
+        f"{split.control_url}/_flakymirror/reset", json=None, timeout=5,
+        headers={"Content-Type": "application/json"},
+    ).raise_for_status()  # fmt: skip
     assert split.is_up and requests.get(f"{split.url}/v2/", timeout=5).status_code == 200
 
 
