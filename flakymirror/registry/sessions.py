@@ -1,26 +1,69 @@
-"""Blob upload sessions: one spool per session, hashed as it grows."""
+"""Blob upload sessions: one spool per session, hashed as it grows, and bounded.
+
+What uploads may cost is a value, :class:`UploadLimits`: a session idle for ``idle_ttl``
+seconds (wall time, like the server's socket timeouts) expires and its spool is deleted; a
+session may hold ``max_session_bytes`` (more is ``413 SIZE_INVALID``) and all live sessions
+together ``max_total_bytes`` (more is ``403 DENIED``, the harness's own limit, journaled as
+such); a session keeps at most ``memory_bytes`` in memory, the rest goes to its spool file.
+"""
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from ..oci.digest import Digest, Hasher
+from .admission import monotonic
+from .errors import RegistryError
 from .spool import Spool
 
-__all__ = ["Upload", "UploadTable"]
+__all__ = ["DEFAULT_UPLOAD_LIMITS", "Upload", "UploadLimits", "UploadTable"]
+
+GiB = 1 << 30
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """Bounds on upload sessions (see the module docstring)."""
+
+    idle_ttl: float = 600.0
+    max_session_bytes: int = 16 * GiB
+    max_total_bytes: int = 64 * GiB
+    memory_bytes: int = 256 * 1024
+
+    def __post_init__(self) -> None:
+        if not 0 < self.idle_ttl < float("inf"):
+            raise ValueError(
+                f"UploadLimits.idle_ttl must be above 0 and finite, got {self.idle_ttl!r}"
+            )
+        for name in ("max_session_bytes", "max_total_bytes", "memory_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"UploadLimits.{name} must be an integer >= 0, got {value!r}")
+
+
+#: The upload limits a store has unless given others.
+DEFAULT_UPLOAD_LIMITS = UploadLimits()
 
 
 class Upload:
     """One upload session: ``repo``, ``uuid``, the bytes so far and a running sha256."""
 
     def __init__(
-        self, repo: str, directory: str | Callable[[], str], algorithm: str = "sha256"
+        self,
+        repo: str,
+        directory: str | Callable[[], str],
+        algorithm: str = "sha256",
+        table: UploadTable | None = None,
     ) -> None:
         self.repo = repo
         self.uuid = str(uuid.uuid4())
-        self.spool = Spool(directory)
+        self._table = table
+        limits = table.limits if table is not None else DEFAULT_UPLOAD_LIMITS
+        self.spool = Spool(directory, limits.memory_bytes)
         self.algorithm = algorithm
         self.lock = threading.RLock()
         self._hasher: Hasher | None = Hasher(algorithm)
@@ -36,7 +79,9 @@ class Upload:
         return f"0-{max(self.size - 1, 0)}"
 
     def write(self, data: bytes) -> None:
-        """Append bytes."""
+        """Append bytes (``RegistryError`` past the session's or the table's byte limit)."""
+        if self._table is not None:
+            self._table.reserve(self, len(data))
         self.spool.write(data)
         if self._hasher is not None:
             self._hasher.update(data)
@@ -51,6 +96,8 @@ class Upload:
     def rollback(self, size: int) -> None:
         """Forget everything after ``size`` bytes (a chunk that did not arrive whole)."""
         if size < self.size:
+            if self._table is not None:
+                self._table.release(self.size - size)
             self.spool.truncate(size)
             self._hasher = None  # recomputed from the spool when needed
 
@@ -67,36 +114,105 @@ class Upload:
 
     def discard(self) -> None:
         """Free the spool."""
+        if self._table is not None and not self.closed:
+            self._table.release(self.size)
         self.closed = True
         self.spool.discard()
 
 
 class UploadTable:
-    """Live sessions by uuid; thread-safe."""
+    """Live sessions by uuid, least recently used first; thread-safe and bounded."""
 
-    def __init__(self, directory: str | Callable[[], str]) -> None:
+    def __init__(
+        self, directory: str | Callable[[], str], limits: UploadLimits | None = None
+    ) -> None:
         self.directory = directory
+        self.limits = limits if limits is not None else DEFAULT_UPLOAD_LIMITS
         self._lock = threading.Lock()
-        self._sessions: dict[str, Upload] = {}
+        self._sessions: OrderedDict[str, Upload] = OrderedDict()
+        self._used: dict[str, float] = {}
+        #: Bytes held by live sessions.
+        self.total_bytes = 0
+        #: Sessions that expired idle (their spools deleted).
+        self.expired = 0
+
+    def _expire(self, now: float) -> list[Upload]:
+        """Drop the sessions idle past the TTL (under the lock); the caller discards them."""
+        gone = []
+        ttl = self.limits.idle_ttl
+        while self._sessions:
+            uid, up = next(iter(self._sessions.items()))
+            if now - self._used[uid] < ttl:
+                break
+            del self._sessions[uid], self._used[uid]
+            gone.append(up)
+        self.expired += len(gone)
+        return gone
+
+    def _discard(self, gone: list[Upload]) -> None:
+        for up in gone:
+            with up.lock:
+                up.discard()
 
     def start(self, repo: str, algorithm: str = "sha256") -> Upload:
-        """Open a new session for ``repo``."""
-        up = Upload(repo, self.directory, algorithm)
+        """Open a new session for ``repo`` (sessions idle past the TTL expire first)."""
+        up = Upload(repo, self.directory, algorithm, table=self)
         with self._lock:
+            gone = self._expire(monotonic())
             self._sessions[up.uuid] = up
+            self._used[up.uuid] = monotonic()
+        self._discard(gone)
         return up
 
     def get(self, repo: str, upload_id: str) -> Upload | None:
-        """The live session ``upload_id`` of ``repo``, or None."""
-        up = self._sessions.get(upload_id)
-        if up is None or up.repo != repo or up.closed:
-            return None
+        """The live session ``upload_id`` of ``repo``, or None (an expired one is gone)."""
+        with self._lock:
+            gone = self._expire(monotonic())
+            up = self._sessions.get(upload_id)
+            if up is not None and up.repo == repo and not up.closed:
+                self._sessions.move_to_end(upload_id)
+                self._used[upload_id] = monotonic()
+            else:
+                up = None
+        self._discard(gone)
         return up
+
+    def reserve(self, up: Upload, n: int) -> None:
+        """Count ``n`` more bytes for ``up``, or refuse them (413 for the session, 403 for
+        the total: nothing is written)."""
+        limits = self.limits
+        if up.size + n > limits.max_session_bytes:
+            raise RegistryError(
+                "SIZE_INVALID",
+                f"upload over {limits.max_session_bytes} bytes, this registry's limit per "
+                "session (UploadLimits.max_session_bytes)",
+                status=413,
+            )
+        with self._lock:
+            if self.total_bytes + n > limits.max_total_bytes:
+                raise RegistryError(
+                    "DENIED",
+                    f"uploads in progress hold {self.total_bytes} bytes; "
+                    f"{limits.max_total_bytes} is this registry's limit "
+                    "(UploadLimits.max_total_bytes)",
+                    limit="uploads",
+                )
+            self.total_bytes += n
+
+    def release(self, n: int) -> None:
+        """Forget ``n`` bytes (a session discarded, committed or rolled back)."""
+        with self._lock:
+            self.total_bytes = max(0, self.total_bytes - n)
 
     def end(self, upload_id: str) -> Upload | None:
         """Remove a session from the table (the caller commits or discards its spool)."""
         with self._lock:
-            return self._sessions.pop(upload_id, None)
+            up = self._sessions.pop(upload_id, None)
+            self._used.pop(upload_id, None)
+            if up is not None:
+                self.total_bytes = max(0, self.total_bytes - up.size)
+                up._table = None  # its bytes are no longer the table's to count
+        return up
 
     def cancel(self, repo: str, upload_id: str) -> bool:
         """Cancel and discard a session; False when it does not exist."""
@@ -105,6 +221,7 @@ class UploadTable:
             if up is None or up.repo != repo:
                 return False
             del self._sessions[upload_id]
+            self._used.pop(upload_id, None)
         with up.lock:
             up.discard()
         return True
@@ -115,6 +232,8 @@ class UploadTable:
     def close(self) -> None:
         """Discard every session."""
         with self._lock:
-            sessions, self._sessions = list(self._sessions.values()), {}
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+            self._used.clear()
         for up in sessions:
             up.discard()
