@@ -17,9 +17,7 @@ client holds a real thread and a real socket whatever the mirror's clock says.
 
 from __future__ import annotations
 
-import heapq
 import math
-import threading
 import time
 from dataclasses import dataclass
 
@@ -63,47 +61,36 @@ DEFAULT_LIMITS = Limits()
 
 
 class Deadlines:
-    """When each connection's head must be read by, earliest first; thread-safe.
+    """When each connection's head must be read by; safe across threads.
 
-    :meth:`arm` and :meth:`disarm` are called by connection threads around each head read;
-    :meth:`due` by the accept thread, which sleeps until :meth:`next_at`.
+    :meth:`arm` and :meth:`disarm` are called by connection threads around every request head,
+    so they are one dict store or pop each (atomic under the GIL, no lock); :meth:`due` and
+    :meth:`next_at` are the accept thread's, which scans the (at most ``max_connections``)
+    entries when it wakes, at the earliest deadline.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._when: dict[int, float] = {}
-        self._heap: list[tuple[float, int]] = []
 
     def arm(self, cid: int, seconds: float) -> float:
         """Connection ``cid`` must have its head read within ``seconds``; returns the moment
-        (``time.monotonic()``)."""
-        when = monotonic() + seconds
-        with self._lock:
-            self._when[cid] = when
-            heapq.heappush(self._heap, (when, cid))
+        (:func:`monotonic`)."""
+        when = self._when[cid] = _Real.monotonic() + seconds
         return when
 
     def disarm(self, cid: int) -> None:
         """The head is read (or the connection is gone): no deadline for ``cid``."""
-        with self._lock:
-            self._when.pop(cid, None)
+        self._when.pop(cid, None)
 
     def due(self, now: float) -> list[int]:
         """The connections whose deadline has passed (each reported once)."""
         out = []
-        with self._lock:
-            heap = self._heap
-            while heap and heap[0][0] <= now:
-                when, cid = heapq.heappop(heap)
-                if self._when.get(cid) == when:  # not re-armed or disarmed since
-                    del self._when[cid]
-                    out.append(cid)
+        for cid, when in list(self._when.items()):
+            if when <= now and self._when.get(cid) == when:  # not re-armed meanwhile
+                self._when.pop(cid, None)
+                out.append(cid)
         return out
 
     def next_at(self) -> float | None:
         """The earliest armed deadline, or None."""
-        with self._lock:
-            heap = self._heap
-            while heap and self._when.get(heap[0][1]) != heap[0][0]:
-                heapq.heappop(heap)  # stale: disarmed or re-armed
-            return heap[0][0] if heap else None
+        return min(list(self._when.values()), default=None)

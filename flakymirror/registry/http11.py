@@ -212,10 +212,7 @@ class Connection:
         keep_alive = version == "HTTP/1.1"
         chunked = False
         length: int | None = None
-        hosts = sum(1 for name, _ in headers if name.lower() == "host")
-        if hosts > 1 or (hosts == 0 and version == "HTTP/1.1"):  # RFC 9112 3.2
-            why = "more than one Host header" if hosts else "no Host header in an HTTP/1.1 request"
-            return self._reject(400, why, method, target)
+        hosts = 0
         for name, value in headers:
             key = name.upper().replace("-", "_")
             if key == "CONTENT_LENGTH":
@@ -249,11 +246,16 @@ class Connection:
                     keep_alive = True
             elif key == "EXPECT" and value.lower() == "100-continue" and version == "HTTP/1.1":
                 self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
+            elif key == "HOST":
+                hosts += 1
             hkey = "HTTP_" + key
             if hkey in environ:
                 environ[hkey] += ", " + value
             else:
                 environ[hkey] = value
+        if hosts != 1 and (hosts or version == "HTTP/1.1"):  # RFC 9112 3.2
+            why = "more than one Host header" if hosts else "no Host header in an HTTP/1.1 request"
+            return self._reject(400, why, method, target)
         if chunked:
             body: BodyReader | ChunkedReader = ChunkedReader(self.rfile)
             if environ.pop("CONTENT_LENGTH", None) is not None:

@@ -58,6 +58,11 @@ MAX_LENGTH_DIGITS = 19
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VERSION = re.compile(r"HTTP/[0-9]\.[0-9]")
 _CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_LINE_CTL = re.compile(r"[\x00-\x1f\x7f]")  # a request line holds no control byte, not even HTAB
+# the common cases skip the regular expressions (the manifest GET hot path)
+_METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"})
+_NAMES = frozenset({"Host", "Accept", "User-Agent", "Connection", "Content-Type",
+                    "Content-Length", "Accept-Encoding", "Authorization", "Range"})  # fmt: skip
 
 #: ``(method, target, version, headers)`` as read off the wire.
 RequestHead = tuple[str, str, str, list[tuple[str, str]]]
@@ -119,10 +124,10 @@ def read_head(rfile: io.BufferedIOBase, *, first: bool = True) -> RequestHead | 
         if len(h) > MAX_LINE or len(headers) >= MAX_HEADERS or size > MAX_HEAD:
             raise BadRequestLine(431, "request header fields too large", method, target)
         name, sep, value = h.decode("latin-1").partition(":")
-        if not sep or not _TOKEN.fullmatch(name):
+        if not sep or (name not in _NAMES and not _TOKEN.fullmatch(name)):
             raise BadRequestLine(400, f"malformed header line {h[:80]!r}", method, target)
         value = value.strip(" \t\r\n")
-        if _CTL.search(value):
+        if not value.isprintable() and _CTL.search(value):
             raise BadRequestLine(
                 400, f"control character in the value of header {name[:80]!r}", method, target
             )
@@ -139,15 +144,16 @@ def _request_line(line: bytes) -> tuple[str, str, str]:
     seen_target = parts[1] if len(parts) > 1 else ""
     if len(line) > MAX_LINE:
         raise BadRequestLine(414, "request line too long", seen_method, seen_target)
-    if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]):
+    if len(parts) != 3 or (parts[0] not in _METHODS and not _TOKEN.fullmatch(parts[0])):
         raise BadRequestLine(400, f"malformed request line {line[:80]!r}", seen_method, seen_target)
     method, target, version = parts
-    if not (target.startswith("/") or target.startswith(("http://", "https://"))
-            or (target == "*" and method == "OPTIONS")) or _CTL.search(target):  # fmt: skip
+    if not (target[:1] == "/" or target.startswith(("http://", "https://"))
+            or (target == "*" and method == "OPTIONS")) or (
+                not target.isprintable() and _LINE_CTL.search(target)):  # fmt: skip
         raise BadRequestLine(400, f"malformed request target {target[:80]!r}", method, target)
-    if _VERSION.fullmatch(version) is None:
-        raise BadRequestLine(400, f"malformed HTTP version {version[:20]!r}", method, target)
     if version not in ("HTTP/1.1", "HTTP/1.0"):
+        if _VERSION.fullmatch(version) is None:
+            raise BadRequestLine(400, f"malformed HTTP version {version[:20]!r}", method, target)
         raise BadRequestLine(505, f"unsupported HTTP version {version!r}", method, target)
     return method, target, version
 

@@ -27,6 +27,7 @@ def server():
         (b"GET /v2/ HTTP/1.1\r\nHost: h\r\nX-A: a\x00b\r\n\r\n", 400, "control character"),
         (b"GET\t/v2/ HTTP/1.1\r\nHost: h\r\n\r\n", 400, "malformed request line"),
         (b"GET /v2/\tHTTP/1.1\r\nHost: h\r\n\r\n", 400, "malformed request line"),
+        (b"GET /v2/\tx HTTP/1.1\r\nHost: h\r\n\r\n", 400, "malformed request target"),
         (b"GET  /v2/ HTTP/1.1\r\nHost: h\r\n\r\n", 400, "malformed request line"),
         (b"GET v2/ HTTP/1.1\r\nHost: h\r\n\r\n", 400, "malformed request target"),
         (b"GET /v2/ garbage\r\nHost: h\r\n\r\n", 400, "malformed HTTP version"),
@@ -34,6 +35,7 @@ def server():
         (b"GET /v2/ HTTP/2.0\r\nHost: h\r\n\r\n", 505, "unsupported HTTP version"),
     ],
     ids=["no-host", "two-hosts", "nul-in-value", "tab-after-method", "tab-before-version",
+         "tab-in-target",
          "two-spaces", "no-leading-slash", "garbage-version", "garbage-line", "http-2"],
 )  # fmt: skip
 def test_a_bad_request_is_400_and_the_connection_closes(server, request_bytes, status, why):
