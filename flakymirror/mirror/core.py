@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from flakymirror.mirror.clock import Clock
 from flakymirror.mirror.faults import FaultRule, Faults
-from flakymirror.mirror.journal import Journal
+from flakymirror.mirror.journal import DEFAULT_JOURNAL_SIZE, Journal
 from flakymirror.mirror.plans import SyncPlan
 from flakymirror.mirror.store import MirrorStore
 from flakymirror.mirror.sync import SyncEngine
@@ -63,7 +63,7 @@ def build_core(
     plans: Sequence[SyncPlan] = (),
     faults: Iterable[FaultRule] = (),
     auth: RegistryAuth | None = None,
-    journal_size: int = 10000,
+    journal_size: int = DEFAULT_JOURNAL_SIZE,
     strict_accept: bool = False,
 ) -> MirrorCore:
     """A clean core reading ``reader``: an empty journal, ``faults`` with fresh counters, no

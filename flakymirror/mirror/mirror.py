@@ -15,7 +15,7 @@ from flakymirror.mirror.clock import Clock, RealClock, elapsed
 from flakymirror.mirror.control import ControlAPI
 from flakymirror.mirror.core import MirrorCore, build_core, on_clock
 from flakymirror.mirror.faults import FaultRule, Faults
-from flakymirror.mirror.journal import Journal
+from flakymirror.mirror.journal import DEFAULT_JOURNAL_SIZE, Journal
 from flakymirror.mirror.plans import SyncPlan, plans_from_dict
 from flakymirror.mirror.store import MirrorStore
 from flakymirror.mirror.sync import SyncEngine
@@ -77,7 +77,7 @@ class FlakyMirror(ServerHandle):
         auth: RegistryAuth | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        journal_size: int = 10000,
+        journal_size: int = DEFAULT_JOURNAL_SIZE,
         credentials: tuple[str, str] | None = None,
         strict_accept: bool = False,
         ssl_context: SSLContext | None = None,

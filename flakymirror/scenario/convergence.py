@@ -21,27 +21,21 @@ __all__ = ["check_incident", "computed", "convergence"]
 _PLAN: KeyPath = ("mirror", "plan")
 
 
-def _unit_sizes(image: Any, partial_index: bool) -> list[list[int]]:
-    """The sizes of the units a plan syncs: an image's layers; an index's children as one list
-    of units (``partial-index``), else each child's layers."""
-    if not hasattr(image, "image_for"):
-        return [[layer.size for layer in image.layers]]
-    children = image.images
-    if partial_index:
-        return [[
-            len(child.manifest_bytes) + child.config_blob.size + sum(x.size for x in child.layers)
-            for child in children
-        ]]  # fmt: skip
-    return [[layer.size for layer in child.layers] for child in children]
-
-
 def _units(image: Any, partial_index: bool) -> list[list[Any]]:
-    """The units a plan syncs, as :func:`_unit_sizes` groups them, without measuring them."""
+    """The units a plan syncs: an image's layers; an index's children as one list of units
+    (``partial-index``), else each child's layers. Nothing is measured."""
     if not hasattr(image, "image_for"):
         return [list(image.layers)]
     if partial_index:
         return [list(image.images)]
     return [list(child.layers) for child in image.images]
+
+
+def _size(unit: Any) -> int:
+    """A unit's bytes: a layer's size, or a whole child image (manifest, config, layers)."""
+    if hasattr(unit, "layers"):
+        return len(unit.manifest_bytes) + unit.config_blob.size + sum(x.size for x in unit.layers)
+    return unit.size
 
 
 def _combine(parts: list[Any]) -> Convergence:
@@ -81,7 +75,9 @@ def computed(scenario: Scenario) -> tuple[Convergence, KeyPath]:
         (plan.settles(len(units)), _PLAN) for units in _units(image, partial)
     ]
     if any(not p.known for p, _ in parts):
-        parts = [(plan.settles(sizes), _PLAN) for sizes in _unit_sizes(image, partial)]
+        parts = [
+            (plan.settles([_size(u) for u in units]), _PLAN) for units in _units(image, partial)
+        ]
     for i, rule in enumerate(scenario.mirror.faults):
         if _touches(rule, spec.repository):
             parts.append((rule.settles(), ("mirror", "faults", i)))

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from flakymirror.mirror.clock import RealClock, VirtualClock
+from flakymirror.mirror.journal import DEFAULT_JOURNAL_SIZE
 from flakymirror.mirror.mirror import FlakyMirror
 from flakymirror.registry.auth import BasicAuth, BearerAuth
 from flakymirror.scenario.checks import check
@@ -36,9 +37,11 @@ _PLACEHOLDER = re.compile(r"\{(host|digest|index_digest|config|layer\d+|diff_id\
 def build_mirror(scenario: Scenario) -> Any:
     """A new (not yet started) FlakyMirror for ``scenario``: its clock and its auth."""
     clock = VirtualClock() if scenario.clock == "virtual" else RealClock()
-    size = scenario.mirror.journal_size
-    extra = {} if size is None else {"journal_size": size}
-    return FlakyMirror(clock=clock, auth=build_auth(scenario.mirror.auth, clock), **extra)
+    return FlakyMirror(
+        clock=clock,
+        auth=build_auth(scenario.mirror.auth, clock),
+        journal_size=scenario.mirror.journal_size or DEFAULT_JOURNAL_SIZE,
+    )
 
 
 def apply_to_mirror(scenario: Scenario, mirror: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from flakymirror.mirror.journal import DEFAULT_JOURNAL_SIZE
 from flakymirror.scenario.errors import ScenarioError
 from flakymirror.scenario.model import AuthSpec, Scenario
 
@@ -47,7 +48,7 @@ class StageOptions:
     port: int = 0
     control_port: int | None = None
     control_token: str | None = None
-    journal_size: int = 10000
+    journal_size: int = DEFAULT_JOURNAL_SIZE
     allow_origin_url: bool = True
     max_image_bytes: int | None = None
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flakymirror.mirror.journal import DEFAULT_JOURNAL_SIZE
 from flakymirror.scenario.convergence import Convergence, convergence
 from flakymirror.scenario.model import Scenario
 from flakymirror.trial.artifacts import serve_line
@@ -42,7 +43,7 @@ class TrialOptions:
     timeout: float = 60.0
     time_scale: float = 1.0
     artifacts: Path | None = None
-    journal_size: int = 10000
+    journal_size: int = DEFAULT_JOURNAL_SIZE
     tls: bool = False
 
 
