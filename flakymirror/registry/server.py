@@ -10,9 +10,9 @@
   :attr:`~Server.handler_errors` and :meth:`~Server.check`, which raises the first exception a
   handler, a hook or the gateway recorded.
 
-The accept loop waits on a selector together with a wake-up socketpair, so ``stop()`` returns
-as soon as the threads are joined; request bodies reach the app as streams. See
-:mod:`flakymirror.registry.http11` for the per-connection loop.
+The accept thread and the table of open connections live in :mod:`.accept`, the connection
+limits in :mod:`.admission`; ``stop()`` returns as soon as the threads are joined. Request
+bodies reach the app as streams; :mod:`flakymirror.registry.http11` is the per-connection loop.
 
 Three hooks serve fault injection: :attr:`Server.date_clock` makes the ``Date`` header follow
 another clock (a mirror's virtual clock), :attr:`Server.on_reject` sees every request
@@ -27,9 +27,7 @@ from there and are gone warn for one release (see :mod:`.server_deprecated`).
 from __future__ import annotations
 
 import contextlib
-import errno
 import math
-import selectors
 import socket
 import sys
 import threading
@@ -41,7 +39,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from .._deprecated import aliases
-from .admission import DEFAULT_LIMITS, Deadlines, Limits, monotonic
+from .accept import Accepted, AcceptLoop
+from .admission import DEFAULT_LIMITS, Limits
 from .http11 import CloseConnection, Connection, LogEntry, RejectedRequest, http_date
 from .own_url import LOCAL_ADDRESS, url_host
 from .refusal import REFUSED, refusal_app
@@ -118,8 +117,6 @@ class Server:
         self.join_timeout = join_timeout
         #: Head-read timeouts, the connection cap, the EMFILE back-off (:mod:`.admission`).
         self.limits = limits if limits is not None else DEFAULT_LIMITS
-        self._deadlines = Deadlines()
-        self._wake_at = math.inf  # when the accept thread wakes up unless woken earlier
         #: Exceptions raised by the app, a hook or the gateway, oldest first (see :meth:`check`).
         self.handler_errors: list[Exception] = []
         #: The last ``log_size`` requests answered, oldest first.
@@ -130,14 +127,7 @@ class Server:
         #: Set when :meth:`stop` begins; stalling handlers wait on it.
         self.stopping = threading.Event()
         self._date_cache: tuple[int, bytes] = (-1, b"")
-        self._accept_thread: threading.Thread | None = None
-        self._listener: socket.socket | None = None
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._conns: dict[int, socket.socket] = {}
-        self._threads: list[threading.Thread] = []
-        self._next_id = 0
+        self._loop: AcceptLoop | None = None
         self._base_environ: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
@@ -185,7 +175,7 @@ class Server:
 
     def is_running(self) -> bool:
         """True between :meth:`start` and :meth:`stop`."""
-        return self._listener is not None
+        return self._loop is not None
 
     def start(self) -> None:
         """Bind, listen and start the accept thread; returns at once."""
@@ -197,7 +187,6 @@ class Server:
         )
         listener.setblocking(False)
         self.port = listener.getsockname()[1]
-        self._wake_r, self._wake_w = socket.socketpair()
         self.stopping.clear()
         self._base_environ = {
             "SCRIPT_NAME": "",
@@ -213,138 +202,46 @@ class Server:
             "flakymirror.stopping": self.stopping,
             "flakymirror.server": self,
         }
-        self._listener = listener
-        self._accept_thread = threading.Thread(
-            target=self._accept_loop, name=f"flakymirror-accept-{self.port}", daemon=True
+        self._loop = AcceptLoop(
+            listener,
+            self._serve_connection,
+            limits=lambda: self.limits,
+            stopping=self.stopping,
+            threaded=self.threaded,
+            name=str(self.port),
         )
-        self._accept_thread.start()
+        self._loop.start()
 
-    def _accept_loop(self) -> None:
-        """Accept clients while under the connection cap, cut off connections past their head
-        deadline, and sleep until a client, a deadline or a wake-up byte: never poll."""
-        assert self._listener is not None and self._wake_r is not None
-        listener, wake = self._listener, self._wake_r
-        paused_until = 0.0  # out of file descriptors: no accept() before then
-        with selectors.DefaultSelector() as sel:
-            sel.register(wake, selectors.EVENT_READ)
-            listening = False
-            while not self.stopping.is_set():
-                now = monotonic()
-                for cid in self._deadlines.due(now):
-                    self._cut_off(cid)
-                want = now >= paused_until and self.active_connections() < self.limits.max_connections
-                if want != listening:
-                    if want:
-                        sel.register(listener, selectors.EVENT_READ)
-                    else:
-                        sel.unregister(listener)
-                    listening = want
-                wake_at = min(self._deadlines.next_at() or math.inf,
-                              paused_until if now < paused_until else math.inf)  # fmt: skip
-                self._wake_at = wake_at
-                events = sel.select(None if wake_at == math.inf else max(0.0, wake_at - now))
-                for key, _ in events:
-                    if key.fileobj is wake:
-                        with contextlib.suppress(OSError):
-                            wake.recv(4096)
-                    elif not self._accept(listener):
-                        paused_until = monotonic() + self.limits.accept_backoff
-
-    def _wake(self) -> None:
-        """Have the accept thread look at its deadlines and the connection count again."""
-        w = self._wake_w
-        if w is not None:
-            with contextlib.suppress(OSError):
-                w.send(b"w")
-
-    def _arm(self, cid: int, first: bool | None) -> None:
-        """A connection starts (``first`` True/False) or ends (None) reading a request head."""
-        if first is None:
-            self._deadlines.disarm(cid)
-            return
-        limits = self.limits
-        when = self._deadlines.arm(cid, limits.header_timeout if first else limits.idle_timeout)
-        if when < self._wake_at:  # rare: the accept thread sleeps past this deadline
-            self._wake()
-
-    def _cut_off(self, cid: int) -> None:
-        """A head that did not arrive in time: end the connection (its blocked read returns)."""
-        with self._lock:
-            sock = self._conns.get(cid)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def _accept(self, listener: socket.socket) -> bool:
-        """Accept one client; False when the process is out of file descriptors."""
-        try:
-            sock, addr = listener.accept()
-        except (BlockingIOError, InterruptedError):
-            return True
-        except OSError as exc:
-            return exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
-        sock.setblocking(True)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._lock:
+    def _serve_connection(self, client: Accepted) -> None:
+        sock = client.sock
+        if self.ssl_context is not None:
+            try:
+                sock = self.ssl_context.wrap_socket(sock, server_side=True)
+            except OSError:
+                sock.close()
+                return
+            client.replace(sock)
             if self.stopping.is_set():
                 sock.close()
                 return
-            cid = self._next_id
-            self._next_id += 1
-            self._conns[cid] = sock
-            if self.threaded:
-                if len(self._threads) >= 64:
-                    self._threads = [t for t in self._threads if t.is_alive()]
-                thread = threading.Thread(
-                    target=self._serve_connection,
-                    args=(cid, sock, addr),
-                    name=f"flakymirror-conn-{self.port}-{cid}",
-                    daemon=True,
-                )
-                self._threads.append(thread)
-        if self.threaded:
-            thread.start()
-        else:
-            self._serve_connection(cid, sock, addr)
-        return True
-
-    def _serve_connection(self, cid: int, sock: socket.socket, addr: Any) -> None:
-        try:
-            if self.ssl_context is not None:
-                try:
-                    sock = self.ssl_context.wrap_socket(sock, server_side=True)
-                except OSError:
-                    sock.close()
-                    return
-                with self._lock:
-                    self._conns[cid] = sock
-                if self.stopping.is_set():
-                    sock.close()
-                    return
-            environ = self._base_environ.copy()
-            environ["REMOTE_ADDR"] = addr[0]
-            environ["REMOTE_PORT"] = str(addr[1])
-            with contextlib.suppress(OSError):  # a connection already reset has no address
-                environ[LOCAL_ADDRESS] = sock.getsockname()[:2]
-            environ["werkzeug.socket"] = sock
-            Connection(
-                sock,
-                self.app,
-                environ,
-                on_error=self._record_error,
-                on_log=self._log,
-                on_reject=self._rejected,
-                refusal_app=self.refusal_app,
-                date=self.http_date,
-                arm=lambda first: self._arm(cid, first),
-            ).serve()
-        finally:
-            self._deadlines.disarm(cid)
-            with self._lock:
-                self._conns.pop(cid, None)
-                was_full = len(self._conns) + 1 >= self.limits.max_connections
-            if was_full:
-                self._wake()  # the accept thread may take the next waiting client
+        addr = client.addr
+        environ = self._base_environ.copy()
+        environ["REMOTE_ADDR"] = addr[0]
+        environ["REMOTE_PORT"] = str(addr[1])
+        with contextlib.suppress(OSError):  # a connection already reset has no address
+            environ[LOCAL_ADDRESS] = sock.getsockname()[:2]
+        environ["werkzeug.socket"] = sock
+        Connection(
+            sock,
+            self.app,
+            environ,
+            on_error=self._record_error,
+            on_log=self._log,
+            on_reject=self._rejected,
+            refusal_app=self.refusal_app,
+            date=self.http_date,
+            arm=client.arm,
+        ).serve()
 
     def _record_error(self, exc: BaseException) -> None:
         if isinstance(exc, Exception):
@@ -386,43 +283,18 @@ class Server:
         if not self.is_running():
             raise ServerStateError("Server is not running")
         self.stopping.set()
-        assert self._wake_w is not None
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
-        self._shutdown_connections()  # also wakes a non-threaded accept loop busy with a client
-        accept = self._accept_thread
-        if accept is not None and accept is not threading.current_thread():
-            accept.join(self.join_timeout)
-        self._shutdown_connections()  # accepted just before the accept loop saw the wake-up
-        with self._lock:
-            threads, self._threads = self._threads, []
-        for thread in threads:
-            if thread is not threading.current_thread():
-                thread.join(self.join_timeout)
-                if thread.is_alive():
-                    self.handler_errors.append(
-                        RuntimeError(
-                            f"{thread.name} did not finish within {self.join_timeout}s of stop()"
-                        )
-                    )
-        for s in (self._listener, self._wake_r, self._wake_w):
-            if s is not None:
-                s.close()
-        self._listener = self._wake_r = self._wake_w = None
-        self._accept_thread = None
-
-    def _shutdown_connections(self) -> None:
-        with self._lock:
-            socks = list(self._conns.values())
-        for sock in socks:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        loop, self._loop = self._loop, None
+        assert loop is not None
+        for name in loop.stop(self.join_timeout):
+            self.handler_errors.append(
+                RuntimeError(f"{name} did not finish within {self.join_timeout}s of stop()")
+            )
 
     # -- what happened -----------------------------------------------------------------------
     def active_connections(self) -> int:
         """How many client connections are open right now."""
-        with self._lock:
-            return len(self._conns)
+        loop = self._loop
+        return 0 if loop is None else loop.count()
 
     def clear_log(self) -> None:
         """Forget the logged requests."""

@@ -69,7 +69,15 @@ def _format_host(server: Server) -> Callable[[str], str]:
 
 
 def _accept_thread(server: Server) -> threading.Thread | None:
-    return server._accept_thread  # noqa: SLF001 - the old public name of this attribute
+    loop = server._loop  # noqa: SLF001 - the old public name of its accept thread
+    return None if loop is None else loop.thread
+
+
+def _thread_target(server: Server) -> Callable[[], None]:
+    loop = server._loop  # noqa: SLF001 - the old public name of what its accept thread runs
+    if loop is None:
+        return server.start
+    return loop._run  # noqa: SLF001
 
 
 #: Old member name → (what to use instead, a function of the server giving the member's value).
@@ -86,7 +94,7 @@ DEPRECATED_MEMBERS: dict[str, tuple[str, Callable[[Server], Any]]] = {
     "format_host": ("flakymirror.registry.server.url_host", _format_host),
     "server": ("is_running() (this attribute was always None)", lambda s: None),
     "server_thread": ("is_running()", _accept_thread),
-    "thread_target": ("start()", lambda s: s._accept_loop),  # noqa: SLF001
+    "thread_target": ("start()", _thread_target),
 }
 
 
