@@ -35,6 +35,7 @@ from flakymirror.mirror.control_guard import is_loopback
 from flakymirror.mirror.faults import rules_from_dict
 from flakymirror.mirror.forms import FormError
 from flakymirror.mirror.plans import plans_from_dict
+from flakymirror.registry.own_url import check_public_url
 
 __all__ = [
     "DEMO_IMAGES",
@@ -115,12 +116,18 @@ def add_serve_arguments(p: argparse.ArgumentParser, *, mirror_content: bool = Tr
         help="every control request must send it as X-Flakymirror-Token (needed, or "
         "--control-port, with a --host that is not loopback)",
     )  # fmt: skip
+    p.add_argument(
+        "--public-url", metavar="URL",
+        help="the URL clients reach the mirror by (http[s]://host[:port], e.g. behind a proxy "
+        "or by a DNS name): the Bearer realm and the Host the control API accepts follow it",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class ServeSettings:
     """The checked ``serve`` options: listening (``host``, ``port``, ``tls``,
-    ``control_port``, ``virtual_clock``) and the mirror's own ``auth`` (``"basic"``,
+    ``control_port``, ``control_token``, ``public_url``, ``virtual_clock``) and the mirror's
+    own ``auth`` (``"basic"``,
     ``"bearer"`` or None) with its ``user``/``password`` and ``token_ttl``."""
 
     host: str = "127.0.0.1"
@@ -133,6 +140,7 @@ class ServeSettings:
     password: str | None = None
     token_ttl: float | None = None
     control_token: str | None = None
+    public_url: str | None = None
 
     def make_auth(self, clock: Any = None) -> Any:
         """The mirror's ``BasicAuth``/``BearerAuth`` (None: anonymous); a bearer token's
@@ -200,8 +208,15 @@ def check_serve_arguments(args: argparse.Namespace) -> ServeSettings:
             "that arms faults: give --control-token TOKEN, or --control-port N (the control "
             "API then listens on 127.0.0.1 only)",
         )
+    public_url = args.public_url
+    if public_url is not None:
+        try:
+            public_url = check_public_url(public_url)
+        except ValueError as exc:
+            raise FormError("--public-url", str(exc)) from None
     return ServeSettings(
         control_token=token,
+        public_url=public_url,
         host=args.host,
         port=args.port,
         tls=bool(args.tls),
@@ -258,6 +273,7 @@ def mirror_from_args(args: argparse.Namespace) -> Any:
             tls=settings.tls,
             control_port=settings.control_port,
             control_token=settings.control_token,
+            public_url=settings.public_url,
         )
     except ImportError as exc:
         raise FormError("--tls", str(exc)) from None
@@ -288,6 +304,8 @@ def run_mirror(
         if first_line is not None:
             print(first_line, file=out, flush=True)
         print(f"flakymirror: mirror serving on {mirror.url}", file=out, flush=True)
+        if mirror.server.public_url is not None:
+            print(f"flakymirror: public URL: {mirror.server.public_url}", file=out)
         print(f"flakymirror: upstream: {mirror.upstream_reader.describe()}", file=out)
         for ref in images:
             print(f"flakymirror:   {ref}", file=out)

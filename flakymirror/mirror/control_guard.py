@@ -5,8 +5,9 @@ A web page the developer has open can send a cross-origin ``text/plain`` POST to
 could arm faults in a mirror a test suite shares. So:
 
 * the ``Host`` header must name this mirror: the address the connection reached, or a loopback
-  name (``localhost``, ``127.0.0.1``, ``[::1]``), with the port it reached (a request without
-  ``Host``, HTTP/1.0, comes from no browser and passes);
+  name (``localhost``, ``127.0.0.1``, ``[::1]``), with the port it reached, or the mirror's
+  public URL (``serve --public-url``) (a request without ``Host``, HTTP/1.0, comes from no
+  browser and passes);
 * every write (any method but GET and HEAD, body-less ones included) says
   ``Content-Type: application/json`` (``application/toml`` too on ``/scenario``): a browser
   cannot send that cross-origin without a preflight the mirror never answers;
@@ -20,7 +21,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flakymirror.registry.own_url import LOCAL_ADDRESS, url_host
+from flakymirror.registry.own_url import LOCAL_ADDRESS, PUBLIC_URL, public_hosts, url_host
 
 __all__ = [
     "LOOPBACK_NAMES",
@@ -48,7 +49,9 @@ def _own_hosts(environ: Mapping[str, Any]) -> set[str]:
     local = environ.get(LOCAL_ADDRESS)
     host, port = local if local else (environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT"))
     names = {*LOOPBACK_NAMES, url_host(str(host))}
-    return {f"{name}:{port}".lower() for name in names}
+    own = {f"{name}:{port}".lower() for name in names}
+    public = environ.get(PUBLIC_URL)
+    return (own | public_hosts(public)) if public else own
 
 
 def check_sender(environ: Mapping[str, Any], token: str | None) -> tuple[str, str, int] | None:
@@ -59,7 +62,8 @@ def check_sender(environ: Mapping[str, Any], token: str | None) -> tuple[str, st
         return (
             "Host",
             f"{host[:100]!r} is not this mirror's address: the control API answers only "
-            "requests addressed to it (a loopback name or the address connected to, with its port)",
+            "requests addressed to it (a loopback name or the address connected to, with its "
+            "port, or its --public-url)",
             403,
         )
     if token is not None:

@@ -65,6 +65,8 @@ class FlakyMirror(ServerHandle):
     can refuse client connections while the control API stays reachable. ``control_token``:
     every control request must carry it as ``X-Flakymirror-Token`` (see
     :mod:`~flakymirror.mirror.control_guard` for the checks every control request passes).
+    ``public_url``: the URL clients know the mirror by (``http://buildbox:5000``); its Bearer
+    ``realm`` and the ``Host`` its control API accepts follow it.
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class FlakyMirror(ServerHandle):
         tls: bool = False,
         control_port: int | None = None,
         control_token: str | None = None,
+        public_url: str | None = None,
     ) -> None:
         if control_port is not None and (
             isinstance(control_port, bool)
@@ -133,7 +136,12 @@ class FlakyMirror(ServerHandle):
         self.app = MirrorApp(core, control=self.control if self.control_server is None else None)
         # one clock: the Date header follows the mirror clock (Retry-After dates do too)
         self.server = Server(
-            self.app, host=host, port=port, ssl_context=ssl_context, date_clock=clock.now
+            self.app,
+            host=host,
+            port=port,
+            ssl_context=ssl_context,
+            date_clock=clock.now,
+            public_url=public_url,
         )
         self.server.refusal_app = self.app.refused
 
@@ -387,6 +395,7 @@ class FlakyMirror(ServerHandle):
         rules, counters = self.faults.rules, self.faults.counters()
         return {
             "url": self.url,
+            "public_url": self.server.public_url,
             "listener": {"up": self.is_up, "url": self.url},
             "control_url": self.control_url,
             "ca_file": self.ca_file,

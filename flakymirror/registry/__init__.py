@@ -78,7 +78,8 @@ class Registry(ServerHandle):
     ``http://127.0.0.1:PORT``, ``.host`` is ``127.0.0.1:PORT`` (for image references).
     ``tls=True`` serves HTTPS with a certificate from a CA generated for this registry
     (``.url`` is ``https://...``; trust ``.ca_file`` or ``.ca_pem``; needs
-    ``flakymirror[tls]``); it cannot be combined with ``ssl_context``.
+    ``flakymirror[tls]``); it cannot be combined with ``ssl_context``. ``public_url``: the
+    URL clients know it by (see :class:`Server`); a Bearer challenge's ``realm`` follows it.
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class Registry(ServerHandle):
         store: Store | None = None,
         spool_dir: str | None = None,
         tls: bool = False,
+        public_url: str | None = None,
     ) -> None:
         self.tls = server_tls(tls, ssl_context, host)
         if self.tls is not None:
@@ -99,7 +101,9 @@ class Registry(ServerHandle):
         self.store = store if store is not None else Store(spool_dir)
         self._own_store = store is None
         self.app = RegistryApp(self.store, auth=auth, strict_accept=strict_accept)
-        self.server = Server(self.app, host=host, port=port, ssl_context=ssl_context)
+        self.server = Server(
+            self.app, host=host, port=port, ssl_context=ssl_context, public_url=public_url
+        )
 
     @property
     def auth(self) -> RegistryAuth:

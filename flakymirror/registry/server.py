@@ -42,7 +42,7 @@ from .._deprecated import aliases
 from .accept import Accepted, AcceptLoop
 from .admission import DEFAULT_LIMITS, Limits
 from .http11 import CloseConnection, Connection, LogEntry, RejectedRequest, http_date
-from .own_url import LOCAL_ADDRESS, url_host
+from .own_url import LOCAL_ADDRESS, PUBLIC_URL, check_public_url, url_host
 from .refusal import REFUSED, refusal_app
 from .server_deprecated import deprecated_member
 from .server_handle import ServerHandle
@@ -86,6 +86,9 @@ class Server:
 
     The app's ``environ`` also carries ``werkzeug.socket`` (the connection's socket, for fault
     injection that writes raw bytes or resets) and ``flakymirror.server`` (this server).
+    ``public_url``: the URL clients know the server by behind a proxy or a DNS name
+    (``http://buildbox:5000``); the Bearer ``realm`` and the control API's accepted ``Host``
+    follow it (:mod:`.own_url`).
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class Server:
         join_timeout: float = 5.0,
         date_clock: Callable[[], float] | None = None,
         limits: Limits | None = None,
+        public_url: str | None = None,
     ) -> None:
         #: The WSGI app served.
         self.app = app
@@ -115,6 +119,9 @@ class Server:
         self.log_size = log_size
         #: Seconds :meth:`stop` waits for each thread before reporting it through :meth:`check`.
         self.join_timeout = join_timeout
+        #: The URL clients know this server by (``scheme://host[:port]``; None: its own
+        #: address), for the URLs it hands out; read by :meth:`start` (see :mod:`.own_url`).
+        self.public_url = check_public_url(public_url) if public_url is not None else None
         #: Head-read timeouts, the connection cap, the EMFILE back-off (:mod:`.admission`).
         self.limits = limits if limits is not None else DEFAULT_LIMITS
         #: Exceptions raised by the app, a hook or the gateway, oldest first (see :meth:`check`).
@@ -201,6 +208,7 @@ class Server:
             "wsgi.input_terminated": True,
             "flakymirror.stopping": self.stopping,
             "flakymirror.server": self,
+            PUBLIC_URL: self.public_url,
         }
         self._loop = AcceptLoop(
             listener,

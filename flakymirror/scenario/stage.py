@@ -36,7 +36,8 @@ class StageOptions:
     client's). ``time_scale``: every time in the scenario is divided by it. ``tls``: the mirror
     serves HTTPS with a generated CA. ``control_port``: the control API on its own loopback
     listener (needed to take the mirror down while it stays reachable); ``control_token``: the
-    token every control request must carry. ``allow_origin_url``:
+    token every control request must carry; ``public_url``: the URL clients know the mirror
+    by (its Bearer realm and control ``Host`` follow it). ``allow_origin_url``:
     whether ``[origin] url`` may point the stage at a registry (only the command line may).
     ``max_image_bytes``: a cap on the layer bytes the scenario's images may total (None: none).
     """
@@ -48,6 +49,7 @@ class StageOptions:
     port: int = 0
     control_port: int | None = None
     control_token: str | None = None
+    public_url: str | None = None
     journal_size: int = DEFAULT_JOURNAL_SIZE
     allow_origin_url: bool = True
     max_image_bytes: int | None = None
@@ -138,6 +140,7 @@ class Stage:
                 tls=o.tls,
                 control_port=o.control_port,
                 control_token=o.control_token,
+                public_url=o.public_url,
             )
             self.mirror.start()
             self._apply(self.scenario)
@@ -246,11 +249,13 @@ class Stage:
         return f"{host}/{self.resolve(ref)}" if host else None
 
     def describe(self) -> dict[str, Any]:
-        """``url``, ``host``, ``images`` (each ``repo:tag`` → the mirror reference to pull),
-        ``origin`` (its URL or None), ``incident_image``, and the control API's URL."""
+        """``url``, ``public_url`` (None unless given), ``host``, ``images`` (each ``repo:tag`` →
+        the mirror reference to pull), ``origin`` (its URL or None), ``incident_image``, and the
+        control API's URL."""
         m = self.mirror
         return {
             "url": m.url,
+            "public_url": m.server.public_url,
             "host": m.host,
             "images": {ref: self.mirror_ref(ref) for ref in self.images},
             "origin": self.origin_url,

@@ -184,6 +184,7 @@ def serve_command(
                 port=settings.port,
                 control_port=settings.control_port,
                 control_token=settings.control_token,
+                public_url=settings.public_url,
             ),
         )
     except (FormError, ScenarioError, ValueError) as exc:
