@@ -350,10 +350,13 @@ class FlakyMirror(ServerHandle):
         plan: SyncPlan | Sequence[SyncPlan] | dict | None = None,
         faults: Iterable[FaultRule] = (),
         auth: RegistryAuth | None = None,
+        journal_size: int | None = None,
     ) -> None:
-        """Make ``plan``, ``faults`` and ``auth`` what :meth:`reset` returns to (instead of the
-        constructor's), then reset to them: a scenario loaded into a running mirror survives a
-        ``POST /_flakymirror/reset``."""
+        """Make ``plan``, ``faults`` and ``auth`` (and ``journal_size``, unless None) what
+        :meth:`reset` returns to (instead of the constructor's), then reset to them: a scenario
+        loaded into a running mirror survives a ``POST /_flakymirror/reset``."""
+        if journal_size is not None:
+            self._journal_size = journal_size
         self._initial_plans = _as_plans(plan)
         self._initial_faults = tuple(faults)
         self._initial_auth = auth

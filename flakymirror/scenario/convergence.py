@@ -31,6 +31,17 @@ def _units(image: Any, partial_index: bool) -> list[list[Any]]:
     return [list(child.layers) for child in image.images]
 
 
+def _counts(spec: Any, partial_index: bool) -> list[int]:
+    """How many units each list of :func:`_units` holds, from the ``[[images]]`` values alone
+    (nothing is built)."""
+    layers = len(spec.layer_sizes) if spec.layer_sizes else spec.layers
+    if not spec.platforms:
+        return [layers]
+    if partial_index:
+        return [len(spec.platforms)]
+    return [layers] * len(spec.platforms)
+
+
 def _size(unit: Any) -> int:
     """A unit's bytes: a layer's size, or a whole child image (manifest, config, layers)."""
     if hasattr(unit, "layers"):
@@ -67,14 +78,13 @@ def computed(scenario: Scenario) -> tuple[Convergence, KeyPath]:
         i for i in scenario.images if i.repository == repo
     )
     plan = select_plan(scenario.mirror.plans, spec.repository, spec.tag)
-    image = spec.build()
     partial = plan.mode == "partial-index"
-    # Most schedules need only how many units there are; measuring sizes compresses every
-    # layer, so it is done only for a schedule that cannot settle on a count (bandwidth).
-    parts: list[tuple[Any, KeyPath]] = [
-        (plan.settles(len(units)), _PLAN) for units in _units(image, partial)
-    ]
+    # Most schedules need only how many units there are, which the spec says; building the
+    # image (and compressing every layer to measure it) is done only for a schedule that
+    # cannot settle on a count (bandwidth).
+    parts: list[tuple[Any, KeyPath]] = [(plan.settles(n), _PLAN) for n in _counts(spec, partial)]
     if any(not p.known for p, _ in parts):
+        image = spec.build()
         parts = [
             (plan.settles([_size(u) for u in units]), _PLAN) for units in _units(image, partial)
         ]

@@ -19,6 +19,7 @@ from flakymirror.mirror.forms import Form, FormError, KeyPath, suggest
 from flakymirror.mirror.journal import MAX_JOURNAL_SIZE
 from flakymirror.mirror.plans import plans_from_dict
 from flakymirror.oci.reference import InvalidReferenceError, Reference
+from flakymirror.scenario.budget import Budget, over_budget
 from flakymirror.scenario.errors import ScenarioError
 from flakymirror.scenario.expect import read_expect
 from flakymirror.scenario.fields import (
@@ -62,8 +63,10 @@ def load_file(path: str | Path) -> Scenario:
     return loads(text, path=str(path))
 
 
-def loads(text: str, *, path: str = "<string>") -> Scenario:
-    """Parse and validate scenario TOML ``text``; ``path`` is used in error messages."""
+def loads(text: str, *, path: str = "<string>", budget: Budget | None = None) -> Scenario:
+    """Parse and validate scenario TOML ``text``; ``path`` is used in error messages.
+    ``budget``: refuse a scenario asking for more than it allows (checked before anything is
+    built; see :mod:`~flakymirror.scenario.budget`)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -72,13 +75,16 @@ def loads(text: str, *, path: str = "<string>") -> Scenario:
         raise ScenarioError(
             f"invalid TOML: {reason}", path=path, line=int(m.group(1)) if m else None
         ) from e
-    return scenario_from_dict(data, path=path, text=text)
+    return scenario_from_dict(data, path=path, text=text, budget=budget)
 
 
-def scenario_from_dict(data: Any, *, path: str | None = None, text: str | None = None) -> Scenario:
-    """Validate a parsed scenario (``tomllib`` dict form) and build the :class:`Scenario`."""
+def scenario_from_dict(
+    data: Any, *, path: str | None = None, text: str | None = None, budget: Budget | None = None
+) -> Scenario:
+    """Validate a parsed scenario (``tomllib`` dict form) and build the :class:`Scenario`
+    (within ``budget`` when given)."""
     try:
-        return _scenario(toml_form(data), path)
+        return _scenario(toml_form(data), path, budget)
     except FormError as e:
         raise ScenarioError.from_form(e, path=path, text=text) from e.__cause__
 
@@ -86,7 +92,7 @@ def scenario_from_dict(data: Any, *, path: str | None = None, text: str | None =
 # -- sections ----------------------------------------------------------------------------------
 
 
-def _scenario(t: Form, path: str | None) -> Scenario:
+def _scenario(t: Form, path: str | None, budget: Budget | None) -> Scenario:
     name = t.string("name")
     if not _NAME_RE.match(name):
         raise FormError(
@@ -149,14 +155,20 @@ def _scenario(t: Form, path: str | None) -> Scenario:
             incident=incident,
             origin=origin,
             path=path,
-        )
+        ),
+        budget,
     )
 
 
-def _consistent(scenario: Scenario) -> Scenario:
-    """The scenario, once its ``[incident]`` agrees with its plans and faults."""
+def _consistent(scenario: Scenario, budget: Budget | None) -> Scenario:
+    """The scenario, once it is within ``budget`` and its ``[incident]`` agrees with its plans
+    and faults."""
     from flakymirror.scenario.convergence import check_incident
 
+    if budget is not None:
+        over = over_budget(scenario, budget)
+        if over is not None:
+            raise FormError(*over)
     problem = check_incident(scenario)
     if problem is not None:
         key, message, source = problem
@@ -191,6 +203,11 @@ def _image(t: Form) -> ImageSpec:
     platforms = t.array("platforms", _platform, ())
     if t.has("platforms") and not platforms:
         raise FormError(t.key("platforms"), "must list at least one platform (or leave it out)")
+    seen_platforms: set[str] = set()
+    for i, platform in enumerate(platforms):
+        if platform in seen_platforms:
+            raise FormError(t.key("platforms") + (i,), f"{toml_value(platform)} is listed twice")
+        seen_platforms.add(platform)
     labels = t.table("labels")
     label_map: dict[str, str] = {}
     if labels is not None:

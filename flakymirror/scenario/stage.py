@@ -19,13 +19,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flakymirror.mirror.journal import DEFAULT_JOURNAL_SIZE
-from flakymirror.scenario.errors import ScenarioError
+from flakymirror.scenario.budget import Budget, over_budget
+from flakymirror.scenario.errors import ScenarioError, format_key
 from flakymirror.scenario.model import AuthSpec, Scenario
 
-__all__ = ["DEFAULT_MAX_IMAGE_BYTES", "Stage", "StageOptions", "build_auth", "image_bytes"]
-
-#: Largest total of layer bytes a scenario loaded through the control API may create.
-DEFAULT_MAX_IMAGE_BYTES = 256 << 20
+__all__ = ["Stage", "StageOptions", "build_auth"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,8 @@ class StageOptions:
     token every control request must carry; ``public_url``: the URL clients know the mirror
     by (its Bearer realm and control ``Host`` follow it). ``allow_origin_url``:
     whether ``[origin] url`` may point the stage at a registry (only the command line may).
-    ``max_image_bytes``: a cap on the layer bytes the scenario's images may total (None: none).
+    ``budget``: a :class:`~flakymirror.scenario.budget.Budget` the scenario must stay within
+    (None: none; ``POST /_flakymirror/scenario`` uses ``DEFAULT_BUDGET``).
     """
 
     clock: str = "real"
@@ -52,7 +51,7 @@ class StageOptions:
     public_url: str | None = None
     journal_size: int = DEFAULT_JOURNAL_SIZE
     allow_origin_url: bool = True
-    max_image_bytes: int | None = None
+    budget: Budget | None = None
 
 
 def build_auth(spec: AuthSpec | None, clock: Any, time_scale: float = 1.0) -> Any:
@@ -73,15 +72,6 @@ def build_auth(spec: AuthSpec | None, clock: Any, time_scale: float = 1.0) -> An
     )
 
 
-def image_bytes(scenario: Scenario) -> int:
-    """The layer bytes the scenario's images total (an index counts each platform)."""
-    total = 0
-    for spec in scenario.images:
-        per_image = sum(spec.layer_sizes) if spec.layer_sizes else spec.layers * spec.layer_size
-        total += per_image * max(1, len(spec.platforms))
-    return total
-
-
 def _check(scenario: Scenario, options: StageOptions) -> None:
     if options.time_scale <= 0:
         raise ValueError(f"time_scale must be > 0, got {options.time_scale}")
@@ -94,13 +84,10 @@ def _check(scenario: Scenario, options: StageOptions) -> None:
             path=scenario.path,
             key="origin.url",
         )
-    if options.max_image_bytes is not None and image_bytes(scenario) > options.max_image_bytes:
-        raise ScenarioError(
-            f"the images total {image_bytes(scenario)} layer bytes, over the limit of "
-            f"{options.max_image_bytes}",
-            path=scenario.path,
-            key="images",
-        )
+    over = over_budget(scenario, options.budget) if options.budget is not None else None
+    if over is not None:
+        key, message = over
+        raise ScenarioError(message, path=scenario.path, key=format_key(key))
 
 
 class Stage:
@@ -162,16 +149,16 @@ class Stage:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def load(self, scenario: Scenario, *, max_image_bytes: int | None = None) -> None:
+    def load(self, scenario: Scenario, *, budget: Budget | None = None) -> None:
         """Replace the running stage's scenario, as ``POST /_flakymirror/scenario`` does: a
         full reset (journal, clock, plans, faults, upstream content), then the new scenario's
         set-up. The listeners keep their ports; an in-process origin keeps its port too. An
         ``[origin] url`` is refused (only the command line may point the mirror at a
-        registry), and so are images over ``max_image_bytes`` of layers."""
+        registry), and so is a scenario over ``budget``."""
         from dataclasses import replace
 
         _check(scenario, replace(
-            self.options, allow_origin_url=False, max_image_bytes=max_image_bytes
+            self.options, allow_origin_url=False, budget=budget
         ))  # fmt: skip
         if self.origin_url_mode:
             raise ScenarioError(
@@ -210,6 +197,7 @@ class Stage:
             plan=[p.scaled(o.time_scale) for p in scenario.mirror.plans] or None,
             faults=[rule.scaled(o.time_scale) for rule in scenario.mirror.faults],
             auth=build_auth(scenario.mirror.auth, m.clock, o.time_scale),
+            journal_size=scenario.mirror.journal_size or o.journal_size,
         )
         if url:
             self.origin_url = url

@@ -107,7 +107,7 @@ def _scenario_endpoint(stage: Any, folder: Path, lock: threading.Lock) -> dict[s
     """The ``/_flakymirror/scenario`` handlers of a served stage."""
     from flakymirror.mirror.control import ControlError, json_response, read_json, read_text
     from flakymirror.scenario import ScenarioError, load_scenario, loads
-    from flakymirror.scenario.stage import DEFAULT_MAX_IMAGE_BYTES
+    from flakymirror.scenario.budget import DEFAULT_BUDGET
 
     state: dict[str, Any] = {}
 
@@ -115,7 +115,9 @@ def _scenario_endpoint(stage: Any, folder: Path, lock: threading.Lock) -> dict[s
         mimetype = request.mimetype or "application/json"
         try:
             if mimetype == "application/toml":
-                scenario = loads(read_text(request), path="<POST /_flakymirror/scenario>")
+                scenario = loads(
+                    read_text(request), path="<POST /_flakymirror/scenario>", budget=DEFAULT_BUDGET
+                )
             elif mimetype == "application/json":
                 doc = read_json(request)
                 if not isinstance(doc, dict) or set(doc) != {_NAME_ONLY} or not isinstance(
@@ -137,7 +139,7 @@ def _scenario_endpoint(stage: Any, folder: Path, lock: threading.Lock) -> dict[s
                     415,
                 )
             with lock:
-                stage.load(scenario, max_image_bytes=DEFAULT_MAX_IMAGE_BYTES)
+                stage.load(scenario, budget=DEFAULT_BUDGET)
                 state["configs"] = _configs(stage, folder)
         except ScenarioError as exc:
             raise ControlError(exc.key or "scenario", str(exc)) from None

@@ -131,6 +131,19 @@ def test_posting_a_scenario_reloads_the_running_mirror():
         assert "over the limit" in refused(
             data=huge, headers={"Content-Type": "application/toml"}
         )["error"]
+        # what a few bytes could ask for is refused before anything is built
+        for extra, field in [("layers = 3\nlayer_size = 10000000000000", "images"),
+                             ("layers = 100000000\nlayer_size = 0", "images"),
+                             ('layers = 3\nplatforms = ["linux/amd64", "linux/amd64"]',
+                              "images[0].platforms[1]")]:  # fmt: skip
+            text = toml.read_text().replace("layers = 3", extra)
+            assert refused(data=text, headers={"Content-Type": "application/toml"})[
+                "field"
+            ] == field
+        big_journal = toml.read_text().replace("[mirror]", "[mirror]\njournal_size = 1000000")
+        assert refused(data=big_journal, headers={"Content-Type": "application/toml"})[
+            "field"
+        ] == "mirror.journal_size"
         # still serving
         assert requests.get(f"{doc['url']}/v2/", timeout=5).status_code == 200
 
