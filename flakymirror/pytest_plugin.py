@@ -62,8 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """The plugin's ini options and its one command-line option."""
     parser.addini(
         _INI_JOURNAL_SIZE,
-        "flakymirror: journal entries each mirror keeps (oldest dropped first; default 10000)",
-        default="10000",
+        "flakymirror: journal entries each mirror keeps (oldest dropped first; default: "
+        "the mirror's own, flakymirror.mirror.journal.DEFAULT_JOURNAL_SIZE)",
+        default="",
     )
     parser.addini(
         INI_JOURNAL_LINES,
@@ -100,7 +101,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 class _Settings:
     """The plugin's numeric options, checked once at start-up."""
 
-    journal_size: int
+    journal_size: int | None  # None: the mirror's default
     journal_lines: int
 
 
@@ -114,7 +115,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "flaky_mirror fixture before the test runs",
     )
     config.stash[_SETTINGS] = _Settings(
-        journal_size=_int_ini(config, _INI_JOURNAL_SIZE, 1),
+        journal_size=(
+            _int_ini(config, _INI_JOURNAL_SIZE, 1) if config.getini(_INI_JOURNAL_SIZE) else None
+        ),
         journal_lines=_journal_lines(config),
     )
     _configure_trial(config)
@@ -129,6 +132,12 @@ def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> pytest.Coll
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A ``mirror_scenario`` marker on a test that does not use ``flaky_mirror`` is a mistake."""
     check_marker_use(item)
+
+
+def _journal_size(config: pytest.Config) -> dict[str, int]:
+    """``{"journal_size": N}`` when the ini option sets one, else nothing (the default)."""
+    size = config.stash[_SETTINGS].journal_size
+    return {} if size is None else {"journal_size": size}
 
 
 def _int_ini(config: pytest.Config, name: str, minimum: int) -> int:
@@ -215,8 +224,8 @@ def _flakymirror_session(
         clock=VirtualClock(),
         host=host,
         port=port,
-        journal_size=pytestconfig.stash[_SETTINGS].journal_size,
         ssl_context=flakymirror_ssl_context,
+        **_journal_size(pytestconfig),
     )
     with mirror:
         yield mirror
@@ -301,7 +310,8 @@ def make_flaky_mirror(
             kwargs["clock"] = VirtualClock()
         kwargs.setdefault("host", host)
         kwargs.setdefault("ssl_context", flakymirror_ssl_context)
-        kwargs.setdefault("journal_size", pytestconfig.stash[_SETTINGS].journal_size)
+        for key, value in _journal_size(pytestconfig).items():
+            kwargs.setdefault(key, value)
         mirror = FlakyMirror(upstream, **kwargs)
         made.append(mirror)
         mirror.start()

@@ -113,8 +113,13 @@ def test_listen_address_from_environment(
     monkeypatch.setenv("FLAKYMIRROR_PORT", str(port))
     pytester.makepyfile(
         f"""
-        def test_env(flaky_mirror):
+        from flakymirror.mirror.journal import DEFAULT_JOURNAL_SIZE
+
+        def test_env(flaky_mirror, make_flaky_mirror):
             assert flaky_mirror.server.port == {port}
+            # no flakymirror_journal_size in the ini: the mirror's own default
+            assert flaky_mirror.journal.maxlen == DEFAULT_JOURNAL_SIZE
+            assert make_flaky_mirror().journal.maxlen == DEFAULT_JOURNAL_SIZE
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
