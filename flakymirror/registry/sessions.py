@@ -68,6 +68,8 @@ class Upload:
         self.lock = threading.RLock()
         self._hasher: Hasher | None = Hasher(algorithm)
         self.closed = False
+        #: When the table last handed the session out (monotonic wall seconds).
+        self.used = monotonic()
 
     @property
     def size(self) -> int:
@@ -130,7 +132,6 @@ class UploadTable:
         self.limits = limits if limits is not None else DEFAULT_UPLOAD_LIMITS
         self._lock = threading.Lock()
         self._sessions: OrderedDict[str, Upload] = OrderedDict()
-        self._used: dict[str, float] = {}
         #: Bytes held by live sessions.
         self.total_bytes = 0
         #: Sessions that expired idle (their spools deleted).
@@ -142,9 +143,9 @@ class UploadTable:
         ttl = self.limits.idle_ttl
         while self._sessions:
             uid, up = next(iter(self._sessions.items()))
-            if now - self._used[uid] < ttl:
+            if now - up.used < ttl:
                 break
-            del self._sessions[uid], self._used[uid]
+            del self._sessions[uid]
             gone.append(up)
         self.expired += len(gone)
         return gone
@@ -158,9 +159,9 @@ class UploadTable:
         """Open a new session for ``repo`` (sessions idle past the TTL expire first)."""
         up = Upload(repo, self.directory, algorithm, table=self)
         with self._lock:
-            gone = self._expire(monotonic())
+            up.used = now = monotonic()
+            gone = self._expire(now)
             self._sessions[up.uuid] = up
-            self._used[up.uuid] = monotonic()
         self._discard(gone)
         return up
 
@@ -171,7 +172,7 @@ class UploadTable:
             up = self._sessions.get(upload_id)
             if up is not None and up.repo == repo and not up.closed:
                 self._sessions.move_to_end(upload_id)
-                self._used[upload_id] = monotonic()
+                up.used = monotonic()
             else:
                 up = None
         self._discard(gone)
@@ -208,7 +209,6 @@ class UploadTable:
         """Remove a session from the table (the caller commits or discards its spool)."""
         with self._lock:
             up = self._sessions.pop(upload_id, None)
-            self._used.pop(upload_id, None)
             if up is not None:
                 self.total_bytes = max(0, self.total_bytes - up.size)
                 up._table = None  # its bytes are no longer the table's to count
@@ -221,7 +221,6 @@ class UploadTable:
             if up is None or up.repo != repo:
                 return False
             del self._sessions[upload_id]
-            self._used.pop(upload_id, None)
         with up.lock:
             up.discard()
         return True
@@ -234,6 +233,5 @@ class UploadTable:
         with self._lock:
             sessions = list(self._sessions.values())
             self._sessions.clear()
-            self._used.clear()
         for up in sessions:
             up.discard()
