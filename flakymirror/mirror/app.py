@@ -18,8 +18,9 @@ from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request
 
+from flakymirror._realtime import Real
 from flakymirror.mirror.actions import Pass
-from flakymirror.mirror.clock import _Real, elapsed
+from flakymirror.mirror.clock import elapsed
 from flakymirror.mirror.core import MirrorCore
 from flakymirror.mirror.effects import EFFECTS, Ctx, Resp
 from flakymirror.mirror.journal import JournalEntry
@@ -73,7 +74,7 @@ class MirrorApp:
         entry = m.journal.open(
             t=elapsed(now, m.epoch),
             clock_time=now,
-            wall_time=_Real.now(),
+            wall_time=Real.time(),
             method=method,
             path=path,
             kind=endpoint.kind,
@@ -115,7 +116,7 @@ class MirrorApp:
         entry = m.journal.open(
             t=elapsed(now, m.epoch),
             clock_time=now,
-            wall_time=_Real.now(),
+            wall_time=Real.time(),
             method="",
             path="",
             kind=TLS_PROBE,
@@ -157,7 +158,7 @@ class MirrorApp:
         entry = m.journal.open(
             t=elapsed(now, m.epoch),
             clock_time=now,
-            wall_time=_Real.now(),
+            wall_time=Real.time(),
             method=rejected.method[:32],
             path=path,
             kind="rejected",

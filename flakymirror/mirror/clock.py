@@ -17,10 +17,10 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any, Protocol, runtime_checkable
 
+from flakymirror._realtime import Real
 from flakymirror.mirror.forms import MAX_SECONDS, Form, FormError
 
 __all__ = ["Clock", "RealClock", "VirtualClock", "clock_from_dict", "elapsed"]
@@ -30,13 +30,6 @@ DEFAULT_VIRTUAL_START = "2026-01-01T00:00:00+00:00"
 #: A virtual clock never passes this moment, so a time plus any allowed duration (ten years)
 #: still formats as an HTTP date.
 LATEST = _dt.datetime(9000, 1, 1)
-
-
-class _Real:
-    # Kept as attributes of a class: freezegun re-points module-level names that are the real
-    # time functions, not attributes nested in a class, so these stay real under patch().
-    now = staticmethod(time.time)
-    wait = staticmethod(time.sleep)
 
 
 class _Moment:
@@ -97,18 +90,18 @@ class RealClock:
 
     def now(self) -> float:
         """Wall-clock seconds since the epoch."""
-        return _Real.now()
+        return Real.time()
 
     def sleep(self, seconds: float) -> None:
         """Really sleep (``ValueError`` for a negative duration or one over ten years)."""
-        _Real.wait(_duration(seconds))
+        Real.sleep(_duration(seconds))
 
     def pause(self, seconds: float, interrupt: threading.Event | None = None) -> bool:
         """Wait ``seconds`` for real; False when ``interrupt`` was set before the time was up."""
         if seconds <= 0:
             return not (interrupt is not None and interrupt.is_set())
         if interrupt is None:
-            _Real.wait(seconds)
+            Real.sleep(seconds)
             return True
         return not interrupt.wait(seconds)
 

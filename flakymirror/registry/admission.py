@@ -18,21 +18,16 @@ client holds a real thread and a real socket whatever the mirror's clock says.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
+
+from .._realtime import Real
 
 __all__ = ["DEFAULT_LIMITS", "Deadlines", "Limits", "monotonic"]
 
 
-class _Real:
-    # A class attribute: freezegun (VirtualClock.patch) re-points module-level names that are
-    # the real time functions, and a frozen monotonic clock would cut every connection off.
-    monotonic = staticmethod(time.monotonic)
-
-
 def monotonic() -> float:
     """Real monotonic seconds, even while time is frozen for a client under test."""
-    return _Real.monotonic()
+    return Real.monotonic()
 
 
 @dataclass(frozen=True)
@@ -75,7 +70,7 @@ class Deadlines:
     def arm(self, cid: int, seconds: float) -> float:
         """Connection ``cid`` must have its head read within ``seconds``; returns the moment
         (:func:`monotonic`)."""
-        when = self._when[cid] = _Real.monotonic() + seconds
+        when = self._when[cid] = Real.monotonic() + seconds
         return when
 
     def disarm(self, cid: int) -> None:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from flakymirror.mirror import clock as clock_module
+from flakymirror._realtime import Real
 
 
 class Sleeps:
@@ -46,7 +46,7 @@ def record_real_sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
     routes ``time.sleep`` to the virtual clock inside its block.)"""
     real = Sleeps()
     monkeypatch.setattr(time, "sleep", real)
-    monkeypatch.setattr(clock_module._Real, "wait", real)
+    monkeypatch.setattr(Real, "sleep", real)
     return real
 
 
