@@ -19,7 +19,7 @@ from flakymirror.mirror.journal import DEFAULT_JOURNAL_SIZE, Journal
 from flakymirror.mirror.plans import SyncPlan, plans_from_dict
 from flakymirror.mirror.store import MirrorStore
 from flakymirror.mirror.sync import SyncEngine
-from flakymirror.mirror.upstream import InProcessUpstream, Upstream
+from flakymirror.mirror.upstream import InProcessUpstream, Upstream, open_upstream
 from flakymirror.registry import Registry, RegistryApp, Server
 from flakymirror.registry.auth import RegistryAuth
 from flakymirror.registry.server import ServerHandle
@@ -98,29 +98,11 @@ class FlakyMirror(ServerHandle):
         if self.tls is not None:
             ssl_context = self.tls.ssl_context
         clock = clock if clock is not None else RealClock()
-        self._own_upstream: Registry | None = None
         #: What the constructor was given as ``upstream`` (see the class docstring).
         self.upstream: Registry | Store | str | Upstream
-        reader: Upstream
-        if upstream is None:
-            self._own_upstream = Registry()
-            self.upstream = self._own_upstream
-            reader = InProcessUpstream(self._own_upstream)
-        elif isinstance(upstream, str):
-            from flakymirror.mirror.http_upstream import HttpUpstream
-
-            self.upstream = upstream.rstrip("/")
-            reader = HttpUpstream(self.upstream, credentials=credentials)
-        elif isinstance(upstream, Registry | Store):
-            self.upstream = upstream
-            reader = InProcessUpstream(upstream)
-        elif isinstance(upstream, Upstream):
-            self.upstream = upstream
-            reader = upstream
-        else:
-            raise TypeError(
-                f"upstream must be a Registry, a Store, a URL or an Upstream, got {upstream!r}"
-            )
+        self.upstream, reader = open_upstream(upstream, credentials)
+        made = upstream is None and isinstance(self.upstream, Registry)
+        self._own_upstream: Registry | None = self.upstream if made else None
         self._initial_plans = _as_plans(plan)
         self._initial_faults = tuple(faults)
         self._initial_auth = auth

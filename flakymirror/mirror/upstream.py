@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 from flakymirror.registry import Registry
 from flakymirror.registry.store import Store, StoredManifest
 
-__all__ = ["BlobFetcher", "InProcessUpstream", "RepositoryChecker", "Upstream"]
+__all__ = ["BlobFetcher", "InProcessUpstream", "RepositoryChecker", "Upstream", "open_upstream"]
 
 
 @runtime_checkable
@@ -134,3 +134,25 @@ class InProcessUpstream:
         if self.source.is_running():
             return f"in-process registry at {self.source.url}"
         return "in-process registry"
+
+
+def open_upstream(
+    upstream: Registry | Store | str | Upstream | None, credentials: tuple[str, str] | None = None
+) -> tuple[Registry | Store | str | Upstream, Upstream]:
+    """What a mirror given ``upstream`` keeps as its upstream, and the :class:`Upstream` it
+    reads through: ``None`` makes a fresh in-process ``Registry`` (returned as the first
+    value); a URL (its trailing ``/`` dropped) is read over HTTP with ``credentials``; a
+    ``Registry`` or ``Store`` is read in place; an ``Upstream`` is used as it is."""
+    if upstream is None:
+        registry = Registry()
+        return registry, InProcessUpstream(registry)
+    if isinstance(upstream, str):
+        from flakymirror.mirror.http_upstream import HttpUpstream
+
+        url = upstream.rstrip("/")
+        return url, HttpUpstream(url, credentials=credentials)
+    if isinstance(upstream, Registry | Store):
+        return upstream, InProcessUpstream(upstream)
+    if isinstance(upstream, Upstream):
+        return upstream, upstream
+    raise TypeError(f"upstream must be a Registry, a Store, a URL or an Upstream, got {upstream!r}")
