@@ -143,10 +143,18 @@ class Connection:
         self._send(head + self.date() + b"\r\n\r\n" + body)
 
     def _reject(
-        self, status: int, message: str, method: str, target: str, kind: str = REJECTED
+        self,
+        status: int,
+        message: str,
+        method: str,
+        target: str,
+        kind: str = REJECTED,
+        *,
+        head_only: bool | None = None,
     ) -> bool:
         """Report a request refused before the app, then let the refusal app answer it (the
-        connection closes after the answer: returns False)."""
+        connection closes after the answer: returns False). ``head_only``: whether the answer
+        goes without its body (default: the method is ``HEAD``)."""
         rejected = RejectedRequest(
             method, target[:MAX_TARGET_KEPT], status, message, self.client, kind
         )
@@ -156,7 +164,7 @@ class Connection:
         body = BodyReader(self.rfile, 0)
         environ["wsgi.input"] = body
         self._run_app(environ, rejected.method, rejected.target, "HTTP/1.1", False, body,
-                      app=self.refusal_app)  # fmt: skip
+                      app=self.refusal_app, head_only=head_only)  # fmt: skip
         return False
 
     # -- reading -------------------------------------------------------------------------
@@ -198,7 +206,10 @@ class Connection:
         try:
             head = self._read_head()
         except BadRequestLine as exc:
-            return self._reject(exc.status, exc.message, exc.method, exc.target, exc.kind)
+            return self._reject(
+                exc.status, exc.message, exc.method, exc.target, exc.kind,
+                head_only=exc.line_read and exc.method == "HEAD",
+            )  # fmt: skip
         if head is None:
             return False
         method, target, version, headers = head
@@ -276,9 +287,11 @@ class Connection:
         keep_alive: bool,
         body: BodyReader | ChunkedReader,
         app: Callable[..., Iterable[bytes]] | None = None,
+        head_only: bool | None = None,
     ) -> bool:
         """Run ``app`` (default: the server's) for one request and write its answer; True when
-        the connection may serve the next request."""
+        the connection may serve the next request. ``head_only`` (default: the method is
+        ``HEAD``): the answer goes without its body."""
 
         def log(status: int) -> None:
             self.on_log(LogEntry(method, target, status, self.client, time.time()))
@@ -286,7 +299,7 @@ class Connection:
         out = ResponseWriter(
             self.sock,
             version=version,
-            head_only=method == "HEAD",
+            head_only=method == "HEAD" if head_only is None else head_only,
             keep_alive=keep_alive,
             date=self.date,
             log=log,

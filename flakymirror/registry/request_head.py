@@ -73,7 +73,9 @@ class BadRequestLine(Exception):  # noqa: N818
 
     ``method`` and ``target`` are what could be read of the request line (``""`` when
     nothing usable was sent); ``kind`` is ``"rejected"``, or ``"tls-probe"`` for a TLS
-    handshake sent to this plain-HTTP port.
+    handshake sent to this plain-HTTP port. ``line_read`` is False when the request line itself
+    could not be read as ``method target version``: then ``method`` is a guess, and the answer
+    carries its body even when the guess is ``HEAD``.
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class BadRequestLine(Exception):  # noqa: N818
         target: str = "",
         *,
         kind: str = "rejected",
+        line_read: bool = True,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -91,6 +94,7 @@ class BadRequestLine(Exception):  # noqa: N818
         self.method = method
         self.target = target
         self.kind = kind
+        self.line_read = line_read
 
 
 def read_head(rfile: io.BufferedIOBase, *, first: bool = True) -> RequestHead | None:
@@ -143,9 +147,14 @@ def _request_line(line: bytes) -> tuple[str, str, str]:
     seen_method = parts[0]
     seen_target = parts[1] if len(parts) > 1 else ""
     if len(line) > MAX_LINE:
-        raise BadRequestLine(414, "request line too long", seen_method, seen_target)
+        raise BadRequestLine(
+            414, "request line too long", seen_method, seen_target, line_read=False
+        )
     if len(parts) != 3 or (parts[0] not in _METHODS and not _TOKEN.fullmatch(parts[0])):
-        raise BadRequestLine(400, f"malformed request line {line[:80]!r}", seen_method, seen_target)
+        raise BadRequestLine(
+            400, f"malformed request line {line[:80]!r}", seen_method, seen_target,
+            line_read=False,
+        )  # fmt: skip
     method, target, version = parts
     if not (target[:1] == "/" or target.startswith(("http://", "https://"))
             or (target == "*" and method == "OPTIONS")) or (

@@ -77,3 +77,19 @@ def test_a_refused_head_request_has_no_body():
         status, headers, body = split_response(data)
         assert status == 400 and body == b""
         assert int(headers["content-length"]) > 0  # the length a GET would have had
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [b"HEAD\n /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+     b"HEAD  /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+     b"HEAD /v2/ HTTP/1.1 x\r\nHost: x\r\nConnection: close\r\n\r\n"],
+    ids=["newline-after-method", "two-spaces", "four-parts"],
+)  # fmt: skip
+def test_a_request_line_that_cannot_be_read_is_no_head_request(request_bytes):
+    """``HEAD`` is only a guess when the request line cannot be read: the answer keeps its
+    body (Go's net/http writes one too)."""
+    with Registry() as registry:
+        status, headers, body = split_response(raw(registry.server, request_bytes))
+        assert status == 400 and len(body) == int(headers["content-length"]) > 0
+        assert b'"errors"' in body

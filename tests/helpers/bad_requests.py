@@ -111,8 +111,27 @@ def send(port: int, data: bytes, timeout: float = 10.0) -> bytes:
             out += chunk
 
 
+def _dechunk(data: bytes) -> bytes:
+    """A chunked body's content (as much of it as arrived)."""
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0], 16)
+        except ValueError:
+            return out
+        if size == 0:
+            return out
+        out, data = out + data[:size], data[size + 2 :]
+    return out
+
+
 def check_answer(request: bytes, answer: bytes) -> str | None:
-    """What is wrong with the first response in ``answer`` to ``request``, or None."""
+    """What is wrong with the final response in ``answer`` to ``request`` (interim ``1xx``
+    responses, such as ``100 Continue``, are skipped), or None. An error's body is read by its
+    ``Content-Length``, its chunks, or to the end of the connection."""
+    while answer[:9] in (b"HTTP/1.1 ", b"HTTP/1.0 ") and answer[9:10] == b"1":
+        answer = answer.partition(b"\r\n\r\n")[2]
     if not answer.startswith((b"HTTP/1.1 ", b"HTTP/1.0 ")):
         return f"no HTTP response: {answer[:60]!r}"
     head, _, rest = answer.partition(b"\r\n\r\n")
@@ -125,9 +144,14 @@ def check_answer(request: bytes, answer: bytes) -> str | None:
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         headers[name.strip().lower()] = value.strip()
-    if status < 400 or request.startswith(b"HEAD ") or b"content-length" not in headers:
+    if status < 400 or request.startswith(b"HEAD "):
         return None
-    body = rest[: int(headers[b"content-length"])]
+    if b"content-length" in headers:
+        body = rest[: int(headers[b"content-length"])]
+    elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        body = _dechunk(rest)
+    else:
+        body = rest  # delimited by the end of the connection
     try:
         doc = json.loads(body)
     except ValueError:
