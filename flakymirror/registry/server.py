@@ -190,7 +190,7 @@ class Server:
             raise ServerStateError("Server is already running")
         family = socket.AF_INET6 if ":" in self.bind_host.strip("[]") else socket.AF_INET
         listener = socket.create_server(
-            (self.bind_host.strip("[]"), self.port), family=family, backlog=256
+            (self.bind_host.strip("[]"), self.port), family=family, backlog=socket.SOMAXCONN
         )
         listener.setblocking(False)
         self.port = listener.getsockname()[1]

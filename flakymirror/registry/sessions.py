@@ -4,7 +4,10 @@ What uploads may cost is a value, :class:`UploadLimits`: a session idle for ``id
 seconds (wall time, like the server's socket timeouts) expires and its spool is deleted; a
 session may hold ``max_session_bytes`` (more is ``413 SIZE_INVALID``) and all live sessions
 together ``max_total_bytes`` (more is ``403 DENIED``, the harness's own limit, journaled as
-such); a session keeps at most ``memory_bytes`` in memory, the rest goes to its spool file.
+such); a session keeps at most ``memory_bytes`` in memory, the rest goes to its spool file,
+and all sessions together keep at most ``memory_total_bytes`` in memory (a session started
+past that spools to disk from its first byte). A session's spool file is closed between
+requests, so sessions waiting for their next chunk hold no file descriptors.
 """
 
 from __future__ import annotations
@@ -33,13 +36,14 @@ class UploadLimits:
     max_session_bytes: int = 16 * GiB
     max_total_bytes: int = 64 * GiB
     memory_bytes: int = 256 * 1024
+    memory_total_bytes: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not 0 < self.idle_ttl < float("inf"):
             raise ValueError(
                 f"UploadLimits.idle_ttl must be above 0 and finite, got {self.idle_ttl!r}"
             )
-        for name in ("max_session_bytes", "max_total_bytes", "memory_bytes"):
+        for name in ("max_session_bytes", "max_total_bytes", "memory_bytes", "memory_total_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"UploadLimits.{name} must be an integer >= 0, got {value!r}")
@@ -58,12 +62,15 @@ class Upload:
         directory: str | Callable[[], str],
         algorithm: str = "sha256",
         table: UploadTable | None = None,
+        memory: int | None = None,
     ) -> None:
         self.repo = repo
         self.uuid = str(uuid.uuid4())
         self._table = table
         limits = table.limits if table is not None else DEFAULT_UPLOAD_LIMITS
-        self.spool = Spool(directory, limits.memory_bytes)
+        #: The memory this session holds reserved in its table (0 once its spool is on disk).
+        self.memory = limits.memory_bytes if memory is None else memory
+        self.spool = Spool(directory, self.memory)
         self.algorithm = algorithm
         self.lock = threading.RLock()
         self._hasher: Hasher | None = Hasher(algorithm)
@@ -82,18 +89,31 @@ class Upload:
 
     def write(self, data: bytes) -> None:
         """Append bytes (``RegistryError`` past the session's or the table's byte limit)."""
-        if self._table is not None:
-            self._table.reserve(self, len(data))
-        self.spool.write(data)
-        if self._hasher is not None:
-            self._hasher.update(data)
+        self.write_stream((data,))
 
     def write_stream(self, chunks: Iterable[bytes]) -> int:
-        """Append every chunk; return how many bytes were added."""
+        """Append every chunk; return how many bytes were added. The spool's file is closed
+        again afterwards, also when a chunk is refused or the stream fails."""
         before = self.size
-        for chunk in chunks:
-            self.write(chunk)
+        table = self._table
+        try:
+            for data in chunks:
+                if table is not None:
+                    table.reserve(self, len(data))
+                self.spool.write(data)
+                if self._hasher is not None:
+                    self._hasher.update(data)
+        finally:
+            if self.memory and self.spool.on_disk:
+                self._free_memory()
+            self.spool.park()
         return self.size - before
+
+    def _free_memory(self) -> None:
+        """Give the session's memory reservation back to its table."""
+        if self._table is not None and self.memory:
+            self._table.release_memory(self.memory)
+        self.memory = 0
 
     def rollback(self, size: int) -> None:
         """Forget everything after ``size`` bytes (a chunk that did not arrive whole)."""
@@ -118,6 +138,7 @@ class Upload:
         """Free the spool."""
         if self._table is not None and not self.closed:
             self._table.release(self.size)
+            self._free_memory()
         self.closed = True
         self.spool.discard()
 
@@ -136,6 +157,8 @@ class UploadTable:
         self.total_bytes = 0
         #: Sessions that expired idle (their spools deleted).
         self.expired = 0
+        #: Memory reserved by sessions whose spools are still in memory.
+        self.memory_reserved = 0
 
     def _expire(self, now: float) -> list[Upload]:
         """Drop the sessions idle past the TTL (under the lock); the caller discards them."""
@@ -157,10 +180,15 @@ class UploadTable:
 
     def start(self, repo: str, algorithm: str = "sha256") -> Upload:
         """Open a new session for ``repo`` (sessions idle past the TTL expire first)."""
-        up = Upload(repo, self.directory, algorithm, table=self)
         with self._lock:
-            up.used = now = monotonic()
+            now = monotonic()
             gone = self._expire(now)
+            share = self.limits.memory_bytes
+            if self.memory_reserved + share > self.limits.memory_total_bytes:
+                share = 0  # the memory budget is spent: this one spools to disk at once
+            self.memory_reserved += share
+            up = Upload(repo, self.directory, algorithm, table=self, memory=share)
+            up.used = now
             self._sessions[up.uuid] = up
         self._discard(gone)
         return up
@@ -205,12 +233,19 @@ class UploadTable:
         with self._lock:
             self.total_bytes = max(0, self.total_bytes - n)
 
+    def release_memory(self, n: int) -> None:
+        """Give back ``n`` bytes of memory reserved by a session."""
+        with self._lock:
+            self.memory_reserved = max(0, self.memory_reserved - n)
+
     def end(self, upload_id: str) -> Upload | None:
         """Remove a session from the table (the caller commits or discards its spool)."""
         with self._lock:
             up = self._sessions.pop(upload_id, None)
             if up is not None:
                 self.total_bytes = max(0, self.total_bytes - up.size)
+                self.memory_reserved = max(0, self.memory_reserved - up.memory)
+                up.memory = 0
                 up._table = None  # its bytes are no longer the table's to count
         return up
 

@@ -1,8 +1,10 @@
 """Append-only byte buffers that move to disk past a small size, and blob contents.
 
 A :class:`Spool` holds an upload in progress: bytes in memory until ``threshold``, then a file
-in the store's directory, so a 1 GiB push never lives in memory. A finished spool becomes a
-:class:`Content` (in memory when small, else the file itself, renamed into place).
+in the store's directory, so a 1 GiB push never lives in memory. Between writes its file can be
+closed (:meth:`Spool.park`), so an upload session waiting for its next chunk holds no file
+descriptor. A finished spool becomes a :class:`Content` (in memory when small, else the file
+itself, renamed into place).
 """
 
 from __future__ import annotations
@@ -39,7 +41,20 @@ class Spool:
     @property
     def on_disk(self) -> bool:
         """True once the data moved to a file."""
-        return self._file is not None
+        return self._mem is None and self.path is not None
+
+    def _opened(self) -> io.BufferedRandom:
+        """The spool's file, opened again if it was parked."""
+        if self._file is None:
+            assert self.path is not None
+            self._file = open(self.path, "r+b")  # noqa: SIM115 - closed by park/finish/discard
+        return self._file
+
+    def park(self) -> None:
+        """Close the file until the next write (its content stays); no-op in memory."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def write(self, data: bytes) -> None:
         """Append ``data``."""
@@ -51,11 +66,11 @@ class Spool:
             self._file = os.fdopen(fd, "w+b")
             self._file.write(self._mem.getbuffer())
             self._mem = None
-        if self._file is not None:
-            self._file.seek(0, os.SEEK_END)
-            self._file.write(data)
+        if self._mem is None:
+            f = self._opened()
+            f.seek(0, os.SEEK_END)
+            f.write(data)
         else:
-            assert self._mem is not None
             self._mem.write(data)
         self.size += len(data)
 
@@ -63,8 +78,7 @@ class Spool:
         """Drop everything after ``size`` bytes (undo a chunk that did not arrive whole)."""
         if size >= self.size:
             return
-        target = self._file if self._file is not None else self._mem
-        assert target is not None
+        target = self._mem if self._mem is not None else self._opened()
         target.truncate(size)
         target.seek(size)
         self.size = size
@@ -80,6 +94,8 @@ class Spool:
                 view.release()
             return
         assert self.path is not None
+        if self._file is not None:
+            self._file.flush()
         with open(self.path, "rb") as f:
             left = self.size
             while left > 0:
@@ -95,10 +111,8 @@ class Spool:
             data = self._mem.getvalue()
             self._mem = None
             return Content(len(data), data=data)
-        assert self._file is not None and self.path is not None
-        self._file.flush()
-        self._file.close()
-        self._file = None
+        assert self.path is not None
+        self.park()
         path = self.path
         if final_path is not None:
             os.replace(path, final_path)

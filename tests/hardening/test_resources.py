@@ -10,6 +10,7 @@ the flood instead of stopping at the cap.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from pathlib import Path
@@ -72,6 +73,24 @@ def test_open_sessions_keep_at_most_their_memory_share_in_memory(tmp_path: Path)
             assert dir_bytes(tmp_path) == sessions * each  # on disk, once each
             held = sessions * MEMORY_BYTES // 1024
             assert _growth_kib(srv, base) <= held + SLACK_KIB
+
+
+def test_many_small_abandoned_uploads_share_one_memory_budget_and_hold_no_fds(tmp_path) -> None:
+    sessions, each = 300, MEMORY_BYTES - 56 * 1024  # 60 MiB if every session kept its bytes
+    with ResourceServer("--spool", str(tmp_path)) as srv:
+        url = f"http://127.0.0.1:{srv.port}"
+        with requests.Session() as s:
+            s.get(url + "/v2/", timeout=10)  # the client's connection is open before counting
+            base, fds = srv.kib("VmRSS"), len(os.listdir(f"/proc/{srv.pid}/fd"))
+            srv.reset_peak()
+            for _ in range(sessions):
+                location = s.post(url + "/v2/lib/app/blobs/uploads/", timeout=10)
+                patch = s.patch(url + location.headers["Location"], data=b"z" * each, timeout=10)
+                assert patch.status_code == 202
+            in_memory = UploadLimits().memory_total_bytes // MEMORY_BYTES
+            assert dir_bytes(tmp_path) == (sessions - in_memory) * each  # the rest went to disk
+            assert _growth_kib(srv, base) <= UploadLimits().memory_total_bytes // 1024 + SLACK_KIB
+            assert len(os.listdir(f"/proc/{srv.pid}/fd")) <= fds + 2  # no file held open
 
 
 def test_a_token_flood_fills_the_table_to_its_cap_and_no_further() -> None:

@@ -83,3 +83,43 @@ def test_a_session_keeps_little_in_memory(tmp_path) -> None:
     with pytest.raises(RegistryError):
         UploadTable(str(tmp_path), UploadLimits(max_session_bytes=1)).start("a").write(b"xx")
     table.close()
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in /proc")
+def test_a_session_waiting_for_its_next_chunk_holds_no_file_descriptor(tmp_path) -> None:
+    table = UploadTable(str(tmp_path), UploadLimits(memory_bytes=10))
+    before = _fds()
+    sessions = [table.start("lib/app") for _ in range(50)]
+    for up in sessions:
+        up.write_stream([b"a" * 64, b"b" * 64])  # on disk, its file closed again
+    assert all(up.spool.on_disk for up in sessions)
+    assert _fds() <= before + 2  # was one descriptor per session
+    up = sessions[0]
+    up.write(b"c" * 10)  # the file opens again for the next chunk
+    up.rollback(100)  # and for a rollback
+    assert b"".join(up.spool.chunks()) == b"a" * 64 + b"b" * 36
+    assert str(up.digest()).startswith("sha256:") and _fds() <= before + 2
+    table.close()
+    assert not list(tmp_path.iterdir())
+
+
+def test_all_sessions_together_keep_at_most_memory_total_bytes_in_memory(tmp_path) -> None:
+    table = UploadTable(str(tmp_path), UploadLimits(memory_bytes=100, memory_total_bytes=300))
+    first = [table.start("lib/app") for _ in range(3)]
+    assert [up.memory for up in first] == [100, 100, 100] and table.memory_reserved == 300
+    late = table.start("lib/app")  # the budget is spent: to disk from its first byte
+    late.write(b"x")
+    assert late.memory == 0 and late.spool.on_disk
+    first[0].write(b"y" * 101)  # moved to disk: its share is free again
+    assert first[0].memory == 0 and table.memory_reserved == 200
+    table.cancel("lib/app", first[1].uuid)  # a cancelled one gives its share back
+    first[2].discard()
+    assert table.memory_reserved == 0
+    again = table.start("lib/app")
+    assert again.memory == 100
+    assert table.end(again.uuid) is again and table.memory_reserved == 0  # committed: freed
+    table.close()
