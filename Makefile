@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint docs bench matrix matrix-check clean
+.PHONY: venv demo test lint docs bench bench-hardening matrix matrix-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --page docs/results/benchmarks.md \
 		--only startstop,replay,startup,manifest,blob,mirror,xdist
+
+# the hardening probes, flakymirror beside distribution 2.8.2; the page of the docs is this run's
+bench-hardening: $(STAMP)
+	$(PY) benchmarks/hardening.py --page docs/results/hardening.md
 
 # the incident library x the shipped clients, against the baseline; writes docs/matrix.md
 matrix: $(STAMP)
