@@ -127,8 +127,8 @@ def add_serve_arguments(p: argparse.ArgumentParser, *, mirror_content: bool = Tr
 class ServeSettings:
     """The checked ``serve`` options: listening (``host``, ``port``, ``tls``,
     ``control_port``, ``control_token``, ``public_url``, ``virtual_clock``) and the mirror's
-    own ``auth`` (``"basic"``,
-    ``"bearer"`` or None) with its ``user``/``password`` and ``token_ttl``."""
+    own ``auth`` (``"basic"``, ``"bearer"`` or None) with its ``user``/``password`` and
+    ``token_ttl``."""
 
     host: str = "127.0.0.1"
     port: int = 0

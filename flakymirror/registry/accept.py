@@ -81,7 +81,9 @@ class AcceptLoop:
         self._conns: dict[int, socket.socket] = {}
         self._threads: list[threading.Thread] = []
         self._next_id = 0
-        self.thread = threading.Thread(target=self._run, name=f"flakymirror-accept-{name}", daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, name=f"flakymirror-accept-{name}", daemon=True
+        )
 
     def start(self) -> None:
         """Start the accept thread."""

@@ -58,12 +58,9 @@ class Cost:
 
 def _image_cost(spec: ImageSpec) -> tuple[int, int]:
     """``(layer bytes, blobs)`` of one ``[[images]]`` entry."""
-    if spec.layer_sizes:
-        layers, per_image = len(spec.layer_sizes), sum(spec.layer_sizes)
-    else:
-        layers, per_image = spec.layers, spec.layers * spec.layer_size
+    per_image = sum(spec.layer_sizes) if spec.layer_sizes else spec.layers * spec.layer_size
     images = max(1, len(spec.platforms))
-    return per_image * images, (layers + 2) * images + (1 if spec.platforms else 0)
+    return per_image * images, (spec.layer_count + 2) * images + (1 if spec.platforms else 0)
 
 
 def cost(scenario: Scenario) -> Cost:

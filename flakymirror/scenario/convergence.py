@@ -34,12 +34,11 @@ def _units(image: Any, partial_index: bool) -> list[list[Any]]:
 def _counts(spec: Any, partial_index: bool) -> list[int]:
     """How many units each list of :func:`_units` holds, from the ``[[images]]`` values alone
     (nothing is built)."""
-    layers = len(spec.layer_sizes) if spec.layer_sizes else spec.layers
     if not spec.platforms:
-        return [layers]
+        return [spec.layer_count]
     if partial_index:
         return [len(spec.platforms)]
-    return [layers] * len(spec.platforms)
+    return [spec.layer_count] * len(spec.platforms)
 
 
 def _size(unit: Any) -> int:

@@ -78,6 +78,11 @@ class ImageSpec:
         return self.ref.rpartition(":")[2]
 
     @property
+    def layer_count(self) -> int:
+        """Layers per image: ``len(layer_sizes)`` when given, else ``layers``."""
+        return len(self.layer_sizes) if self.layer_sizes else self.layers
+
+    @property
     def is_index(self) -> bool:
         """True when this spec builds a multi-platform index."""
         return bool(self.platforms)
@@ -87,7 +92,7 @@ class ImageSpec:
         from flakymirror.oci import build_image, build_index
 
         kw: dict[str, Any] = {
-            "layers": self.layers if not self.layer_sizes else len(self.layer_sizes),
+            "layers": self.layer_count,
             "seed": self.seed,
             "layer_size": self.layer_size,
             "flavor": self.flavor,
