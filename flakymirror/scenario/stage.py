@@ -154,12 +154,11 @@ class Stage:
         full reset (journal, clock, plans, faults, upstream content), then the new scenario's
         set-up. The listeners keep their ports; an in-process origin keeps its port too. An
         ``[origin] url`` is refused (only the command line may point the mirror at a
-        registry), and so is a scenario over ``budget``."""
+        registry), and so is a scenario over ``budget`` (default: the options' budget)."""
         from dataclasses import replace
 
-        _check(scenario, replace(
-            self.options, allow_origin_url=False, budget=budget
-        ))  # fmt: skip
+        budget = budget if budget is not None else self.options.budget
+        _check(scenario, replace(self.options, allow_origin_url=False, budget=budget))
         if self.origin_url_mode:
             raise ScenarioError(
                 "this stage pulls through from an origin URL; start another one instead",

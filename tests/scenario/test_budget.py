@@ -97,3 +97,8 @@ def test_a_loaded_scenario_brings_its_journal_size_and_the_stage_checks_the_budg
             stage.load(first, budget=Budget(blobs=4))
         assert info.value.key == "images"
         assert stage.scenario is second  # refused before anything changed
+    bigger = loads(_scenario('[[images]]\nref = "a/b:1"\nlayers = 10\n'))
+    with Stage(first, StageOptions(budget=Budget(blobs=5))) as stage:  # the options' budget
+        refused = pytest.raises(ScenarioError, match="12 blobs and manifests, over the limit of 5")
+        with refused:
+            stage.load(bigger)
